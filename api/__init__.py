@@ -1,0 +1,1 @@
+"""The FastAPI app, its routes, authentication and the command line."""

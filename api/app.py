@@ -1,0 +1,73 @@
+"""The FastAPI application factory."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
+
+from api.problems import PROBLEM_RESPONSES, install_problem_handlers
+from api.routes import health
+from core.db import check_connection, create_db_engine
+from core.migrations import require_current
+from core.settings import Settings, load_settings, prepare_directories
+
+DESCRIPTION = """
+Lập lịch phát thanh cho đài truyền thanh xã và đài phát thanh huyện, tỉnh:
+kế hoạch → nội dung → âm thanh → lịch phát → nhật ký phát.
+
+Errors are RFC 9457 `application/problem+json`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; it refuses to start on a database that needs `truyenthanh init`."""
+    settings = settings or load_settings()
+    prepare_directories(settings)
+    engine = create_db_engine(settings.database)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        check_connection(engine)
+        require_current(engine)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Truyền thanh",
+        version=version("truyenthanh"),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses=PROBLEM_RESPONSES,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    install_problem_handlers(app)
+
+    v1 = APIRouter(prefix="/api/v1")
+    v1.include_router(health.router)
+    app.include_router(v1)
+    _serve_docs_offline(app)
+    return app
+
+
+def _serve_docs_offline(app: FastAPI) -> None:
+    # Communes and this machine are often offline: Swagger UI comes from a
+    # pip package instead of a CDN.
+    app.mount("/static/swagger", StaticFiles(directory=str(swagger_ui_path)), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="Truyền thanh — API v1",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )

@@ -1,0 +1,1 @@
+"""Speech engines, recordings, programme assembly and the media store."""

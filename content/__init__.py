@@ -1,0 +1,1 @@
+"""Plans, themes, content items and the words a voice will speak."""

@@ -1,0 +1,1 @@
+"""Settings, database, migrations runner, clock and shared errors: nothing domain-specific."""

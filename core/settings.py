@@ -1,0 +1,125 @@
+"""The one settings object, read from `TRUYENTHANH_*` environment variables."""
+
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from core.errors import ConfigError
+
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+
+
+class Settings(BaseSettings):
+    """Everything the processes need to know about where they run."""
+
+    model_config = SettingsConfigDict(env_prefix="TRUYENTHANH_", extra="ignore")
+
+    env: Literal["development", "production"] = Field(
+        "development", description="`production` requires a secret key"
+    )
+    data_dir: Path = Field(Path("data"), description="SQLite file and media live here")
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; empty means SQLite in the data directory"
+    )
+    media_dir: Path | None = Field(None, description="audio store; default <data_dir>/media")
+    timezone: str = Field("Asia/Ho_Chi_Minh", description="default zone for new stations")
+    public_base_url: str = Field(
+        "http://127.0.0.1:8000", description="absolute URLs in playlists point here"
+    )
+    secret_key: SecretStr | None = Field(None, description="signs sessions and tokens")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"múi giờ không tồn tại: {value!r}") from exc
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"cần một địa chỉ http:// hoặc https://, nhận được {value!r}")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _secret_in_production(self) -> "Settings":
+        key = self.secret_key.get_secret_value() if self.secret_key else ""
+        if self.env == "production" and len(key) < 32:
+            raise ValueError("chế độ production cần TRUYENTHANH_SECRET_KEY dài ít nhất 32 ký tự")
+        return self
+
+    @property
+    def database(self) -> URL:
+        """The database URL, defaulting to SQLite in the data directory."""
+        raw = self.database_url or f"sqlite:///{(self.data_dir / 'truyenthanh.db').resolve()}"
+        return parse_database_url(raw)
+
+    @property
+    def media_path(self) -> Path:
+        """Where the content-addressed audio store lives."""
+        return self.media_dir or self.data_dir / "media"
+
+    @property
+    def signing_key(self) -> str:
+        """The secret key; development without one gets a fixed, clearly unsafe key."""
+        if self.secret_key:
+            return self.secret_key.get_secret_value()
+        return "development-only-key-not-for-production"
+
+
+def parse_database_url(raw: str) -> URL:
+    """Parse and normalise a database URL, or raise ConfigError saying what is wrong."""
+    try:
+        url = make_url(raw)
+    except ArgumentError as exc:
+        raise ConfigError(
+            f"TRUYENTHANH_DATABASE_URL không đúng dạng URL cơ sở dữ liệu: {raw!r}."
+        ) from exc
+    backend = url.get_backend_name()
+    if backend in ("postgres", "postgresql"):
+        return url.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        if not url.database or url.database == ":memory:":
+            raise ConfigError("TRUYENTHANH_DATABASE_URL cho SQLite phải trỏ tới một tệp.")
+        return url
+    raise ConfigError(
+        f"TRUYENTHANH_DATABASE_URL dùng hệ quản trị {backend!r}; "
+        f"chỉ hỗ trợ {', '.join(SUPPORTED_BACKENDS)}."
+    )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, turning any mistake into one ConfigError."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "TRUYENTHANH_" + "_".join(str(p) for p in first["loc"]).upper()
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if name == "TRUYENTHANH_":
+            raise ConfigError(f"Cấu hình không hợp lệ: {message}.") from None
+        raise ConfigError(f"Cấu hình {name} không hợp lệ: {message}.") from None
+    settings.database  # noqa: B018 - validates the URL early, with a clear message
+    return settings
+
+
+def prepare_directories(settings: Settings) -> None:
+    """Create the data and media directories, or raise ConfigError if they cannot be written."""
+    for path in (settings.data_dir, settings.media_path):
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / ".write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise ConfigError(
+                f"Không ghi được vào thư mục {path}: {exc.strerror or exc}."
+            ) from None

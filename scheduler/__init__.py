@@ -1,0 +1,1 @@
+"""Stations, bookings, playlists and airing logs."""

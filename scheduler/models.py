@@ -1,0 +1,48 @@
+"""Tables of the scheduler package."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, Column, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from core.clock import utcnow
+from core.types import UTCDateTime
+
+
+class StationKind(StrEnum):
+    """The level a station broadcasts at; the tree may skip levels."""
+
+    province = "province"
+    district = "district"
+    commune = "commune"
+
+
+class Station(SQLModel, table=True):
+    """A broadcasting station: a node of the province → commune tree."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=200)
+    kind: StationKind = Field(sa_type=String(16))
+    parent_id: int | None = Field(
+        default=None, foreign_key="station.id", index=True, ondelete="RESTRICT"
+    )
+    timezone: str = Field(default="Asia/Ho_Chi_Minh", max_length=64)
+    languages: list[str] = Field(
+        default_factory=lambda: ["vie"], sa_column=Column(JSON, nullable=False)
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Cluster(SQLModel, table=True):
+    """A loudspeaker cluster (cụm loa) of a commune station, usually one per village."""
+
+    __table_args__ = (UniqueConstraint("station_id", "code"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: int = Field(foreign_key="station.id", index=True, ondelete="CASCADE")
+    code: str = Field(max_length=64)
+    name: str = Field(max_length=200)
+    zone_tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
