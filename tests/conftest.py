@@ -1,0 +1,143 @@
+"""Fixtures: a fresh, migrated database per test on SQLite and (when configured) PostgreSQL."""
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+
+from api.app import create_app
+from core.db import create_db_engine
+from core.migrations import upgrade
+from core.settings import Settings, parse_database_url
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+if os.environ.get("CI") and not PG_URL:
+    raise RuntimeError("CI must test PostgreSQL too: set TEST_DATABASE_URL (see .ci/run)")
+
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=pytest.mark.skipif(not PG_URL, reason="TEST_DATABASE_URL is not set"),
+    ),
+]
+
+
+class Databases:
+    """Hands out new databases, copied from a template migrated once per run."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self._sqlite_template: Path | None = None
+        self._pg_template: str | None = None
+        self._pg_admin: Engine | None = None
+        self._created: list[str] = []
+
+    def sqlite(self, *, migrated: bool) -> str:
+        """Return the URL of a new SQLite file, migrated to head if asked."""
+        path = self.workdir / f"{uuid.uuid4().hex}.sqlite"
+        if migrated:
+            shutil.copyfile(self._sqlite_head(), path)
+        return f"sqlite:///{path}"
+
+    def postgresql(self, *, migrated: bool) -> str:
+        """Return the URL of a new PostgreSQL database, migrated to head if asked."""
+        name = f"tt_{uuid.uuid4().hex[:16]}"
+        template = f" TEMPLATE {self._pg_head()}" if migrated else ""
+        with self._admin().connect() as connection:
+            connection.execute(text(f"CREATE DATABASE {name}{template}"))
+        self._created.append(name)
+        return parse_database_url(PG_URL).set(database=name).render_as_string(False)
+
+    def close(self) -> None:
+        """Drop every PostgreSQL database this run created."""
+        if self._pg_admin is None:
+            return
+        names = [*self._created, *([self._pg_template] if self._pg_template else [])]
+        with self._pg_admin.connect() as connection:
+            for name in names:
+                connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        self._pg_admin.dispose()
+
+    def _sqlite_head(self) -> Path:
+        if self._sqlite_template is None:
+            path = self.workdir / "template.sqlite"
+            engine = create_db_engine(parse_database_url(f"sqlite:///{path}"))
+            upgrade(engine)
+            engine.dispose()
+            self._sqlite_template = path
+        return self._sqlite_template
+
+    def _admin(self) -> Engine:
+        if self._pg_admin is None:
+            self._pg_admin = create_engine(parse_database_url(PG_URL), isolation_level="AUTOCOMMIT")
+        return self._pg_admin
+
+    def _pg_head(self) -> str:
+        if self._pg_template is None:
+            name = f"tt_template_{os.getpid()}"
+            with self._admin().connect() as connection:
+                connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                connection.execute(text(f"CREATE DATABASE {name}"))
+            url = parse_database_url(PG_URL).set(database=name)
+            engine = create_db_engine(url)
+            upgrade(engine)
+            engine.dispose()
+            self._pg_template = name
+        return self._pg_template
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the developer's own TRUYENTHANH_* settings out of the tests."""
+    for name in list(os.environ):
+        if name.startswith("TRUYENTHANH_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
+    dbs = Databases(tmp_path_factory.mktemp("databases"))
+    yield dbs
+    dbs.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def database_url(backend: str, databases: Databases) -> str:
+    """A new database at the newest migration."""
+    return getattr(databases, backend)(migrated=True)
+
+
+@pytest.fixture
+def empty_database_url(backend: str, databases: Databases) -> str:
+    """A new database with no tables at all."""
+    return getattr(databases, backend)(migrated=False)
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = create_db_engine(parse_database_url(database_url))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=database_url)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
