@@ -4,6 +4,7 @@ import json
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -127,15 +128,14 @@ def run_scheduler() -> None:
     with _stops_cleanly():
         settings, engine = _open(migrate=False)
     scheduler = build_scheduler(settings=settings, engine=engine)
-
-    def _stop(_signum: int, _frame: Any) -> None:
-        scheduler.shutdown(wait=False)
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    scheduler.start()
     typer.echo(f"Bộ lập lịch đang chạy (múi giờ {settings.timezone}). Ctrl+C để dừng.")
     sys.stdout.flush()
-    scheduler.start()
+    stop.wait()
+    scheduler.shutdown()
     engine.dispose()
     typer.echo("Bộ lập lịch đã dừng.")
 

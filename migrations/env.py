@@ -1,12 +1,10 @@
 """Alembic environment: migrates through the engine handed over by core.migrations."""
 
 from alembic import context
-from sqlmodel import SQLModel
 
-import scheduler.models  # noqa: F401 - registers the tables on SQLModel.metadata
+from migrations.metadata import target_metadata
 
 config = context.config
-target_metadata = SQLModel.metadata
 
 
 def run_migrations_online() -> None:

@@ -3,7 +3,7 @@
 import logging
 from zoneinfo import ZoneInfo
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 
 from core.settings import Settings
@@ -11,9 +11,9 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def build_scheduler(*, settings: Settings, engine: Engine) -> BlockingScheduler:
+def build_scheduler(*, settings: Settings, engine: Engine) -> BackgroundScheduler:
     """Create the scheduler that owns every timed job of the system."""
-    scheduler = BlockingScheduler(
+    scheduler = BackgroundScheduler(
         timezone=ZoneInfo(settings.timezone),
         job_defaults={"coalesce": True, "misfire_grace_time": 300, "max_instances": 1},
     )

@@ -1,0 +1,125 @@
+import json
+import signal
+import subprocess
+
+import httpx
+import pytest
+
+from core.migrations import head_revision
+from tests.processes import CLI, cli_env, free_port, run_cli, running_server
+
+
+@pytest.fixture
+def env(tmp_path, database_url):
+    return cli_env(database_url=database_url, data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def empty_env(tmp_path, empty_database_url):
+    return cli_env(database_url=empty_database_url, data_dir=tmp_path / "data")
+
+
+def test_init_creates_then_reports_an_up_to_date_database(empty_env) -> None:
+    first = run_cli("init", "--json", env=empty_env)
+    assert first.returncode == 0, first.stderr
+    created = json.loads(first.stdout)
+    assert created["previous"] is None
+    assert created["revision"] == head_revision()
+    assert "password" not in first.stdout
+
+    again = run_cli("init", env=empty_env)
+    assert again.returncode == 0, again.stderr
+    assert "Đã ở phiên bản mới nhất" in again.stdout
+
+
+def test_demo_prepares_sample_data_once(env) -> None:
+    first = run_cli("demo", "--no-serve", "--json", env=env)
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert summary["stations"] == ["TINH-SON-LA", "XA-CHIENG-PAN"]
+    assert summary["clusters"] == 5
+    assert summary["content_items"] == 3
+
+    second = run_cli("demo", "--no-serve", "--json", env=env)
+    assert json.loads(second.stdout) == summary
+
+
+def test_demo_on_an_empty_database_migrates_it_first(empty_env) -> None:
+    result = run_cli("demo", "--no-serve", env=empty_env)
+    assert result.returncode == 0, result.stderr
+    assert "XA-CHIENG-PAN" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["serve", "scheduler"])
+def test_processes_refuse_a_database_that_is_behind(empty_env, command) -> None:
+    result = run_cli(command, env=empty_env, timeout=30)
+    assert result.returncode == 2
+    assert "truyenthanh init" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+@pytest.mark.parametrize(
+    ("command", "extra", "expected"),
+    [
+        ("init", {"database_url": "localhost/truyenthanh"}, "TRUYENTHANH_DATABASE_URL"),
+        ("serve", {"database_url": "oracle://u:p@h/db"}, "chỉ hỗ trợ"),
+        ("init", {"env": "production"}, "TRUYENTHANH_SECRET_KEY"),
+        ("demo", {"env": "production", "secret_key": "ngắn"}, "TRUYENTHANH_SECRET_KEY"),
+        ("init", {"database_url": "postgresql://u:p@127.0.0.1:1/x"}, "Không kết nối được"),
+    ],
+)
+def test_bad_configuration_stops_with_one_sentence(
+    tmp_path, database_url, command, extra, expected
+) -> None:
+    env = cli_env(database_url=database_url, data_dir=tmp_path / "data")
+    env.update({f"TRUYENTHANH_{k.upper()}": v for k, v in extra.items()})
+    result = run_cli(command, env=env, timeout=30)
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_unwritable_data_directory_stops_with_one_sentence(tmp_path, database_url) -> None:
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("")
+    env = cli_env(database_url=database_url, data_dir=blocker / "data")
+    result = run_cli("init", env=env)
+    assert result.returncode == 2
+    assert "Không ghi được vào thư mục" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_serve_answers_over_http_with_several_workers(env) -> None:
+    port = free_port()
+    with running_server("serve", "--port", str(port), "--workers", "2", env=env, port=port) as base:
+        health = httpx.get(f"{base}/api/v1/health").json()
+        assert health["migration"]["up_to_date"] is True
+        assert httpx.get(f"{base}/docs").status_code == 200
+        assert "/api/v1/health" in httpx.get(f"{base}/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_demo_serves_the_prepared_data(tmp_path, empty_database_url) -> None:
+    env = cli_env(database_url=empty_database_url, data_dir=tmp_path / "data")
+    port = free_port()
+    with running_server("demo", "--port", str(port), env=env, port=port) as base:
+        assert httpx.get(f"{base}/api/v1/health").json()["status"] == "ok"
+
+
+def test_scheduler_runs_until_asked_to_stop(env) -> None:
+    process = subprocess.Popen(
+        [CLI, "scheduler"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert "Bộ lập lịch đang chạy" in process.stdout.readline()
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert "Bộ lập lịch đã dừng" in out
