@@ -3,18 +3,23 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
+from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
 from swagger_ui_bundle import swagger_ui_path
 
+from api import web
 from api.problems import PROBLEM_RESPONSES, install_problem_handlers
-from api.routes import health
+from api.routes import audit, auth, content, devices, health, stations, users
 from core.db import check_connection, create_db_engine
 from core.migrations import require_current
 from core.settings import Settings, load_settings, prepare_directories
+
+STATIC_DIR = Path(__file__).parent / "static"
 
 DESCRIPTION = """
 Lập lịch phát thanh cho đài truyền thanh xã và đài phát thanh huyện, tỉnh:
@@ -51,8 +56,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
 
     v1 = APIRouter(prefix="/api/v1")
-    v1.include_router(health.router)
+    for module in (health, auth, stations, content, users, devices, audit):
+        v1.include_router(module.router)
     app.include_router(v1)
+    app.include_router(web.router)
+    app.add_exception_handler(web.CsrfError, web.csrf_failed)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.signing_key,
+        session_cookie="tt_session",
+        max_age=settings.session_hours * 3600,
+        same_site="lax",
+        https_only=settings.secure_cookies,
+    )
+    app.mount("/static/app", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _serve_docs_offline(app)
     return app
 

@@ -1,5 +1,6 @@
 """The `truyenthanh` command line, with Vietnamese help for operators."""
 
+import getpass
 import json
 import logging
 import signal
@@ -15,12 +16,16 @@ import uvicorn
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api.demo import prepare_demo
-from core.db import check_connection, create_db_engine
-from core.errors import ConfigError
+from api.demo import DemoSummary, prepare_demo
+from core.audit import Actor, act_as
+from core.db import check_connection, create_db_engine, session_scope
+from core.errors import ConfigError, ProblemError
+from core.identity import create_device_token, create_user, revoke_device_token
 from core.migrations import current_revision, require_current, upgrade
+from core.models import DeviceToken, Role
 from core.settings import Settings, load_settings, prepare_directories
 from scheduler.jobs import build_scheduler
+from scheduler.service import get_cluster, get_station
 
 app = typer.Typer(
     name="truyenthanh",
@@ -29,6 +34,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+users_app = typer.Typer(help="Quản lý tài khoản người dùng.", no_args_is_help=True)
+tokens_app = typer.Typer(
+    help="Quản lý mã thiết bị (cụm thu phát, playout agent).", no_args_is_help=True
+)
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="In kết quả dạng JSON cho script.")]
 HostOption = Annotated[str, typer.Option(help="Địa chỉ lắng nghe.")]
@@ -37,12 +48,19 @@ PortOption = Annotated[int, typer.Option(min=1, max=65535, help="Cổng lắng n
 
 @contextmanager
 def _stops_cleanly() -> Iterator[None]:
-    """Turn a configuration problem into one sentence on stderr and exit status 2."""
+    """Turn a configuration or input problem into one sentence on stderr and exit status 2."""
     try:
         yield
     except ConfigError as exc:
         typer.echo(f"Lỗi: {exc}", err=True)
         raise typer.Exit(2) from None
+    except ProblemError as exc:
+        typer.echo(f"Lỗi: {exc.detail}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _cli_actor() -> Actor:
+    return Actor(kind="system", id=None, name=f"cli:{getpass.getuser()}")
 
 
 def _open(*, migrate: bool) -> tuple[Settings, Engine]:
@@ -159,14 +177,121 @@ def demo(
     _print(
         {**asdict(summary), "url": url, "database": _where(engine)},
         as_json=as_json,
-        lines=[
-            f"Dữ liệu mẫu sẵn sàng trong {_where(engine)}:",
-            f"  đài: {', '.join(summary.stations)}",
-            f"  cụm loa: {summary.clusters}, nội dung: {summary.content_items}",
-        ],
+        lines=_demo_lines(summary, url=url, database=_where(engine)),
     )
     if not no_serve:
         _serve(settings, host=host, port=port, workers=1)
+
+
+def _demo_lines(summary: DemoSummary, *, url: str, database: str) -> list[str]:
+    lines = [
+        f"Dữ liệu mẫu sẵn sàng trong {database}:",
+        f"  đài: {', '.join(summary.stations)}",
+        f"  cụm loa: {summary.clusters}, nội dung: {summary.content_items}",
+        "",
+        f"Tài khoản mẫu (mật khẩu mới cho lần chạy này), đăng nhập tại {url}login:",
+    ]
+    for account in summary.accounts:
+        where = f" @ {account.station}" if account.station else ""
+        lines.append(f"  {account.role:<9} {account.username:<20} {account.password}{where}")
+    if summary.device:
+        lines += [
+            "",
+            f"Mã thiết bị mẫu ({summary.device.station} / {summary.device.cluster}), "
+            "chỉ hiện một lần:",
+            f"  {summary.device.token}",
+        ]
+    first = summary.accounts[1] if len(summary.accounts) > 1 else None
+    if first:
+        lines += [
+            "",
+            "Lấy mã truy cập API:",
+            f"  curl -d 'username={first.username}&password={first.password}' "
+            f"{url}api/v1/auth/token",
+        ]
+    return lines
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        return typer.prompt("Mật khẩu", hide_input=True, confirmation_prompt="Nhập lại mật khẩu")
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Option(help="Tên đăng nhập (chữ thường không dấu).")],
+    role: Annotated[Role, typer.Option(help="Vai trò.")],
+    station: Annotated[
+        str | None, typer.Option(help="Mã đài làm phạm vi (bắt buộc trừ quản trị viên).")
+    ] = None,
+    full_name: Annotated[str, typer.Option(help="Họ và tên.")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Tạo tài khoản; mật khẩu được hỏi khi chạy hoặc đọc từ stdin."""
+    with _stops_cleanly():
+        _, engine = _open(migrate=False)
+        password = _read_password()
+        with session_scope(engine, write=True) as session:
+            act_as(session, _cli_actor())
+            station_id = get_station(session, code=station).id if station else None
+            user = create_user(
+                session,
+                username=username,
+                password=password,
+                role=role,
+                station_id=station_id,
+                full_name=full_name,
+            )
+            data = {"username": user.username, "role": user.role, "station": station}
+    _print(data, as_json=as_json, lines=[f"Đã tạo tài khoản {data['username']} ({role.value})."])
+
+
+@tokens_app.command("create")
+def tokens_create(
+    station: Annotated[str, typer.Option(help="Mã đài của thiết bị.")],
+    cluster: Annotated[str | None, typer.Option(help="Mã cụm loa của thiết bị.")] = None,
+    name: Annotated[str, typer.Option(help="Tên gợi nhớ của thiết bị.")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Tạo mã thiết bị; mã chỉ hiện một lần, hãy chép ngay vào thiết bị."""
+    with _stops_cleanly():
+        _, engine = _open(migrate=False)
+        with session_scope(engine, write=True) as session:
+            act_as(session, _cli_actor())
+            home = get_station(session, code=station)
+            spot = get_cluster(session, station=home, code=cluster) if cluster else None
+            device, token = create_device_token(
+                session,
+                station_id=home.id,
+                cluster_id=spot.id if spot else None,
+                name=name or f"{station}/{cluster or '*'}",
+                created_by=_cli_actor().name,
+            )
+            data = {"id": device.id, "station": station, "cluster": cluster, "token": token}
+    _print(
+        data,
+        as_json=as_json,
+        lines=[
+            f"Mã thiết bị số {data['id']} cho {station}{'/' + cluster if cluster else ''} "
+            "(chỉ hiện một lần):",
+            f"  {token}",
+        ],
+    )
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: Annotated[int, typer.Argument(help="Số của mã thiết bị.")]) -> None:
+    """Thu hồi một mã thiết bị; thiết bị dùng mã này bị từ chối ngay."""
+    with _stops_cleanly():
+        _, engine = _open(migrate=False)
+        with session_scope(engine, write=True) as session:
+            act_as(session, _cli_actor())
+            device = session.get(DeviceToken, token_id)
+            if device is None:
+                raise ConfigError(f"Không có mã thiết bị số {token_id}.")
+            revoke_device_token(session, device=device)
+    typer.echo(f"Đã thu hồi mã thiết bị số {token_id}.")
 
 
 def main() -> None:

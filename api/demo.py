@@ -1,5 +1,6 @@
 """Sample data written for this project, so a new install has something true to show."""
 
+import secrets
 from dataclasses import dataclass, field
 
 from sqlmodel import Session, func, select
@@ -7,8 +8,10 @@ from sqlmodel import Session, func, select
 from content.models import ContentItem, ContentStatus
 from content.service import create_content_item, find_content_item
 from core.errors import NotFoundError
+from core.identity import create_device_token, create_user, revoke_device_token, set_password
+from core.models import DeviceToken, Role, User
 from scheduler.models import Cluster, Station, StationKind
-from scheduler.service import add_cluster, create_station, get_station
+from scheduler.service import add_cluster, create_station, get_cluster, get_station
 
 PROGRAMME = "Chuyên mục Cải cách hành chính"
 
@@ -63,6 +66,36 @@ CONTENT = [
 ]
 
 
+# One account per role. Passwords are drawn afresh on every run and printed:
+# no default password exists anywhere.
+ACCOUNTS = [
+    ("quantri", Role.admin, None, "Quản trị hệ thống"),
+    ("kehoach.sonla", Role.planner, "TINH-SON-LA", "Cán bộ Trung tâm Truyền thông tỉnh"),
+    ("vanhanh.chiengpan", Role.operator, "XA-CHIENG-PAN", "Cán bộ văn hóa - thông tin xã"),
+    ("kiemtra.sonla", Role.auditor, "TINH-SON-LA", "Thanh tra Sở"),
+]
+DEVICE_NAME = "Bộ thu mẫu bản Nà Viềng"
+
+
+@dataclass
+class DemoAccount:
+    """A demo login, with the password drawn for this run."""
+
+    username: str
+    role: str
+    station: str | None
+    password: str
+
+
+@dataclass
+class DemoDevice:
+    """The demo device token, shown once."""
+
+    station: str
+    cluster: str
+    token: str
+
+
 @dataclass
 class DemoSummary:
     """What the demo holds after it is prepared."""
@@ -70,10 +103,50 @@ class DemoSummary:
     stations: list[str] = field(default_factory=list)
     clusters: int = 0
     content_items: int = 0
+    accounts: list[DemoAccount] = field(default_factory=list)
+    device: DemoDevice | None = None
+
+
+def _accounts(session: Session) -> list[DemoAccount]:
+    accounts = []
+    for username, role, station_code, full_name in ACCOUNTS:
+        password = secrets.token_urlsafe(9)
+        user = session.exec(select(User).where(User.username == username)).first()
+        if user is None:
+            station = get_station(session, code=station_code) if station_code else None
+            create_user(
+                session,
+                username=username,
+                password=password,
+                role=role,
+                station_id=station.id if station else None,
+                full_name=full_name,
+            )
+        else:
+            set_password(session, user=user, password=password)
+        accounts.append(DemoAccount(username, role.value, station_code, password))
+    return accounts
+
+
+def _device(session: Session, commune: Station) -> DemoDevice:
+    cluster = get_cluster(session, station=commune, code="BAN-NA-VIENG")
+    for old in session.exec(select(DeviceToken).where(DeviceToken.name == DEVICE_NAME)):
+        revoke_device_token(session, device=old)
+    _, token = create_device_token(
+        session,
+        station_id=commune.id,
+        cluster_id=cluster.id,
+        name=DEVICE_NAME,
+        created_by="demo",
+    )
+    return DemoDevice(station=commune.code, cluster=cluster.code, token=token)
 
 
 def prepare_demo(session: Session) -> DemoSummary:
-    """Create the sample stations, clusters and content; running it again adds nothing."""
+    """Create the sample stations, clusters, content and accounts; a rerun adds no duplicates.
+
+    Each run draws new passwords for the demo accounts and replaces the demo device token.
+    """
     for spec in STATIONS:
         try:
             get_station(session, code=spec["code"])
@@ -84,6 +157,7 @@ def prepare_demo(session: Session) -> DemoSummary:
     for code, name, zones in CLUSTERS:
         if code not in known:
             add_cluster(session, station=commune, code=code, name=name, zone_tags=zones)
+    province = get_station(session, code="TINH-SON-LA")
     for title, body in CONTENT:
         if find_content_item(session, title=title, language="vie") is None:
             create_content_item(
@@ -91,11 +165,16 @@ def prepare_demo(session: Session) -> DemoSummary:
                 title=title,
                 body=body,
                 programme=PROGRAMME,
+                station_id=province.id,
                 status=ContentStatus.approved,
             )
+    accounts = _accounts(session)
+    device = _device(session, commune)
     session.commit()
     return DemoSummary(
         stations=list(session.exec(select(Station.code).order_by(Station.id))),
         clusters=session.exec(select(func.count()).select_from(Cluster)).one(),
         content_items=session.exec(select(func.count()).select_from(ContentItem)).one(),
+        accounts=accounts,
+        device=device,
     )

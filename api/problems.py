@@ -74,7 +74,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(_request: Request, exc: ProblemError) -> JSONResponse:
         return problem_response(
-            exc.status, exc.detail, title=exc.title, type=exc.type, errors=exc.errors
+            exc.status,
+            exc.detail,
+            title=exc.title,
+            type=exc.type,
+            errors=exc.errors,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)

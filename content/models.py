@@ -28,6 +28,12 @@ class ContentItem(SQLModel, table=True):
     title: str = Field(max_length=300)
     programme: str | None = Field(default=None, max_length=200)
     language: str = Field(default="vie", max_length=3, description="ISO 639-3 code")
+    station_id: int = Field(
+        foreign_key="station.id",
+        index=True,
+        ondelete="RESTRICT",
+        description="the centre that owns and edits the item",
+    )
     body: str
     status: ContentStatus = Field(default=ContentStatus.draft, sa_type=String(16))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -9,6 +9,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+import core.audit  # noqa: F401 - installs the audit hook on every session
 from core.errors import ConfigError
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000

@@ -29,6 +29,7 @@ class ProblemError(Exception):
         title: str | None = None,
         type: str | None = None,
         errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -39,6 +40,32 @@ class ProblemError(Exception):
         if type is not None:
             self.type = type
         self.errors = errors or []
+        self.headers = headers
+
+
+class UnauthorizedError(ProblemError):
+    """No valid credentials came with the request."""
+
+    status = 401
+    title = "Chưa xác thực"
+
+    def __init__(self, detail: str, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(detail, **kwargs)
+
+
+class ForbiddenError(ProblemError):
+    """The caller is known but may not do this."""
+
+    status = 403
+    title = "Không có quyền"
+
+
+class ThrottledError(ProblemError):
+    """Too many attempts; the caller must wait."""
+
+    status = 429
+    title = "Quá nhiều yêu cầu"
 
 
 class NotFoundError(ProblemError):

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8000", description="absolute URLs in playlists point here"
     )
     secret_key: SecretStr | None = Field(None, description="signs sessions and tokens")
+    access_token_minutes: int = Field(480, ge=1, le=43_200, description="API token lifetime")
+    session_hours: int = Field(12, ge=1, le=720, description="web login lifetime")
+    login_max_failures: int = Field(5, ge=1, description="failed logins before a pause")
+    login_window_minutes: int = Field(15, ge=1, description="how long failures count")
 
     @field_validator("timezone")
     @classmethod
@@ -66,6 +70,11 @@ class Settings(BaseSettings):
     def media_path(self) -> Path:
         """Where the content-addressed audio store lives."""
         return self.media_dir or self.data_dir / "media"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies are sent over HTTPS only when the public address is HTTPS."""
+        return self.public_base_url.startswith("https://")
 
     @property
     def signing_key(self) -> str:

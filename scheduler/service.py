@@ -1,9 +1,25 @@
 """Stations and clusters."""
 
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import literal
 from sqlmodel import Session, select
 
-from core.errors import ConflictError, NotFoundError
+from content.languages import check_language
+from core.errors import ConflictError, InvalidError, NotFoundError
 from scheduler.models import Cluster, Station, StationKind
+
+CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,63}$")
+
+
+def _check_code(code: str, *, field: str = "code") -> str:
+    if not CODE_PATTERN.match(code):
+        raise InvalidError(
+            f"Mã {code!r} chỉ được gồm chữ in hoa không dấu, số, '-' và '_' (tối đa 64 ký tự).",
+            errors=[{"field": field, "msg": "mã không hợp lệ", "value": code}],
+        )
+    return code
 
 
 def get_station(session: Session, *, code: str) -> Station:
@@ -25,16 +41,35 @@ def create_station(
     languages: list[str] | None = None,
 ) -> Station:
     """Add a station under its parent; the code must be new."""
+    _check_code(code)
+    languages = [check_language(lang, field="languages") for lang in languages or ["vie"]]
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidError(
+            f"Múi giờ {timezone!r} không tồn tại.",
+            errors=[{"field": "timezone", "msg": "múi giờ không hợp lệ", "value": timezone}],
+        ) from None
     if session.exec(select(Station.id).where(Station.code == code)).first() is not None:
         raise ConflictError(f"Đã có đài mã {code!r}.")
     parent = get_station(session, code=parent_code) if parent_code else None
+    if parent is not None and parent.kind == StationKind.commune:
+        raise InvalidError(
+            "Đài xã không có đài cấp dưới; cụm loa được thêm vào đài xã.",
+            errors=[{"field": "parent", "msg": "đài cha là đài xã", "value": parent_code}],
+        )
+    if parent is None and kind != StationKind.province:
+        raise InvalidError(
+            "Chỉ đài tỉnh mới không có đài cấp trên.",
+            errors=[{"field": "parent", "msg": "bắt buộc"}],
+        )
     station = Station(
         code=code,
         name=name,
         kind=kind,
         parent_id=parent.id if parent else None,
         timezone=timezone,
-        languages=languages or ["vie"],
+        languages=languages,
     )
     session.add(station)
     session.flush()
@@ -45,6 +80,12 @@ def add_cluster(
     session: Session, *, station: Station, code: str, name: str, zone_tags: list[str]
 ) -> Cluster:
     """Add a loudspeaker cluster to a station; its code must be new within the station."""
+    _check_code(code)
+    if station.kind != StationKind.commune:
+        raise InvalidError(
+            "Cụm loa chỉ thuộc về đài truyền thanh xã.",
+            errors=[{"field": "station", "msg": "không phải đài xã", "value": station.code}],
+        )
     existing = session.exec(
         select(Cluster.id).where(Cluster.station_id == station.id, Cluster.code == code)
     ).first()
@@ -54,3 +95,57 @@ def add_cluster(
     session.add(cluster)
     session.flush()
     return cluster
+
+
+def get_cluster(session: Session, *, station: Station, code: str) -> Cluster:
+    """Return a cluster of the station by its code, or raise NotFoundError."""
+    cluster = session.exec(
+        select(Cluster).where(Cluster.station_id == station.id, Cluster.code == code)
+    ).first()
+    if cluster is None:
+        raise NotFoundError(f"Đài {station.code} không có cụm loa mã {code!r}.")
+    return cluster
+
+
+def list_stations(session: Session, *, ids: set[int] | None) -> list[Station]:
+    """Return stations (all when `ids` is None), parents before children."""
+    query = select(Station).order_by(Station.id)
+    if ids is not None:
+        query = query.where(Station.id.in_(ids))
+    return list(session.exec(query))
+
+
+def clusters_by_station(session: Session, *, station_ids: set[int]) -> dict[int, list[Cluster]]:
+    """Return the clusters of the given stations, grouped by station id."""
+    grouped: dict[int, list[Cluster]] = {}
+    query = select(Cluster).where(Cluster.station_id.in_(station_ids)).order_by(Cluster.code)
+    for cluster in session.exec(query):
+        grouped.setdefault(cluster.station_id, []).append(cluster)
+    return grouped
+
+
+def ancestor_ids(session: Session, *, station_id: int) -> list[int]:
+    """Return the station's id and those of its ancestors, nearest first."""
+    chain = (
+        select(Station.id, Station.parent_id, literal(0).label("depth"))
+        .where(Station.id == station_id)
+        .cte("chain", recursive=True)
+    )
+    chain = chain.union_all(
+        select(Station.id, Station.parent_id, (chain.c.depth + 1).label("depth")).where(
+            Station.id == chain.c.parent_id
+        )
+    )
+    return list(session.exec(select(chain.c.id).order_by(chain.c.depth)))
+
+
+def subtree_ids(session: Session, *, root_id: int) -> set[int]:
+    """Return the ids of a station and every station below it."""
+    tree = select(Station.id).where(Station.id == root_id).cte("tree", recursive=True)
+    tree = tree.union_all(select(Station.id).where(Station.parent_id == tree.c.id))
+    return set(session.exec(select(tree.c.id)))
+
+
+def is_within(session: Session, *, station_id: int, root_id: int) -> bool:
+    """Tell whether a station is the root itself or lies below it."""
+    return root_id in ancestor_ids(session, station_id=station_id)

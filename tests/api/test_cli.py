@@ -40,8 +40,21 @@ def test_demo_prepares_sample_data_once(env) -> None:
     assert summary["clusters"] == 5
     assert summary["content_items"] == 3
 
-    second = run_cli("demo", "--no-serve", "--json", env=env)
-    assert json.loads(second.stdout) == summary
+    assert [(a["username"], a["role"]) for a in summary["accounts"]] == [
+        ("quantri", "admin"),
+        ("kehoach.sonla", "planner"),
+        ("vanhanh.chiengpan", "operator"),
+        ("kiemtra.sonla", "auditor"),
+    ]
+    assert summary["device"]["token"].startswith("ttd_")
+
+    second = json.loads(run_cli("demo", "--no-serve", "--json", env=env).stdout)
+    for key in ("stations", "clusters", "content_items"):
+        assert second[key] == summary[key]
+    # No fixed password anywhere: every run draws new ones.
+    assert {a["password"] for a in second["accounts"]}.isdisjoint(
+        a["password"] for a in summary["accounts"]
+    )
 
 
 def test_demo_on_an_empty_database_migrates_it_first(empty_env) -> None:
@@ -108,6 +121,112 @@ def test_demo_serves_the_prepared_data(tmp_path, empty_database_url) -> None:
     port = free_port()
     with running_server("demo", "--port", str(port), env=env, port=port) as base:
         assert httpx.get(f"{base}/api/v1/health").json()["status"] == "ok"
+
+
+def test_demo_accounts_and_device_token_work_over_http(env) -> None:
+    summary = json.loads(run_cli("demo", "--no-serve", "--json", env=env).stdout)
+    port = free_port()
+    with running_server("serve", "--port", str(port), env=env, port=port) as base:
+        for account in summary["accounts"]:
+            login = httpx.post(
+                f"{base}/api/v1/auth/token",
+                data={"username": account["username"], "password": account["password"]},
+            )
+            assert login.status_code == 200, login.text
+            token = login.json()["access_token"]
+            me = httpx.get(f"{base}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+            assert me.json()["role"] == account["role"]
+        device = httpx.get(
+            f"{base}/api/v1/auth/me",
+            headers={"Authorization": f"Bearer {summary['device']['token']}"},
+        ).json()
+        assert (device["kind"], device["station"], device["cluster"]) == (
+            "device",
+            "XA-CHIENG-PAN",
+            "BAN-NA-VIENG",
+        )
+
+
+def test_users_create_reads_the_password_from_stdin(env) -> None:
+    run_cli("demo", "--no-serve", env=env)
+    created = subprocess.run(
+        [
+            CLI,
+            "users",
+            "create",
+            "--username",
+            "ct.chiengpan2",
+            "--role",
+            "operator",
+            "--station",
+            "XA-CHIENG-PAN",
+            "--json",
+        ],
+        input="mật-khẩu-đủ-dài-123\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["username"] == "ct.chiengpan2"
+    assert "mật-khẩu" not in created.stdout
+
+    short = subprocess.run(
+        [
+            CLI,
+            "users",
+            "create",
+            "--username",
+            "ct.short",
+            "--role",
+            "auditor",
+            "--station",
+            "TINH-SON-LA",
+        ],
+        input="ngan\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert short.returncode == 2
+    assert "ít nhất 10 ký tự" in short.stderr
+    unknown = subprocess.run(
+        [CLI, "users", "create", "--username", "ct.x", "--role", "operator", "--station", "NOPE"],
+        input="mật-khẩu-đủ-dài-123\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert unknown.returncode == 2
+    assert "NOPE" in unknown.stderr
+
+
+def test_tokens_create_and_revoke(env) -> None:
+    run_cli("demo", "--no-serve", env=env)
+    created = run_cli(
+        "tokens",
+        "create",
+        "--station",
+        "XA-CHIENG-PAN",
+        "--cluster",
+        "BAN-HUOI-MA",
+        "--json",
+        env=env,
+    )
+    assert created.returncode == 0, created.stderr
+    token = json.loads(created.stdout)
+    assert token["token"].startswith("ttd_")
+    wrong_cluster = run_cli(
+        "tokens", "create", "--station", "XA-CHIENG-PAN", "--cluster", "NO-SUCH", env=env
+    )
+    assert wrong_cluster.returncode == 2
+    assert "NO-SUCH" in wrong_cluster.stderr
+    revoked = run_cli("tokens", "revoke", str(token["id"]), env=env)
+    assert revoked.returncode == 0, revoked.stderr
+    assert run_cli("tokens", "revoke", "424242", env=env).returncode == 2
 
 
 def test_scheduler_runs_until_asked_to_stop(env) -> None:

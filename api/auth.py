@@ -1,0 +1,235 @@
+"""Who is asking and what they may do: every authorization decision lives here.
+
+People use bearer tokens on the REST API and a session cookie on web pages;
+devices use device tokens on the API only. A role grants permissions; a scope
+(the station subtree of the account, or the one station of a device) limits
+where they apply.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
+from sqlmodel import Session
+
+from api.deps import SessionDep, SettingsDep
+from core.audit import Actor, act_as
+from core.errors import ForbiddenError, UnauthorizedError
+from core.identity import (
+    DEVICE_TOKEN_PREFIX,
+    device_from_token,
+    user_for_session,
+    user_from_access_token,
+)
+from core.models import DeviceToken, Role, User
+from scheduler.models import Station
+from scheduler.service import ancestor_ids, get_station, subtree_ids
+
+DEVICE = "device"
+
+
+class Permission(StrEnum):
+    """Something a caller may be allowed to do."""
+
+    stations_read = "stations:read"
+    stations_write = "stations:write"
+    content_read = "content:read"
+    content_write = "content:write"
+    users_read = "users:read"
+    users_write = "users:write"
+    devices_manage = "devices:manage"
+    audit_read = "audit:read"
+    playlists_read = "playlists:read"
+    airings_write = "airings:write"
+    heartbeats_write = "heartbeats:write"
+    recordings_write = "recordings:write"
+    reports_read = "reports:read"
+
+
+P = Permission
+ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
+    Role.admin: frozenset(Permission),
+    Role.planner: frozenset(
+        {
+            P.stations_read,
+            P.stations_write,
+            P.content_read,
+            P.content_write,
+            P.users_read,
+            P.users_write,
+            P.devices_manage,
+            P.audit_read,
+            P.playlists_read,
+            P.recordings_write,
+            P.reports_read,
+        }
+    ),
+    Role.operator: frozenset(
+        {P.stations_read, P.content_read, P.playlists_read, P.airings_write, P.recordings_write}
+    ),
+    Role.auditor: frozenset(
+        {P.stations_read, P.content_read, P.audit_read, P.playlists_read, P.reports_read}
+    ),
+    DEVICE: frozenset({P.playlists_read, P.airings_write, P.heartbeats_write}),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The person or device behind a request."""
+
+    kind: str  # user or device
+    id: int
+    name: str
+    role: str
+    station_id: int | None  # None: the whole country (admins)
+    cluster_id: int | None = None
+
+    @property
+    def actor(self) -> Actor:
+        """How the audit trail names this caller."""
+        return Actor(kind=self.kind, id=self.id, name=self.name)
+
+    def may(self, permission: Permission) -> bool:
+        """Tell whether the role grants the permission, wherever it applies."""
+        return permission in ROLE_PERMISSIONS[self.role]
+
+
+def principal_for_user(user: User) -> Principal:
+    """The principal of a logged-in person."""
+    assert user.id is not None
+    return Principal(
+        kind="user",
+        id=user.id,
+        name=user.username,
+        role=user.role,
+        station_id=None if user.role == Role.admin else user.station_id,
+    )
+
+
+def principal_for_device(device: DeviceToken) -> Principal:
+    """The principal of a receiver or playout agent."""
+    assert device.id is not None
+    return Principal(
+        kind="device",
+        id=device.id,
+        name=f"device:{device.name}",
+        role=DEVICE,
+        station_id=device.station_id,
+        cluster_id=device.cluster_id,
+    )
+
+
+_user_bearer = OAuth2PasswordBearer(
+    tokenUrl="/api/v1/auth/token",
+    scheme_name="UserToken",
+    description="Người dùng: mã truy cập lấy từ POST /api/v1/auth/token.",
+    auto_error=False,
+)
+_device_bearer = HTTPBearer(
+    scheme_name="DeviceToken",
+    description="Thiết bị (cụm thu phát, playout agent): mã thiết bị `ttd_…`.",
+    auto_error=False,
+)
+
+
+def get_principal(
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(_user_bearer)],
+    _device: Annotated[HTTPAuthorizationCredentials | None, Depends(_device_bearer)],
+) -> Principal:
+    """Identify the caller from the bearer token, or answer 401."""
+    if not token:
+        raise UnauthorizedError("Cần đăng nhập: gửi kèm mã truy cập (Authorization: Bearer …).")
+    if token.startswith(DEVICE_TOKEN_PREFIX):
+        principal = principal_for_device(device_from_token(session, token=token))
+    else:
+        principal = principal_for_user(
+            user_from_access_token(session, settings=settings, token=token)
+        )
+    act_as(session, principal.actor)
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def visible_station_ids(session: Session, principal: Principal) -> set[int] | None:
+    """The stations a caller's scope covers; None means every station."""
+    if principal.station_id is None:
+        return None
+    if principal.kind == DEVICE:
+        return {principal.station_id}
+    return subtree_ids(session, root_id=principal.station_id)
+
+
+def reaches(session: Session, principal: Principal, station_id: int) -> bool:
+    """Tell whether a station lies within the caller's scope."""
+    if principal.station_id is None:
+        return True
+    if principal.kind == DEVICE:
+        return station_id == principal.station_id
+    return principal.station_id in ancestor_ids(session, station_id=station_id)
+
+
+def require(principal: Principal, permission: Permission) -> None:
+    """Refuse with 403 unless the caller's role grants the permission."""
+    if not principal.may(permission):
+        raise ForbiddenError(f"Vai trò {principal.role} không được phép: {permission.value}.")
+
+
+def require_reach(session: Session, principal: Principal, station: Station) -> None:
+    """Refuse with 403 unless the station lies within the caller's scope."""
+    assert station.id is not None
+    if not reaches(session, principal, station.id):
+        raise ForbiddenError(f"Đài {station.code} nằm ngoài phạm vi được giao.")
+
+
+class Allowed:
+    """Dependency: the caller, if their role grants `permission`."""
+
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission
+
+    def __call__(self, principal: CurrentPrincipal) -> Principal:
+        require(principal, self.permission)
+        return principal
+
+
+@dataclass(frozen=True)
+class StationGrant:
+    """A station named in the path, with the caller allowed to act on it."""
+
+    principal: Principal
+    station: Station
+
+
+class OnStation:
+    """Dependency: the station `{code}` of the path, if the caller may act on it."""
+
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission
+
+    def __call__(self, code: str, principal: CurrentPrincipal, session: SessionDep) -> StationGrant:
+        require(principal, self.permission)
+        station = get_station(session, code=code)
+        require_reach(session, principal, station)
+        return StationGrant(principal=principal, station=station)
+
+
+def web_principal(request: Request, session: SessionDep) -> Principal | None:
+    """The person logged in to the web pages through the session cookie, if any."""
+    user_id, version = request.session.get("uid"), request.session.get("ver")
+    if user_id is None or version is None:
+        return None
+    try:
+        user = user_for_session(session, user_id=int(user_id), version=int(version))
+    except UnauthorizedError:
+        request.session.clear()
+        return None
+    principal = principal_for_user(user)
+    act_as(session, principal.actor)
+    return principal

@@ -1,0 +1,79 @@
+"""Logging in to the REST API and asking who you are."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
+
+from api.auth import CurrentPrincipal, Permission
+from api.deps import SessionDep, SettingsDep
+from core.clock import utcnow
+from core.identity import authenticate, issue_access_token
+from scheduler.models import Cluster, Station
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+class TokenOut(BaseModel):
+    """An OAuth2 bearer token."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    expires_at: datetime
+
+
+class MeOut(BaseModel):
+    """The caller as the server sees them."""
+
+    kind: str
+    name: str
+    role: str
+    station: str | None
+    cluster: str | None
+    permissions: list[str]
+
+
+def client_address(request: Request) -> str:
+    """The caller's address, as login throttling counts it."""
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/token", response_model=TokenOut, summary="Log in (OAuth2 password flow)")
+def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> TokenOut:
+    """Exchange a username and password for a bearer token; repeated failures are throttled."""
+    user = authenticate(
+        session,
+        settings=settings,
+        username=form.username,
+        password=form.password,
+        client=client_address(request),
+    )
+    issued = issue_access_token(settings=settings, user=user)
+    return TokenOut(
+        access_token=issued.token,
+        expires_in=int((issued.expires_at - utcnow()).total_seconds()),
+        expires_at=issued.expires_at,
+    )
+
+
+@router.get("/me", response_model=MeOut, summary="Who the token belongs to")
+def me(principal: CurrentPrincipal, session: SessionDep) -> MeOut:
+    """Describe the caller: role, scope and permissions."""
+    station = session.get(Station, principal.station_id) if principal.station_id else None
+    cluster = session.get(Cluster, principal.cluster_id) if principal.cluster_id else None
+    return MeOut(
+        kind=principal.kind,
+        name=principal.name,
+        role=principal.role,
+        station=station.code if station else None,
+        cluster=cluster.code if cluster else None,
+        permissions=sorted(p.value for p in Permission if principal.may(p)),
+    )

@@ -1,0 +1,238 @@
+"""People and devices: passwords, access tokens, device tokens and login throttling."""
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+from pwdlib import PasswordHash
+from sqlmodel import Session, col, func, select
+
+from core.clock import utcnow
+from core.errors import ConflictError, InvalidError, ThrottledError, UnauthorizedError
+from core.models import DeviceToken, LoginAttempt, Role, User
+from core.settings import Settings
+
+DEVICE_TOKEN_PREFIX = "ttd_"
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+MIN_PASSWORD_LENGTH = 10
+# A device pulling every minute would otherwise write its token row every minute.
+LAST_USED_RESOLUTION = timedelta(minutes=5)
+JWT_ALGORITHM = "HS256"
+
+_hasher = PasswordHash.recommended()
+# Verified when the username is unknown, so a miss costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """A bearer token for the REST API and when it stops working."""
+
+    token: str
+    expires_at: datetime
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with Argon2."""
+    return _hasher.hash(password)
+
+
+def check_new_password(password: str) -> None:
+    """Refuse a password too weak to protect public-service records."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidError(
+            f"Mật khẩu phải dài ít nhất {MIN_PASSWORD_LENGTH} ký tự.",
+            errors=[{"field": "password", "msg": "quá ngắn"}],
+        )
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: Role,
+    station_id: int | None,
+    full_name: str = "",
+) -> User:
+    """Add a person; everyone but an admin needs a station as their scope."""
+    username = username.strip().lower()
+    if not USERNAME_PATTERN.match(username):
+        raise InvalidError(
+            "Tên đăng nhập chỉ gồm chữ thường không dấu, số, dấu chấm, gạch; dài 3-64 ký tự.",
+            errors=[{"field": "username", "msg": "không hợp lệ"}],
+        )
+    if role != Role.admin and station_id is None:
+        raise InvalidError(
+            f"Vai trò {role.value} cần một đài làm phạm vi.",
+            errors=[{"field": "station", "msg": "bắt buộc"}],
+        )
+    check_new_password(password)
+    if session.exec(select(User.id).where(User.username == username)).first() is not None:
+        raise ConflictError(f"Đã có tài khoản {username!r}.")
+    user = User(
+        username=username,
+        full_name=full_name,
+        role=role,
+        station_id=station_id,
+        password_hash=hash_password(password),
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, *, user: User, password: str) -> None:
+    """Change a password and end every session and token issued before."""
+    check_new_password(password)
+    user.password_hash = hash_password(password)
+    user.token_version += 1
+    session.add(user)
+    session.flush()
+
+
+def deactivate_user(session: Session, *, user: User) -> None:
+    """Stop a person from logging in and invalidate their tokens."""
+    user.active = False
+    user.token_version += 1
+    session.add(user)
+    session.flush()
+
+
+def _throttle(session: Session, *, settings: Settings, username: str, client: str) -> None:
+    since = utcnow() - timedelta(minutes=settings.login_window_minutes)
+    last_success = session.exec(
+        select(func.max(LoginAttempt.at)).where(
+            LoginAttempt.username == username, LoginAttempt.success, LoginAttempt.at >= since
+        )
+    ).one()
+    user_since = max(since, last_success) if last_success else since
+    failures = session.exec(
+        select(func.count(), func.min(LoginAttempt.at)).where(
+            LoginAttempt.username == username,
+            col(LoginAttempt.success).is_(False),
+            LoginAttempt.at > user_since,
+        )
+    ).one()
+    # One address trying many usernames is stopped too, a little later.
+    client_failures = session.exec(
+        select(func.count(), func.min(LoginAttempt.at)).where(
+            LoginAttempt.client == client,
+            col(LoginAttempt.success).is_(False),
+            LoginAttempt.at > since,
+        )
+    ).one()
+    for (count, first), limit in (
+        (failures, settings.login_max_failures),
+        (client_failures, settings.login_max_failures * 4),
+    ):
+        if count >= limit:
+            retry = first + timedelta(minutes=settings.login_window_minutes) - utcnow()
+            seconds = max(1, int(retry.total_seconds()) + 1)
+            raise ThrottledError(
+                f"Đăng nhập sai quá nhiều lần; hãy thử lại sau {(seconds + 59) // 60} phút.",
+                headers={"Retry-After": str(seconds)},
+            )
+
+
+def authenticate(
+    session: Session, *, settings: Settings, username: str, password: str, client: str
+) -> User:
+    """Check a password login, with throttling; the attempt is committed either way."""
+    username = username.strip().lower()[:64]
+    _throttle(session, settings=settings, username=username, client=client)
+    user = session.exec(select(User).where(User.username == username)).first()
+    valid = _hasher.verify(password, user.password_hash if user else _DUMMY_HASH)
+    success = bool(user and valid and user.active)
+    session.add(LoginAttempt(username=username, client=client[:64], success=success))
+    if success:
+        assert user is not None
+        user.last_login_at = utcnow()
+        session.add(user)
+    session.commit()
+    if not success:
+        raise UnauthorizedError("Tên đăng nhập hoặc mật khẩu không đúng.")
+    assert user is not None
+    return user
+
+
+def issue_access_token(*, settings: Settings, user: User) -> AccessToken:
+    """Sign a bearer token for a user, valid for the configured lifetime."""
+    expires_at = utcnow() + timedelta(minutes=settings.access_token_minutes)
+    claims = {"sub": str(user.id), "ver": user.token_version, "exp": expires_at}
+    token = jwt.encode(claims, settings.signing_key, algorithm=JWT_ALGORITHM)
+    return AccessToken(token=token, expires_at=expires_at)
+
+
+def user_from_access_token(session: Session, *, settings: Settings, token: str) -> User:
+    """Return the active user a bearer token belongs to, or raise UnauthorizedError."""
+    try:
+        claims = jwt.decode(
+            token,
+            settings.signing_key,
+            algorithms=[JWT_ALGORITHM],
+            options={"require": ["exp", "sub", "ver"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise UnauthorizedError("Phiên đăng nhập đã hết hạn; hãy đăng nhập lại.") from None
+    except jwt.InvalidTokenError:
+        raise UnauthorizedError("Mã truy cập không hợp lệ.") from None
+    return user_for_session(session, user_id=int(claims["sub"]), version=claims["ver"])
+
+
+def user_for_session(session: Session, *, user_id: int, version: int) -> User:
+    """Return the user a token or web session names, if it is still valid for them."""
+    user = session.get(User, user_id)
+    if user is None or not user.active or user.token_version != version:
+        raise UnauthorizedError("Mã truy cập không còn hiệu lực; hãy đăng nhập lại.")
+    return user
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_device_token(
+    session: Session, *, station_id: int, cluster_id: int | None, name: str, created_by: str
+) -> tuple[DeviceToken, str]:
+    """Make a device token; the secret is returned once and only its hash is kept."""
+    secret = DEVICE_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    device = DeviceToken(
+        name=name,
+        station_id=station_id,
+        cluster_id=cluster_id,
+        token_hash=_digest(secret),
+        prefix=secret[:12],
+        created_by=created_by,
+    )
+    session.add(device)
+    session.flush()
+    return device, secret
+
+
+def device_from_token(session: Session, *, token: str) -> DeviceToken:
+    """Return the live device a token belongs to and note its use, or raise Unauthorized."""
+    device = session.exec(
+        select(DeviceToken).where(DeviceToken.token_hash == _digest(token))
+    ).first()
+    if device is None:
+        raise UnauthorizedError("Mã thiết bị không hợp lệ.")
+    if device.revoked_at is not None:
+        raise UnauthorizedError("Mã thiết bị đã bị thu hồi.")
+    now = utcnow()
+    if device.last_used_at is None or now - device.last_used_at > LAST_USED_RESOLUTION:
+        device.last_used_at = now
+        session.add(device)
+        session.commit()
+    return device
+
+
+def revoke_device_token(session: Session, *, device: DeviceToken) -> None:
+    """Stop a device token from working; the row stays for the record."""
+    if device.revoked_at is None:
+        device.revoked_at = utcnow()
+        session.add(device)
+        session.flush()
