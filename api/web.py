@@ -53,7 +53,7 @@ def csrf_token(request: Request) -> str:
 def check_csrf(request: Request, csrf_token: Annotated[str, Form()] = "") -> None:
     """Refuse a form post whose CSRF token does not match the session's."""
     expected = request.session.get("csrf", "")
-    if not expected or not secrets.compare_digest(expected, csrf_token):
+    if not expected or not secrets.compare_digest(expected.encode(), csrf_token.encode()):
         raise CsrfError
 
 

@@ -3,11 +3,10 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
 from core.clock import utcnow
-from core.types import UTCDateTime
+from core.types import StrEnumType, UTCDateTime
 
 
 class ContentStatus(StrEnum):
@@ -35,6 +34,6 @@ class ContentItem(SQLModel, table=True):
         description="the centre that owns and edits the item",
     )
     body: str
-    status: ContentStatus = Field(default=ContentStatus.draft, sa_type=String(16))
+    status: ContentStatus = Field(default=ContentStatus.draft, sa_type=StrEnumType(ContentStatus))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -99,7 +99,9 @@ def _record(session: Session, _context: UOWTransaction) -> None:
                     "actor_name": actor.name,
                     "action": action,
                     "object_type": type(obj).__tablename__,
-                    "object_id": str(inspect(obj).identity[0] if inspect(obj).identity else ""),
+                    "object_id": ",".join(
+                        str(v) for v in inspect(obj).mapper.primary_key_from_instance(obj)
+                    ),
                     "station_id": _station_of(obj),
                     "change": change,
                 }

@@ -4,11 +4,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Column, Index, String
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 from core.clock import utcnow
-from core.types import UTCDateTime
+from core.types import StrEnumType, UTCDateTime
 
 
 class Role(StrEnum):
@@ -29,7 +29,7 @@ class User(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(max_length=64, unique=True, index=True)
     full_name: str = Field(default="", max_length=200)
-    role: Role = Field(sa_type=String(16))
+    role: Role = Field(sa_type=StrEnumType(Role))
     station_id: int | None = Field(
         default=None, foreign_key="station.id", index=True, ondelete="RESTRICT"
     )

@@ -3,11 +3,11 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, String, UniqueConstraint
+from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.clock import utcnow
-from core.types import UTCDateTime
+from core.types import StrEnumType, UTCDateTime
 
 
 class StationKind(StrEnum):
@@ -24,7 +24,7 @@ class Station(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=64, unique=True, index=True)
     name: str = Field(max_length=200)
-    kind: StationKind = Field(sa_type=String(16))
+    kind: StationKind = Field(sa_type=StrEnumType(StationKind))
     parent_id: int | None = Field(
         default=None, foreign_key="station.id", index=True, ondelete="RESTRICT"
     )

@@ -1,0 +1,89 @@
+from sqlmodel import select
+
+from core.audit import Actor, act_as
+from core.db import session_scope
+from core.identity import create_device_token, create_user, device_from_token, set_password
+from core.models import AuditEvent, Role
+from scheduler.models import Cluster, StationKind
+from scheduler.service import add_cluster, create_station
+
+
+def _events(engine) -> list[AuditEvent]:
+    with session_scope(engine) as session:
+        return list(session.exec(select(AuditEvent).order_by(AuditEvent.id)))
+
+
+def test_writes_are_attributed_to_the_actor_with_what_changed(engine) -> None:
+    planner = Actor(kind="user", id=7, name="kehoach")
+    with session_scope(engine) as session:
+        create_station(session, code="TINH-P", name="Tỉnh P", kind=StationKind.province)
+    with session_scope(engine) as session:
+        act_as(session, planner)
+        station = create_station(
+            session, code="XA-A", name="Xã A", kind=StationKind.commune, parent_code="TINH-P"
+        )
+    with session_scope(engine) as session:
+        act_as(session, planner)
+        station = session.merge(station)
+        station.name = "Xã A mới"
+    with session_scope(engine) as session:
+        cluster = add_cluster(
+            session, station=session.merge(station), code="C1", name="Cụm", zone_tags=[]
+        )
+    _province, created, renamed, cluster_created = _events(engine)
+    assert (created.actor_kind, created.actor_id, created.actor_name) == ("user", 7, "kehoach")
+    assert created.action == "create"
+    assert created.object_type == "station"
+    assert created.object_id == str(station.id)
+    assert created.station_id == station.id
+    assert created.change["code"] == "XA-A"
+    assert renamed.action == "update"
+    assert renamed.change == {"name": ["Xã A", "Xã A mới"]}
+    assert cluster_created.actor_kind == "system"
+    assert cluster_created.object_id == str(cluster.id)
+
+    with session_scope(engine) as session:
+        session.delete(session.get(Cluster, cluster.id))
+    deleted = _events(engine)[-1]
+    assert deleted.action == "delete"
+    assert deleted.change["code"] == "C1"
+
+
+def test_secrets_are_redacted_and_bookkeeping_is_not_recorded(engine) -> None:
+    with session_scope(engine) as session:
+        station = create_station(session, code="XA-A", name="Xã A", kind=StationKind.province)
+        user = create_user(
+            session,
+            username="kehoach",
+            password="mật-khẩu-đúng-123",
+            role=Role.planner,
+            station_id=station.id,
+        )
+        _, token = create_device_token(
+            session, station_id=station.id, cluster_id=None, name="Bộ thu", created_by="test"
+        )
+    with session_scope(engine) as session:
+        set_password(session, user=session.merge(user), password="mật-khẩu-mới-456")
+    count = len(_events(engine))
+    with session_scope(engine) as session:
+        device_from_token(session, token=token)  # records last_used_at
+    events = _events(engine)
+    assert len(events) == count, "a device's last use is bookkeeping, not an edit"
+    text = " ".join(str(e.change) for e in events)
+    assert "argon2" not in text
+    assert token not in text
+    changed = events[-1]
+    assert changed.object_type == "user"
+    assert changed.change["password_hash"] == ["***", "***"]
+    assert changed.change["token_version"] == [1, 2]
+    assert changed.station_id == station.id
+
+
+def test_a_rolled_back_write_leaves_no_audit_event(engine) -> None:
+    try:
+        with session_scope(engine) as session:
+            create_station(session, code="XA-A", name="Xã A", kind=StationKind.province)
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert _events(engine) == []
