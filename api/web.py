@@ -28,6 +28,13 @@ ROLE_NAMES = {
 }
 KIND_NAMES = {"province": "Tỉnh", "district": "Huyện / khu vực", "commune": "Xã"}
 ACTION_NAMES = {"create": "Tạo", "update": "Sửa", "delete": "Xóa"}
+OBJECT_NAMES = {
+    "station": "Đài",
+    "cluster": "Cụm loa",
+    "content_item": "Nội dung",
+    "user": "Tài khoản",
+    "device_token": "Mã thiết bị",
+}
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -79,6 +86,7 @@ def render(
             "role_names": ROLE_NAMES,
             "kind_names": KIND_NAMES,
             "action_names": ACTION_NAMES,
+            "object_names": OBJECT_NAMES,
             **context,
         },
         status_code=status,

@@ -5,6 +5,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 import jwt
 from pwdlib import PasswordHash
@@ -23,8 +24,12 @@ LAST_USED_RESOLUTION = timedelta(minutes=5)
 JWT_ALGORITHM = "HS256"
 
 _hasher = PasswordHash.recommended()
-# Verified when the username is unknown, so a miss costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@cache
+def _dummy_hash() -> str:
+    # Verified when the username is unknown, so a miss costs as long as a wrong password.
+    return _hasher.hash("not-a-real-password")
 
 
 @dataclass(frozen=True)
@@ -145,7 +150,7 @@ def authenticate(
     username = username.strip().lower()[:64]
     _throttle(session, settings=settings, username=username, client=client)
     user = session.exec(select(User).where(User.username == username)).first()
-    valid = _hasher.verify(password, user.password_hash if user else _DUMMY_HASH)
+    valid = _hasher.verify(password, user.password_hash if user else _dummy_hash())
     success = bool(user and valid and user.active)
     session.add(LoginAttempt(username=username, client=client[:64], success=success))
     if success:
