@@ -37,6 +37,7 @@ class Permission(StrEnum):
     stations_write = "stations:write"
     content_read = "content:read"
     content_write = "content:write"
+    content_approve = "content:approve"
     users_read = "users:read"
     users_write = "users:write"
     devices_manage = "devices:manage"
@@ -57,6 +58,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             P.stations_write,
             P.content_read,
             P.content_write,
+            P.content_approve,
             P.users_read,
             P.users_write,
             P.devices_manage,

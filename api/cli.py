@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -17,6 +18,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.demo import DemoSummary, prepare_demo
+from content.importer import NotAPlanError, parse_plan, plan_to_dict
+from content.reading import count_syllables, estimate_seconds, read_aloud
+from content.service import import_plan
 from core.audit import Actor, act_as
 from core.db import check_connection, create_db_engine, session_scope
 from core.errors import ConfigError, ProblemError
@@ -292,6 +296,79 @@ def tokens_revoke(token_id: Annotated[int, typer.Argument(help="Số của mã t
                 raise ConfigError(f"Không có mã thiết bị số {token_id}.")
             revoke_device_token(session, device=device)
     typer.echo(f"Đã thu hồi mã thiết bị số {token_id}.")
+
+
+@app.command()
+def reading(
+    text: Annotated[str, typer.Argument(help="Văn bản cần đọc; dùng - để đọc từ stdin.")],
+    station: Annotated[
+        str | None, typer.Option(help="Mã đài, để dùng từ điển viết tắt riêng của đài.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """In ra đúng những gì giọng đọc sẽ nói (viết tắt, số hiệu văn bản, ngày tháng, con số)."""
+    source = sys.stdin.read() if text == "-" else text
+    lexicon = None
+    with _stops_cleanly():
+        if station:
+            _, engine = _open(migrate=False)
+            with session_scope(engine) as session:
+                lexicon = get_station(session, code=station).lexicon
+    spoken = read_aloud(source, overrides=lexicon)
+    data = {
+        "reading": spoken,
+        "syllables": count_syllables(spoken),
+        "estimated_seconds": round(estimate_seconds(spoken), 1),
+    }
+    _print(data, as_json=as_json, lines=[spoken])
+
+
+@app.command("import-plan")
+def import_plan_command(
+    file: Annotated[Path, typer.Argument(help="Tệp kế hoạch (văn bản thường hoặc Markdown).")],
+    station: Annotated[str | None, typer.Option(help="Mã đài sở hữu kế hoạch.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Chỉ đọc và in kết quả, không lưu.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Đọc một văn bản kế hoạch tuyên truyền và tạo kế hoạch nháp cùng các yêu cầu phát sóng."""
+    with _stops_cleanly():
+        try:
+            text = file.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"Không đọc được tệp {file}: {exc}.") from None
+        try:
+            parsed = parse_plan(text)
+        except NotAPlanError as exc:
+            raise ConfigError(str(exc).rstrip(".")) from None
+        data = plan_to_dict(parsed)
+        if not dry_run:
+            _, engine = _open(migrate=False)
+            with session_scope(engine, write=True) as session:
+                act_as(session, _cli_actor())
+                owner = get_station(session, code=station).id if station else None
+                plan, _ = import_plan(
+                    session, text=text, station_id=owner, author=_cli_actor().name
+                )
+                data = {"id": plan.id, **data}
+    lines = [
+        f"Kế hoạch: {data['number'] or '(không ghi số)'} — {data['title']}",
+        f"Cơ quan ban hành: {data['issuer'] or '?'}; ngày: {data['date'] or '?'}; "
+        f"năm: {data['year'] or '?'}",
+        f"Chủ đề tuyên truyền: {len(data['themes'])}",
+        *(f"  - {theme['title']}" for theme in data["themes"]),
+        f"Yêu cầu phát sóng, truyền thông: {len(data['requirements'])}",
+        *(
+            f"  - {r['channel']}, {r['cadence'] or 'không rõ tần suất'}"
+            + (f", {r['minutes_min']}-{r['minutes_max']} phút" if r["minutes_min"] else "")
+            + f", ngôn ngữ {', '.join(r['languages'])}"
+            for r in data["requirements"]
+        ),
+    ]
+    if "id" in data:
+        lines.append(f"Đã lưu thành kế hoạch nháp số {data['id']}.")
+    _print(data, as_json=as_json, lines=lines)
 
 
 def main() -> None:

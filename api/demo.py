@@ -2,18 +2,39 @@
 
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlmodel import Session, func, select
 
-from content.models import ContentItem, ContentStatus
-from content.service import create_content_item, find_content_item
+from content.models import ContentItem, Plan, Theme
+from content.service import (
+    approve_content_item,
+    create_content_item,
+    find_content_item,
+    import_plan,
+    save_template,
+    submit_content_item,
+)
 from core.errors import NotFoundError
 from core.identity import create_device_token, create_user, revoke_device_token, set_password
 from core.models import DeviceToken, Role, User
 from scheduler.models import Cluster, Station, StationKind
-from scheduler.service import add_cluster, create_station, get_cluster, get_station
+from scheduler.service import (
+    add_cluster,
+    create_station,
+    get_cluster,
+    get_station,
+    station_facts,
+)
 
 PROGRAMME = "Chuyên mục Cải cách hành chính"
+SAMPLE_PLAN = Path(__file__).parent / "samples" / "ke-hoach-mau.md"
+PROGRAMME_TEMPLATE = """\
+Kính thưa bà con! Đài truyền thanh xã Chiềng Pằn xin gửi tới bà con {{ programme }}, \
+phát sóng {{ date | thu }} ngày {{ date | ngay }}.
+{{ title }}.
+{{ body }}
+{{ programme }} của {{ station }} đến đây là kết thúc. Cảm ơn bà con đã lắng nghe."""
 
 STATIONS = [
     {
@@ -41,8 +62,10 @@ CLUSTERS = [
     ("TRUNG-TAM-XA", "Cụm loa trung tâm xã", ["vie"]),
 ]
 
+# (theme, title, body)
 CONTENT = [
     (
+        "Dịch vụ công trực tuyến mức độ 3, 4",
         "Nộp hồ sơ trực tuyến mức độ 3, 4",
         "Từ tháng này, bà con có thể nộp hồ sơ đăng ký khai sinh, chứng thực bản sao "
         "và nhiều thủ tục hành chính khác trên Cổng dịch vụ công quốc gia mà không cần "
@@ -50,6 +73,7 @@ CONTENT = [
         "trong giờ hành chính từ 7 giờ 30 đến 17 giờ các ngày làm việc.",
     ),
     (
+        "Bộ phận một cửa, một cửa liên thông",
         "Bộ phận một cửa xã: ai giúp bà con làm thủ tục",
         "Bộ phận tiếp nhận và trả kết quả của xã có 3 công chức trực thường xuyên. "
         "Mọi khoản phí, lệ phí đều được niêm yết công khai; bà con không phải nộp "
@@ -57,6 +81,7 @@ CONTENT = [
         "được nhận phiếu xin lỗi và hẹn lại ngày trả kết quả.",
     ),
     (
+        "Chỉ số PAR INDEX, PCI, PAPI, SIPAS",
         "Góp ý để chính quyền phục vụ tốt hơn",
         "Ý kiến của người dân về sự phục vụ của cơ quan hành chính được tổng hợp hằng năm "
         "trong các chỉ số PAPI và SIPAS. Bà con hãy trả lời phiếu khảo sát trung thực "
@@ -103,6 +128,7 @@ class DemoSummary:
     stations: list[str] = field(default_factory=list)
     clusters: int = 0
     content_items: int = 0
+    plan: str | None = None
     accounts: list[DemoAccount] = field(default_factory=list)
     device: DemoDevice | None = None
 
@@ -142,6 +168,49 @@ def _device(session: Session, commune: Station) -> DemoDevice:
     return DemoDevice(station=commune.code, cluster=cluster.code, token=token)
 
 
+def _plan(session: Session, commune: Station) -> Plan:
+    existing = session.exec(
+        select(Plan).where(Plan.station_id == commune.id, Plan.number == "12/KH-UBND")
+    ).first()
+    if existing:
+        return existing
+    plan, _ = import_plan(
+        session,
+        text=SAMPLE_PLAN.read_text(encoding="utf-8"),
+        station_id=commune.id,
+        author="kehoach.sonla",
+    )
+    return plan
+
+
+def _content(session: Session, commune: Station, plan: Plan) -> None:
+    facts = station_facts(commune)
+    save_template(
+        session,
+        station_id=commune.id,
+        programme=PROGRAMME,
+        text=PROGRAMME_TEMPLATE,
+        author="kehoach.sonla",
+    )
+    themes = dict(session.exec(select(Theme.name, Theme.id)).all())
+    for theme, title, body in CONTENT:
+        if find_content_item(session, title=title, language="vie") is not None:
+            continue
+        # Written by the planner, approved by someone else, as the station requires.
+        item, _, _ = create_content_item(
+            session,
+            station=facts,
+            title=title,
+            body=body,
+            author="kehoach.sonla",
+            programme=PROGRAMME,
+            theme_id=themes.get(theme),
+            plan_id=plan.id,
+        )
+        submit_content_item(session, item=item)
+        approve_content_item(session, item=item, station=facts, approver="quantri")
+
+
 def prepare_demo(session: Session) -> DemoSummary:
     """Create the sample stations, clusters, content and accounts; a rerun adds no duplicates.
 
@@ -157,17 +226,8 @@ def prepare_demo(session: Session) -> DemoSummary:
     for code, name, zones in CLUSTERS:
         if code not in known:
             add_cluster(session, station=commune, code=code, name=name, zone_tags=zones)
-    province = get_station(session, code="TINH-SON-LA")
-    for title, body in CONTENT:
-        if find_content_item(session, title=title, language="vie") is None:
-            create_content_item(
-                session,
-                title=title,
-                body=body,
-                programme=PROGRAMME,
-                station_id=province.id,
-                status=ContentStatus.approved,
-            )
+    plan = _plan(session, commune)
+    _content(session, commune, plan)
     accounts = _accounts(session)
     device = _device(session, commune)
     session.commit()
@@ -177,4 +237,5 @@ def prepare_demo(session: Session) -> DemoSummary:
         content_items=session.exec(select(func.count()).select_from(ContentItem)).one(),
         accounts=accounts,
         device=device,
+        plan=f"{plan.number} — {plan.title}",
     )

@@ -1,10 +1,20 @@
 """Alembic environment: migrates through the engine handed over by core.migrations."""
 
+from typing import Any
+
 from alembic import context
 
+from core.types import StrEnumType
 from migrations.metadata import target_metadata
 
 config = context.config
+
+
+def render_item(type_: str, obj: Any, _autogen_context: Any) -> str | bool:
+    """Write enum columns as the plain strings they are stored as."""
+    if type_ == "type" and isinstance(obj, StrEnumType):
+        return f"sa.String(length={obj.impl.length})"
+    return False
 
 
 def run_migrations_online() -> None:
@@ -22,6 +32,7 @@ def run_migrations_online() -> None:
             render_as_batch=True,
             transactional_ddl=True,
             compare_type=True,
+            render_item=render_item,
         )
         with context.begin_transaction():
             context.run_migrations()

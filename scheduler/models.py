@@ -32,6 +32,10 @@ class Station(SQLModel, table=True):
     languages: list[str] = Field(
         default_factory=lambda: ["vie"], sa_column=Column(JSON, nullable=False)
     )
+    # Abbreviation -> reading, over the project lexicon, for how this area says things.
+    lexicon: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Biên tập → duyệt: the approver must not be the author of the version.
+    two_person_approval: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

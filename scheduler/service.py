@@ -7,6 +7,7 @@ from sqlalchemy import literal
 from sqlmodel import Session, select
 
 from content.languages import check_language
+from content.service import StationFacts
 from core.errors import ConflictError, InvalidError, NotFoundError
 from scheduler.models import Cluster, Station, StationKind
 
@@ -149,3 +150,15 @@ def subtree_ids(session: Session, *, root_id: int) -> set[int]:
 def is_within(session: Session, *, station_id: int, root_id: int) -> bool:
     """Tell whether a station is the root itself or lies below it."""
     return root_id in ancestor_ids(session, station_id=station_id)
+
+
+def station_facts(station: Station) -> StationFacts:
+    """What the content package needs to know about a station."""
+    assert station.id is not None
+    return StationFacts(
+        id=station.id,
+        code=station.code,
+        name=station.name,
+        lexicon=station.lexicon,
+        two_person_approval=station.two_person_approval,
+    )

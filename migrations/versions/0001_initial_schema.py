@@ -1,8 +1,8 @@
-"""stations, clusters, content items, identity and audit trail
+"""initial schema
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 08:34:38.778416
+Create Date: 2026-11-22 08:47:39.415330
 """
 
 from collections.abc import Sequence
@@ -62,6 +62,8 @@ def upgrade() -> None:
         sa.Column("parent_id", sa.Integer(), nullable=True),
         sa.Column("timezone", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("languages", sa.JSON(), nullable=False),
+        sa.Column("lexicon", sa.JSON(), nullable=False),
+        sa.Column("two_person_approval", sa.Boolean(), nullable=False),
         sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["parent_id"], ["station.id"], ondelete="RESTRICT"),
         sa.PrimaryKeyConstraint("id"),
@@ -70,6 +72,16 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_station_code"), ["code"], unique=True)
         batch_op.create_index(batch_op.f("ix_station_parent_id"), ["parent_id"], unique=False)
 
+    op.create_table(
+        "theme",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("parent_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["parent_id"], ["theme.id"], ondelete="SET NULL"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("name"),
+    )
     op.create_table(
         "cluster",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -86,22 +98,47 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_cluster_station_id"), ["station_id"], unique=False)
 
     op.create_table(
-        "content_item",
+        "plan",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
-        sa.Column("programme", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
-        sa.Column("language", sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
-        sa.Column("station_id", sa.Integer(), nullable=False),
-        sa.Column("body", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("number", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+        sa.Column("issuer", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
+        sa.Column("level", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+        sa.Column("issued_on", sa.Date(), nullable=True),
+        sa.Column("year", sa.Integer(), nullable=True),
+        sa.Column("valid_from", sa.Date(), nullable=True),
+        sa.Column("valid_until", sa.Date(), nullable=True),
+        sa.Column("legal_basis", sa.JSON(), nullable=False),
+        sa.Column("topics", sa.JSON(), nullable=False),
+        sa.Column("source_text", sa.Text(), nullable=False),
+        sa.Column("station_id", sa.Integer(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("created_by", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", core.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["station_id"], ["station.id"], ondelete="RESTRICT"),
         sa.PrimaryKeyConstraint("id"),
     )
-    with op.batch_alter_table("content_item", schema=None) as batch_op:
+    with op.batch_alter_table("plan", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_plan_number"), ["number"], unique=False)
+        batch_op.create_index(batch_op.f("ix_plan_station_id"), ["station_id"], unique=False)
+
+    op.create_table(
+        "script_template",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("station_id", sa.Integer(), nullable=False),
+        sa.Column("programme", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("target_min_seconds", sa.Integer(), nullable=True),
+        sa.Column("target_max_seconds", sa.Integer(), nullable=True),
+        sa.Column("updated_by", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("updated_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["station_id"], ["station.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("station_id", "programme"),
+    )
+    with op.batch_alter_table("script_template", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_content_item_station_id"), ["station_id"], unique=False
+            batch_op.f("ix_script_template_station_id"), ["station_id"], unique=False
         )
 
     op.create_table(
@@ -122,6 +159,36 @@ def upgrade() -> None:
     with op.batch_alter_table("user", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_user_station_id"), ["station_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_user_username"), ["username"], unique=True)
+
+    op.create_table(
+        "content_item",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+        sa.Column("station_id", sa.Integer(), nullable=False),
+        sa.Column("plan_id", sa.Integer(), nullable=True),
+        sa.Column("theme_id", sa.Integer(), nullable=True),
+        sa.Column("programme", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+        sa.Column("language", sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
+        sa.Column("translates_id", sa.Integer(), nullable=True),
+        sa.Column("valid_from", sa.Date(), nullable=True),
+        sa.Column("valid_until", sa.Date(), nullable=True),
+        sa.Column("priority", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("approved_version", sa.Integer(), nullable=True),
+        sa.Column("created_by", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["plan_id"], ["plan.id"], ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(["station_id"], ["station.id"], ondelete="RESTRICT"),
+        sa.ForeignKeyConstraint(["theme_id"], ["theme.id"], ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(["translates_id"], ["content_item.id"], ondelete="SET NULL"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("content_item", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_content_item_station_id"), ["station_id"], unique=False
+        )
 
     op.create_table(
         "device_token",
@@ -145,29 +212,89 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_device_token_token_hash"), ["token_hash"], unique=True)
 
+    op.create_table(
+        "plan_requirement",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("plan_id", sa.Integer(), nullable=False),
+        sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("cadence", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+        sa.Column("minutes_min", sa.Integer(), nullable=True),
+        sa.Column("minutes_max", sa.Integer(), nullable=True),
+        sa.Column("languages", sa.JSON(), nullable=False),
+        sa.Column("lead_agency", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
+        sa.Column("cooperating_agencies", sa.JSON(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(["plan_id"], ["plan.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("plan_requirement", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_plan_requirement_plan_id"), ["plan_id"], unique=False)
+
+    op.create_table(
+        "content_version",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("item_id", sa.Integer(), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("script", sa.Text(), nullable=False),
+        sa.Column("reading", sa.Text(), nullable=False),
+        sa.Column("reading_sha256", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("estimated_seconds", sa.Float(), nullable=False),
+        sa.Column("author", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("created_at", core.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("submitted_at", core.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("approved_by", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+        sa.Column("approved_at", core.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("note", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
+        sa.ForeignKeyConstraint(["item_id"], ["content_item.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("item_id", "number"),
+    )
+    with op.batch_alter_table("content_version", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_content_version_item_id"), ["item_id"], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("content_version", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_content_version_item_id"))
+
+    op.drop_table("content_version")
+    with op.batch_alter_table("plan_requirement", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_plan_requirement_plan_id"))
+
+    op.drop_table("plan_requirement")
     with op.batch_alter_table("device_token", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_device_token_token_hash"))
         batch_op.drop_index(batch_op.f("ix_device_token_station_id"))
 
     op.drop_table("device_token")
+    with op.batch_alter_table("content_item", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_content_item_station_id"))
+
+    op.drop_table("content_item")
     with op.batch_alter_table("user", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_user_username"))
         batch_op.drop_index(batch_op.f("ix_user_station_id"))
 
     op.drop_table("user")
-    with op.batch_alter_table("content_item", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_content_item_station_id"))
+    with op.batch_alter_table("script_template", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_script_template_station_id"))
 
-    op.drop_table("content_item")
+    op.drop_table("script_template")
+    with op.batch_alter_table("plan", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_plan_station_id"))
+        batch_op.drop_index(batch_op.f("ix_plan_number"))
+
+    op.drop_table("plan")
     with op.batch_alter_table("cluster", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_cluster_station_id"))
 
     op.drop_table("cluster")
+    op.drop_table("theme")
     with op.batch_alter_table("station", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_station_parent_id"))
         batch_op.drop_index(batch_op.f("ix_station_code"))

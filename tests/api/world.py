@@ -19,7 +19,7 @@ from core.identity import (
 from core.models import Role
 from core.settings import Settings
 from scheduler.models import StationKind
-from scheduler.service import add_cluster, create_station
+from scheduler.service import add_cluster, create_station, station_facts
 
 PASSWORD = "mật-khẩu-thử-nghiệm-123"
 
@@ -116,11 +116,12 @@ def build_world(engine: Engine, settings: Settings) -> World:
         revoke_device_token(session, device=revoked)
         world.headers["revoked"] = _bearer(secret)
         for code in ("TINH-P", "TINH-Q", "XA-A"):
-            item = create_content_item(
+            item, _, _ = create_content_item(
                 session,
+                station=station_facts(stations[code]),
                 title=f"Tin của {code}",
                 body="Nội dung thử.",
-                station_id=stations[code].id,
+                author="test",
             )
             world.ids[f"item_{code}"] = item.id
     world.headers["anonymous"] = {}

@@ -1,0 +1,206 @@
+"""Communication plans: import a document, review what was found; and the theme list."""
+
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from sqlmodel import Session, or_, select
+
+from api.auth import Allowed, Permission, Principal, require_reach, visible_station_ids
+from api.deps import SessionDep
+from content.models import Plan, PlanRequirement, PlanStatus, Theme
+from content.service import get_plan, get_theme, import_plan, plan_requirements, save_theme
+from core.errors import InvalidError, NotFoundError, ProblemError
+from scheduler.models import Station
+from scheduler.service import ancestor_ids, get_station
+
+router = APIRouter(tags=["plans"])
+
+CanRead = Annotated[Principal, Depends(Allowed(Permission.content_read))]
+CanWrite = Annotated[Principal, Depends(Allowed(Permission.content_write))]
+MAX_PLAN_BYTES = 2_000_000
+PLAN_MEDIA_TYPES = ("text/plain", "text/markdown", "text/x-markdown", "multipart/form-data")
+
+
+class RequirementOut(BaseModel):
+    """A broadcasting obligation a plan states."""
+
+    id: int
+    channel: str
+    cadence: str | None
+    minutes_min: int | None
+    minutes_max: int | None
+    languages: list[str]
+    lead_agency: str | None
+    cooperating_agencies: list[str]
+    text: str
+
+
+class PlanOut(BaseModel):
+    """A plan and what the importer found in it."""
+
+    id: int
+    number: str | None
+    title: str
+    issuer: str | None
+    level: str | None
+    issued_on: date | None
+    year: int | None
+    valid_from: date | None
+    valid_until: date | None
+    legal_basis: list[str]
+    topics: list[str]
+    station: str | None
+    status: PlanStatus
+    created_by: str
+    created_at: datetime
+    requirements: list[RequirementOut]
+
+
+def _out(session: Session, plan: Plan, requirements: list[PlanRequirement]) -> PlanOut:
+    station = session.get(Station, plan.station_id) if plan.station_id else None
+    return PlanOut(
+        **plan.model_dump(exclude={"station_id", "source_text"}),
+        station=station.code if station else None,
+        requirements=[RequirementOut.model_validate(r, from_attributes=True) for r in requirements],
+    )
+
+
+def _readable(session: Session, principal: Principal) -> set[int] | None:
+    ids = visible_station_ids(session, principal)
+    if ids is None or principal.station_id is None:
+        return ids
+    return ids | set(ancestor_ids(session, station_id=principal.station_id))
+
+
+async def _document_text(request: Request) -> str:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in PLAN_MEDIA_TYPES:
+        raise ProblemError(
+            "Gửi văn bản kế hoạch dạng text/plain, text/markdown "
+            "hoặc tệp trong multipart/form-data.",
+            status=415,
+            title="Định dạng không được hỗ trợ",
+        )
+    if int(request.headers.get("content-length") or 0) > MAX_PLAN_BYTES:
+        raise ProblemError("Văn bản kế hoạch quá lớn (tối đa 2 MB).", status=413)
+    if media_type == "multipart/form-data":
+        form = await request.form(max_files=1, max_fields=5)
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise InvalidError("Thiếu tệp kế hoạch (trường 'file').", errors=[{"field": "file"}])
+        raw = await upload.read(MAX_PLAN_BYTES + 1)
+    else:
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_PLAN_BYTES:
+                break
+    if len(raw) > MAX_PLAN_BYTES:
+        raise ProblemError("Văn bản kế hoạch quá lớn (tối đa 2 MB).", status=413)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidError("Văn bản kế hoạch phải mã hóa UTF-8.") from None
+
+
+@router.post(
+    "/plans/import",
+    response_model=PlanOut,
+    status_code=201,
+    summary="Import a plan document (plain text or Markdown)",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "text/plain": {"schema": {"type": "string"}},
+                "text/markdown": {"schema": {"type": "string"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                },
+            },
+            "required": True,
+        }
+    },
+)
+async def import_document(
+    request: Request,
+    principal: CanWrite,
+    session: SessionDep,
+    station: Annotated[str | None, Query(description="code of the owning station")] = None,
+) -> PlanOut:
+    """Read a plan and create a draft with its themes and requirements; a non-plan is a 422."""
+    owner = get_station(session, code=station) if station else None
+    if owner is not None:
+        require_reach(session, principal, owner)
+    elif principal.station_id is not None:
+        raise InvalidError(
+            "Hãy chọn đài sở hữu kế hoạch (tham số station).",
+            errors=[{"field": "station", "msg": "bắt buộc"}],
+        )
+    text = await _document_text(request)
+    plan, requirements = import_plan(
+        session, text=text, station_id=owner.id if owner else None, author=principal.name
+    )
+    session.commit()
+    return _out(session, plan, requirements)
+
+
+@router.get("/plans", response_model=list[PlanOut], summary="Plans you can read")
+def list_plans(principal: CanRead, session: SessionDep) -> list[PlanOut]:
+    """Return the plans of stations within or above the caller's scope, and national ones."""
+    query = select(Plan).order_by(Plan.id)
+    ids = _readable(session, principal)
+    if ids is not None:
+        query = query.where(or_(Plan.station_id.in_(ids), Plan.station_id.is_(None)))
+    return [_out(session, p, plan_requirements(session, plan_id=p.id)) for p in session.exec(query)]
+
+
+@router.get("/plans/{plan_id}", response_model=PlanOut, summary="One plan")
+def show_plan(plan_id: int, principal: CanRead, session: SessionDep) -> PlanOut:
+    """Return a plan with its requirements."""
+    plan = get_plan(session, plan_id=plan_id)
+    ids = _readable(session, principal)
+    if ids is not None and plan.station_id is not None and plan.station_id not in ids:
+        raise NotFoundError(f"Không có kế hoạch số {plan_id}.")
+    return _out(session, plan, plan_requirements(session, plan_id=plan.id))
+
+
+class ThemeIn(BaseModel):
+    """A theme of communication."""
+
+    name: str = Field(min_length=1, max_length=200)
+    parent_id: int | None = None
+
+
+class ThemeOut(ThemeIn):
+    """A stored theme."""
+
+    id: int
+
+
+@router.get("/themes", response_model=list[ThemeOut], summary="The theme taxonomy")
+def list_themes(_principal: CanRead, session: SessionDep) -> list[ThemeOut]:
+    """Return every theme."""
+    themes = session.exec(select(Theme).order_by(Theme.id))
+    return [ThemeOut.model_validate(t, from_attributes=True) for t in themes]
+
+
+@router.post("/themes", response_model=ThemeOut, status_code=201, summary="Add a theme")
+def add_theme(body: ThemeIn, _principal: CanWrite, session: SessionDep) -> ThemeOut:
+    """Add a theme to the taxonomy."""
+    theme = save_theme(session, name=body.name, parent_id=body.parent_id)
+    session.commit()
+    return ThemeOut.model_validate(theme, from_attributes=True)
+
+
+@router.put("/themes/{theme_id}", response_model=ThemeOut, summary="Rename or move a theme")
+def edit_theme(theme_id: int, body: ThemeIn, _principal: CanWrite, session: SessionDep) -> ThemeOut:
+    """Rename a theme or give it another parent."""
+    theme = get_theme(session, theme_id=theme_id)
+    save_theme(session, name=body.name, parent_id=body.parent_id, theme=theme)
+    session.commit()
+    return ThemeOut.model_validate(theme, from_attributes=True)
