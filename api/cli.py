@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from api.demo import DemoSummary, prepare_demo
 from content.importer import NotAPlanError, parse_plan, plan_to_dict
+from content.labels import CADENCE_NAMES, CHANNEL_NAMES
 from content.reading import count_syllables, estimate_seconds, read_aloud
 from content.service import import_plan
 from core.audit import Actor, act_as
@@ -191,7 +192,8 @@ def _demo_lines(summary: DemoSummary, *, url: str, database: str) -> list[str]:
     lines = [
         f"Dữ liệu mẫu sẵn sàng trong {database}:",
         f"  đài: {', '.join(summary.stations)}",
-        f"  cụm loa: {summary.clusters}, nội dung: {summary.content_items}",
+        f"  cụm loa: {summary.clusters}, nội dung đã duyệt: {summary.content_items}",
+        f"  kế hoạch: {summary.plan}",
         "",
         f"Tài khoản mẫu (mật khẩu mới cho lần chạy này), đăng nhập tại {url}login:",
     ]
@@ -360,7 +362,8 @@ def import_plan_command(
         *(f"  - {theme['title']}" for theme in data["themes"]),
         f"Yêu cầu phát sóng, truyền thông: {len(data['requirements'])}",
         *(
-            f"  - {r['channel']}, {r['cadence'] or 'không rõ tần suất'}"
+            f"  - {CHANNEL_NAMES[r['channel']]}, "
+            f"{CADENCE_NAMES.get(r['cadence'], 'không rõ tần suất')}"
             + (f", {r['minutes_min']}-{r['minutes_max']} phút" if r["minutes_min"] else "")
             + f", ngôn ngữ {', '.join(r['languages'])}"
             for r in data["requirements"]
