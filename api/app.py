@@ -14,7 +14,8 @@ from swagger_ui_bundle import swagger_ui_path
 
 from api import web
 from api.problems import PROBLEM_RESPONSES, install_problem_handlers
-from api.routes import audit, auth, content, devices, health, plans, stations, users
+from api.routes import audio, audit, auth, content, devices, health, plans, stations, users
+from audio.store import MediaStore
 from core.db import check_connection, create_db_engine
 from core.migrations import require_current
 from core.settings import Settings, load_settings, prepare_directories
@@ -53,10 +54,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.store = MediaStore(settings.media_path)
     install_problem_handlers(app)
 
     v1 = APIRouter(prefix="/api/v1")
-    for module in (health, auth, stations, content, plans, users, devices, audit):
+    for module in (health, auth, stations, content, plans, audio, users, devices, audit):
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(web.router)

@@ -3,10 +3,11 @@
 import getpass
 import json
 import logging
+import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -14,12 +15,16 @@ from typing import Annotated, Any
 
 import typer
 import uvicorn
+from rich.progress import Progress
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.demo import DemoSummary, prepare_demo
+from audio.models import JobStatus, RenderJob
+from audio.service import process_queue
+from audio.store import MediaStore
 from content.importer import NotAPlanError, parse_plan, plan_to_dict
-from content.labels import CADENCE_NAMES, CHANNEL_NAMES
+from content.labels import CADENCE_NAMES, CHANNEL_NAMES, STAGE_NAMES
 from content.reading import count_syllables, estimate_seconds, read_aloud
 from content.service import import_plan
 from core.audit import Actor, act_as
@@ -30,7 +35,7 @@ from core.migrations import current_revision, require_current, upgrade
 from core.models import DeviceToken, Role
 from core.settings import Settings, load_settings, prepare_directories
 from scheduler.jobs import build_scheduler
-from scheduler.service import get_cluster, get_station
+from scheduler.service import enqueue_approved, get_cluster, get_station
 
 app = typer.Typer(
     name="truyenthanh",
@@ -372,6 +377,65 @@ def import_plan_command(
     if "id" in data:
         lines.append(f"Đã lưu thành kế hoạch nháp số {data['id']}.")
     _print(data, as_json=as_json, lines=lines)
+
+
+@app.command()
+def render(
+    item_ids: Annotated[
+        list[int] | None,
+        typer.Argument(help="Số của các nội dung; bỏ trống để làm mọi nội dung đã duyệt."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Tạo âm thanh cho nội dung đã duyệt, bằng giọng đọc theo cài đặt của đài."""
+    with _stops_cleanly():
+        settings, engine = _open(migrate=False)
+        with session_scope(engine, write=True) as session:
+            act_as(session, _cli_actor())
+            jobs = enqueue_approved(
+                session, item_ids=item_ids or None, created_by=_cli_actor().name
+            )
+            job_ids = [job.id for job in jobs]
+    store = MediaStore(settings.media_path)
+    with Progress(disable=as_json, transient=False) as bars:
+
+        def on_job(job: RenderJob) -> Callable[[str, int], None]:
+            task = bars.add_task(f"Nội dung số {job.item_id}", total=100)
+            return lambda stage, percent: bars.update(
+                task,
+                completed=percent,
+                description=f"Nội dung số {job.item_id}: {STAGE_NAMES.get(stage, stage)}",
+            )
+
+        process_queue(engine, store=store, worker=f"cli-{os.getpid()}", on_job=on_job)
+    with session_scope(engine) as session:
+        results = [session.get(RenderJob, job_id) for job_id in job_ids]
+    data = {
+        "jobs": [
+            {
+                "id": j.id,
+                "item_id": j.item_id,
+                "status": j.status,
+                "asset": j.asset_sha256,
+                "error": j.error,
+            }
+            for j in results
+        ]
+    }
+    failed = [j for j in results if j.status != JobStatus.done]
+    _print(
+        data,
+        as_json=as_json,
+        lines=[
+            f"Đã tạo âm thanh cho {len(results) - len(failed)}/{len(results)} nội dung.",
+            *(
+                f"  nội dung số {j.item_id}: {j.status} — {j.error or 'đang chờ thử lại'}"
+                for j in failed
+            ),
+        ],
+    )
+    if failed:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from audio.store import MediaStore
 from core.settings import Settings
 
 
@@ -20,12 +21,29 @@ def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
-    """A session per request; routes commit what they write."""
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_session(
+    request: Request, engine: Annotated[Engine, Depends(get_engine)]
+) -> Iterator[Session]:
+    """A session per request; routes commit what they write.
+
+    A request that may write takes SQLite's write lock when it starts: reading first
+    and writing later fails at once if another process wrote in between.
+    """
     with Session(engine, expire_on_commit=False) as session:
+        if request.method not in SAFE_METHODS:
+            session.connection(execution_options={"sqlite_immediate": True})
         yield session
 
 
+def get_store(request: Request) -> MediaStore:
+    """The content-addressed media store."""
+    return request.app.state.store
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[MediaStore, Depends(get_store)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]

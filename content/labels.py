@@ -29,3 +29,14 @@ STATUS_NAMES = {
     "approved": "đã duyệt",
     "archived": "đã lưu trữ",
 }
+
+STAGE_NAMES = {
+    "queued": "đang chờ",
+    "starting": "bắt đầu",
+    "speaking": "đang đọc",
+    "normalizing": "chuẩn hóa độ to",
+    "storing": "lưu tệp",
+    "waiting": "chờ thử lại",
+    "done": "xong",
+    "failed": "lỗi",
+}

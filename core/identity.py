@@ -9,6 +9,7 @@ from functools import cache
 
 import jwt
 from pwdlib import PasswordHash
+from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
 from core.clock import utcnow
@@ -229,8 +230,13 @@ def device_from_token(session: Session, *, token: str) -> DeviceToken:
         raise UnauthorizedError("Mã thiết bị đã bị thu hồi.")
     now = utcnow()
     if device.last_used_at is None or now - device.last_used_at > LAST_USED_RESOLUTION:
-        device.last_used_at = now
-        session.add(device)
+        # Bookkeeping in a transaction of its own that asks for the write lock first,
+        # so a pull (a read) never fails because another writer got in between.
+        session.commit()
+        session.connection(execution_options={"sqlite_immediate": True})
+        session.execute(
+            update(DeviceToken).where(DeviceToken.id == device.id).values(last_used_at=now)
+        )
         session.commit()
     return device
 

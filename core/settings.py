@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     session_hours: int = Field(12, ge=1, le=720, description="web login lifetime")
     login_max_failures: int = Field(5, ge=1, description="failed logins before a pause")
     login_window_minutes: int = Field(15, ge=1, description="how long failures count")
+    max_upload_mb: int = Field(200, ge=1, le=4096, description="largest accepted upload")
 
     @field_validator("timezone")
     @classmethod

@@ -36,6 +36,13 @@ class Station(SQLModel, table=True):
     lexicon: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     # Biên tập → duyệt: the approver must not be the author of the version.
     two_person_approval: bool = True
+    # How this station's scripts are spoken and how loud its files are.
+    voice_engine: str = Field(default="espeak", max_length=16)
+    voice_name: str = Field(default="vi", max_length=64)
+    speech_rate: int = 150
+    speech_pitch: int = 50
+    loudness_lufs: float = -16.0
+    mp3_bitrate_kbps: int = 64
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -6,7 +6,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import literal
 from sqlmodel import Session, select
 
+from audio.engines import Voice
+from audio.models import RenderJob
+from audio.service import RenderSettings, enqueue_render
 from content.languages import check_language
+from content.models import ContentItem, ContentStatus
 from content.service import StationFacts
 from core.errors import ConflictError, InvalidError, NotFoundError
 from scheduler.models import Cluster, Station, StationKind
@@ -162,3 +166,39 @@ def station_facts(station: Station) -> StationFacts:
         lexicon=station.lexicon,
         two_person_approval=station.two_person_approval,
     )
+
+
+def render_settings(station: Station) -> RenderSettings:
+    """How a station's audio is spoken, how loud it is and how it is encoded."""
+    return RenderSettings(
+        voice=Voice(
+            engine=station.voice_engine,
+            name=station.voice_name,
+            rate=station.speech_rate,
+            pitch=station.speech_pitch,
+        ),
+        loudness_lufs=station.loudness_lufs,
+        bitrate_kbps=station.mp3_bitrate_kbps,
+    )
+
+
+def enqueue_approved(
+    session: Session, *, item_ids: list[int] | None, created_by: str
+) -> list[RenderJob]:
+    """Queue rendering of the given items (or every approved one) with their station's voice."""
+    query = select(ContentItem).where(ContentItem.status == ContentStatus.approved)
+    if item_ids is not None:
+        query = select(ContentItem).where(ContentItem.id.in_(item_ids))
+    jobs = []
+    for item in session.exec(query.order_by(ContentItem.id)):
+        station = session.get(Station, item.station_id)
+        jobs.append(
+            enqueue_render(
+                session,
+                item=item,
+                station_id=station.id,
+                settings=render_settings(station),
+                created_by=created_by,
+            )
+        )
+    return jobs

@@ -124,7 +124,7 @@ def _readable_station_ids(session: Session, principal: Principal) -> set[int] | 
     return ids | set(ancestor_ids(session, station_id=principal.station_id))
 
 
-def _readable_item(session: Session, principal: Principal, item_id: int) -> ContentItem:
+def readable_item(session: Session, principal: Principal, item_id: int) -> ContentItem:
     item = session.get(ContentItem, item_id)
     ids = _readable_station_ids(session, principal)
     if item is None or (ids is not None and item.station_id not in ids):
@@ -135,7 +135,7 @@ def _readable_item(session: Session, principal: Principal, item_id: int) -> Cont
 def _writable_item(
     session: Session, principal: Principal, item_id: int
 ) -> tuple[ContentItem, Station]:
-    item = _readable_item(session, principal, item_id)
+    item = readable_item(session, principal, item_id)
     station = session.get(Station, item.station_id)
     require_reach(session, principal, station)
     return item, station
@@ -211,7 +211,7 @@ def add_item(body: ContentItemIn, principal: CanWrite, session: SessionDep) -> C
 @router.get("/content-items/{item_id}", response_model=ContentItemOut, summary="One item")
 def get_item(item_id: int, principal: CanRead, session: SessionDep) -> ContentItemOut:
     """Return one content item with its newest version."""
-    return _show(session, _readable_item(session, principal, item_id))
+    return _show(session, readable_item(session, principal, item_id))
 
 
 @router.get(
@@ -221,7 +221,7 @@ def get_item(item_id: int, principal: CanRead, session: SessionDep) -> ContentIt
 )
 def versions(item_id: int, principal: CanRead, session: SessionDep) -> list[VersionOut]:
     """Return the whole editorial history of an item."""
-    item = _readable_item(session, principal, item_id)
+    item = readable_item(session, principal, item_id)
     return [
         VersionOut.model_validate(v, from_attributes=True)
         for v in item_versions(session, item_id=item.id)

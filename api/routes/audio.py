@@ -1,0 +1,386 @@
+"""Audio files, render jobs, ethnic-language recordings, jingles and programmes."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel, Field
+from sqlmodel import Session, select
+
+from api.auth import Allowed, OnStation, Permission, Principal, StationGrant, reaches, require_reach
+from api.deps import SessionDep, SettingsDep, StoreDep
+from api.routes.content import readable_item
+from api.uploads import receive_upload
+from audio.models import AssetOrigin, AudioAsset, JobStatus, Programme, Recording, RenderJob
+from audio.service import (
+    add_recording,
+    assemble_programme,
+    enqueue_render,
+    get_job,
+    store_upload,
+)
+from audio.store import SHA256
+from core.errors import InvalidError, NotFoundError
+from scheduler.models import Station
+from scheduler.service import render_settings
+
+router = APIRouter(tags=["audio"])
+
+MEDIA_TYPES = {
+    "mp3": "audio/mpeg",
+    "wav": "audio/wav",
+    "ogg": "audio/ogg",
+    "opus": "audio/ogg",
+    "m4a": "audio/mp4",
+    "flac": "audio/flac",
+    "amr": "audio/amr",
+}
+
+
+class AssetOut(BaseModel):
+    """An audio file in the store and how it was made."""
+
+    sha256: str
+    url: str
+    origin: AssetOrigin
+    format: str
+    size: int
+    duration_s: float
+    loudness_lufs: float | None
+    true_peak_dbtp: float | None
+    engine: str | None
+    voice: str | None
+    rate: int | None
+    reading_sha256: str | None
+
+
+def asset_out(asset: AudioAsset, base_url: str) -> AssetOut:
+    """The public shape of an asset, with its absolute download URL."""
+    return AssetOut(
+        url=f"{base_url}/api/v1/audio/{asset.sha256}",
+        **asset.model_dump(include=set(AssetOut.model_fields) - {"url"}),
+    )
+
+
+@router.get(
+    "/audio/{sha256}",
+    summary="Download an audio file (Range and If-None-Match supported)",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"audio/mpeg": {}}},
+        206: {"description": "Partial content"},
+        304: {"description": "Not modified"},
+    },
+)
+def download(
+    sha256: str,
+    request: Request,
+    _principal: Annotated[Principal, Depends(Allowed(Permission.playlists_read))],
+    session: SessionDep,
+    store: StoreDep,
+) -> Response:
+    """Serve a stored file by its hash; the ETag is the hash itself."""
+    asset = session.get(AudioAsset, sha256) if SHA256.match(sha256) else None
+    path = store.path(asset.sha256, asset.format) if asset else None
+    if asset is None or not path.exists():
+        raise NotFoundError(f"Không có tệp âm thanh {sha256[:16]}….")
+    etag = f'"{asset.sha256}"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "private, max-age=31536000, immutable",
+        "X-Content-SHA256": asset.sha256,
+    }
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return FileResponse(
+        path, media_type=MEDIA_TYPES.get(asset.format, "application/octet-stream"), headers=headers
+    )
+
+
+class JobOut(BaseModel):
+    """A render job and how far it has got."""
+
+    id: int
+    item_id: int
+    version: int
+    status: JobStatus
+    stage: str
+    progress: int
+    attempts: int
+    error: str | None
+    asset: AssetOut | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+def _job_out(session: Session, job: RenderJob, base_url: str) -> JobOut:
+    asset = session.get(AudioAsset, job.asset_sha256) if job.asset_sha256 else None
+    return JobOut(
+        asset=asset_out(asset, base_url) if asset else None,
+        **job.model_dump(include=set(JobOut.model_fields) - {"asset"}),
+    )
+
+
+@router.post(
+    "/content-items/{item_id}/render",
+    response_model=JobOut,
+    status_code=202,
+    summary="Queue the approved version for rendering",
+)
+def render(
+    item_id: int,
+    principal: Annotated[Principal, Depends(Allowed(Permission.content_write))],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> JobOut:
+    """Queue audio rendering with the owning station's voice; asking again gives the same job."""
+    item = readable_item(session, principal, item_id)
+    station = session.get(Station, item.station_id)
+    require_reach(session, principal, station)
+    job = enqueue_render(
+        session,
+        item=item,
+        station_id=station.id,
+        settings=render_settings(station),
+        created_by=principal.name,
+    )
+    session.commit()
+    return _job_out(session, job, settings.public_base_url)
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, summary="A render job's progress")
+def job_status(
+    job_id: int,
+    principal: Annotated[Principal, Depends(Allowed(Permission.content_read))],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> JobOut:
+    """Report a job's stage, percentage, attempts and result."""
+    job = get_job(session, job_id=job_id)
+    if not reaches(session, principal, job.station_id):
+        raise NotFoundError(f"Không có tác vụ số {job_id}.")
+    return _job_out(session, job, settings.public_base_url)
+
+
+class RecordingOut(BaseModel):
+    """An accepted ethnic-language recording."""
+
+    id: int
+    item_id: int
+    language: str
+    speaker: str
+    filename: str
+    uploaded_by: str
+    created_at: datetime
+    original: AssetOut
+    broadcast: AssetOut
+
+
+def _recording_out(session: Session, recording: Recording, base_url: str) -> RecordingOut:
+    return RecordingOut(
+        **recording.model_dump(include=set(RecordingOut.model_fields)),
+        original=asset_out(session.get(AudioAsset, recording.original_sha256), base_url),
+        broadcast=asset_out(session.get(AudioAsset, recording.broadcast_sha256), base_url),
+    )
+
+
+@router.post(
+    "/content-items/{item_id}/recordings",
+    response_model=RecordingOut,
+    status_code=201,
+    summary="Upload an ethnic-language recording (multipart: file, language, speaker)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file", "language", "speaker"],
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "language": {
+                                "type": "string",
+                                "description": "ISO 639-3, e.g. blt, hnj",
+                            },
+                            "speaker": {"type": "string"},
+                            "station": {
+                                "type": "string",
+                                "description": "station the recording is for",
+                            },
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def upload_recording(
+    item_id: int,
+    request: Request,
+    principal: Annotated[Principal, Depends(Allowed(Permission.recordings_write))],
+    session: SessionDep,
+    settings: SettingsDep,
+    store: StoreDep,
+) -> RecordingOut:
+    """Stream, decode and check a recording; keep the original and a broadcast copy."""
+    item = readable_item(session, principal, item_id)
+    temp, filename, fields = await receive_upload(
+        request, store=store, limit=settings.max_upload_mb << 20
+    )
+    try:
+        station = _station_for_upload(session, principal, fields.get("station"), item.station_id)
+        recording = add_recording(
+            session,
+            store=store,
+            item=item,
+            language=fields.get("language", ""),
+            speaker=fields.get("speaker", ""),
+            upload=temp,
+            filename=filename,
+            station_id=station.id,
+            uploaded_by=principal.name,
+            settings=render_settings(station),
+        )
+        session.commit()
+    finally:
+        temp.unlink(missing_ok=True)
+    return _recording_out(session, recording, settings.public_base_url)
+
+
+def _station_for_upload(
+    session: Session, principal: Principal, code: str | None, fallback_id: int
+) -> Station:
+    if code:
+        station = session.exec(select(Station).where(Station.code == code)).first()
+        if station is None:
+            raise InvalidError(f"Không có đài mã {code!r}.", errors=[{"field": "station"}])
+    else:
+        station = session.get(Station, principal.station_id or fallback_id)
+    require_reach(session, principal, station)
+    return station
+
+
+@router.post(
+    "/stations/{code}/jingles",
+    response_model=AssetOut,
+    status_code=201,
+    summary="Upload a jingle (multipart: file)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                }
+            },
+        }
+    },
+)
+async def upload_jingle(
+    request: Request,
+    grant: Annotated[StationGrant, Depends(OnStation(Permission.content_write))],
+    session: SessionDep,
+    settings: SettingsDep,
+    store: StoreDep,
+) -> AssetOut:
+    """Store a jingle, normalised like everything else the station plays."""
+    temp, _, _ = await receive_upload(request, store=store, limit=settings.max_upload_mb << 20)
+    try:
+        _, copy = store_upload(
+            session,
+            store=store,
+            upload=temp,
+            origin=AssetOrigin.jingle,
+            settings=render_settings(grant.station),
+            max_seconds=120,
+        )
+        session.commit()
+    finally:
+        temp.unlink(missing_ok=True)
+    return asset_out(copy, settings.public_base_url)
+
+
+class ProgrammeIn(BaseModel):
+    """A programme: parts in order, each {kind: jingle, title, item or recording, and its id}."""
+
+    title: str = Field(min_length=1, max_length=300)
+    parts: list[dict[str, Any]] = Field(min_length=1, max_length=200)
+    gap_ms: int = Field(800, ge=0, le=10_000)
+    target_min_seconds: int | None = Field(None, ge=0)
+    target_max_seconds: int | None = Field(None, ge=0)
+
+
+class ProgrammeOut(ProgrammeIn):
+    """A stored programme and, once assembled, its audio."""
+
+    id: int
+    station: str
+    asset: AssetOut | None
+    warnings: list[str]
+    assembled_at: datetime | None
+
+
+def _programme_out(session: Session, programme: Programme, base_url: str) -> ProgrammeOut:
+    asset = session.get(AudioAsset, programme.asset_sha256) if programme.asset_sha256 else None
+    station = session.get(Station, programme.station_id)
+    return ProgrammeOut(
+        **programme.model_dump(include=set(ProgrammeOut.model_fields) - {"station", "asset"}),
+        station=station.code,
+        asset=asset_out(asset, base_url) if asset else None,
+    )
+
+
+@router.post(
+    "/stations/{code}/programmes",
+    response_model=ProgrammeOut,
+    status_code=201,
+    summary="Define a programme",
+)
+def add_programme(
+    body: ProgrammeIn,
+    grant: Annotated[StationGrant, Depends(OnStation(Permission.content_write))],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> ProgrammeOut:
+    """Store a programme's parts; assemble it with POST /programmes/{id}/assemble."""
+    kinds = {"jingle", "title", "item", "recording"}
+    bad = [i for i, part in enumerate(body.parts) if part.get("kind") not in kinds]
+    if bad:
+        raise InvalidError(
+            "Mỗi phần phải có kind là jingle, title, item hoặc recording.",
+            errors=[{"field": f"parts[{i}].kind"} for i in bad],
+        )
+    programme = Programme(
+        station_id=grant.station.id, created_by=grant.principal.name, **body.model_dump()
+    )
+    session.add(programme)
+    session.commit()
+    return _programme_out(session, programme, settings.public_base_url)
+
+
+@router.post(
+    "/programmes/{programme_id}/assemble",
+    response_model=ProgrammeOut,
+    summary="Assemble a programme into one normalised MP3",
+)
+def assemble(
+    programme_id: int,
+    principal: Annotated[Principal, Depends(Allowed(Permission.content_write))],
+    session: SessionDep,
+    settings: SettingsDep,
+    store: StoreDep,
+) -> ProgrammeOut:
+    """Join the parts with gaps, normalise loudness, check the target length."""
+    programme = session.get(Programme, programme_id)
+    if programme is None or not reaches(session, principal, programme.station_id):
+        raise NotFoundError(f"Không có chương trình số {programme_id}.")
+    station = session.get(Station, programme.station_id)
+    assemble_programme(session, store=store, programme=programme, settings=render_settings(station))
+    session.commit()
+    return _programme_out(session, programme, settings.public_base_url)
