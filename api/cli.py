@@ -19,7 +19,7 @@ from rich.progress import Progress
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from api.demo import DemoSummary, prepare_demo
+from api.demo import DemoSummary, prepare_demo, prepare_demo_audio
 from audio.models import JobStatus, RenderJob
 from audio.service import process_queue
 from audio.store import MediaStore
@@ -182,6 +182,13 @@ def demo(
         settings, engine = _open(migrate=True)
         with Session(engine) as session:
             summary = prepare_demo(session)
+        with Progress(disable=as_json, transient=True) as bars:
+            summary.audio = prepare_demo_audio(
+                engine,
+                store=MediaStore(settings.media_path),
+                base_url=settings.public_base_url,
+                on_job=None if as_json else _progress_bars(bars),
+            )
         engine.dispose()
     url = f"http://{host}:{port}/"
     _print(
@@ -205,6 +212,14 @@ def _demo_lines(summary: DemoSummary, *, url: str, database: str) -> list[str]:
     for account in summary.accounts:
         where = f" @ {account.station}" if account.station else ""
         lines.append(f"  {account.role:<9} {account.username:<20} {account.password}{where}")
+    if summary.audio:
+        audio = summary.audio
+        lines += [
+            "",
+            f"Âm thanh: {audio.rendered} nội dung vừa tạo bằng giọng đọc ngoại tuyến; "
+            f"bản ghi tiếng Thái của {audio.recording_speaker};",
+            f"  {audio.programme}: {audio.programme_seconds / 60:.1f} phút, {audio.programme_url}",
+        ]
     if summary.device:
         lines += [
             "",
@@ -379,6 +394,18 @@ def import_plan_command(
     _print(data, as_json=as_json, lines=lines)
 
 
+def _progress_bars(bars: Progress) -> Callable[[RenderJob], Callable[[str, int], None]]:
+    def on_job(job: RenderJob) -> Callable[[str, int], None]:
+        task = bars.add_task(f"Nội dung số {job.item_id}", total=100)
+        return lambda stage, percent: bars.update(
+            task,
+            completed=percent,
+            description=f"Nội dung số {job.item_id}: {STAGE_NAMES.get(stage, stage)}",
+        )
+
+    return on_job
+
+
 @app.command()
 def render(
     item_ids: Annotated[
@@ -398,16 +425,7 @@ def render(
             job_ids = [job.id for job in jobs]
     store = MediaStore(settings.media_path)
     with Progress(disable=as_json, transient=False) as bars:
-
-        def on_job(job: RenderJob) -> Callable[[str, int], None]:
-            task = bars.add_task(f"Nội dung số {job.item_id}", total=100)
-            return lambda stage, percent: bars.update(
-                task,
-                completed=percent,
-                description=f"Nội dung số {job.item_id}: {STAGE_NAMES.get(stage, stage)}",
-            )
-
-        process_queue(engine, store=store, worker=f"cli-{os.getpid()}", on_job=on_job)
+        process_queue(engine, store=store, worker=f"cli-{os.getpid()}", on_job=_progress_bars(bars))
     with session_scope(engine) as session:
         results = [session.get(RenderJob, job_id) for job_id in job_ids]
     data = {

@@ -1,11 +1,24 @@
 """Sample data written for this project, so a new install has something true to show."""
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
+from audio.engines import Voice
+from audio.ffmpeg import pcm_to_wav, run
+from audio.models import AssetOrigin, AudioAsset, Programme, Recording
+from audio.service import (
+    add_recording,
+    assemble_programme,
+    process_queue,
+    shared_engine,
+    store_upload,
+)
+from audio.store import MediaStore
 from content.models import ContentItem, Plan, Theme
 from content.service import (
     approve_content_item,
@@ -15,6 +28,7 @@ from content.service import (
     save_template,
     submit_content_item,
 )
+from core.db import session_scope
 from core.errors import NotFoundError
 from core.identity import create_device_token, create_user, revoke_device_token, set_password
 from core.models import DeviceToken, Role, User
@@ -22,8 +36,10 @@ from scheduler.models import Cluster, Station, StationKind
 from scheduler.service import (
     add_cluster,
     create_station,
+    enqueue_approved,
     get_cluster,
     get_station,
+    render_settings,
     station_facts,
 )
 
@@ -122,6 +138,18 @@ class DemoDevice:
 
 
 @dataclass
+class DemoAudio:
+    """What the demo rendered and assembled."""
+
+    rendered: int
+    programme: str
+    programme_seconds: float
+    programme_url: str
+    recording_language: str
+    recording_speaker: str
+
+
+@dataclass
 class DemoSummary:
     """What the demo holds after it is prepared."""
 
@@ -131,6 +159,7 @@ class DemoSummary:
     plan: str | None = None
     accounts: list[DemoAccount] = field(default_factory=list)
     device: DemoDevice | None = None
+    audio: DemoAudio | None = None
 
 
 def _accounts(session: Session) -> list[DemoAccount]:
@@ -239,3 +268,126 @@ def prepare_demo(session: Session) -> DemoSummary:
         device=device,
         plan=f"{plan.number} — {plan.title}",
     )
+
+
+# Three rising notes; commas are escaped because the expression sits inside a filter graph.
+JINGLE_NOTES = (
+    r"0.4*sin(2*PI*(523.25*between(t\,0\,0.5)+659.25*between(t\,0.5\,1)"
+    r"+783.99*gte(t\,1))*t)"
+)
+RECORDING_TEXT = (
+    "Pi noong bản mường thân mến. Tạ nặm nặm, bản mường hạ pển đi. "
+    "Ủy ban xã nhận hồ sơ khai sinh qua mạng, pi noong bấu tọ pay xã."
+)
+
+
+def _jingle(store: MediaStore, session: Session, commune: Station) -> AudioAsset:
+    source = store.temp_path(".wav")
+    try:
+        run(
+            [
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                f"aevalsrc={JINGLE_NOTES}:s=44100:d=3",
+                "-af",
+                "afade=t=out:st=2.2:d=0.8",
+                "-ac",
+                "1",
+                str(source),
+            ]
+        )
+        _, copy = store_upload(
+            session,
+            store=store,
+            upload=source,
+            origin=AssetOrigin.jingle,
+            settings=render_settings(commune),
+            max_seconds=120,
+        )
+    finally:
+        source.unlink(missing_ok=True)
+    return copy
+
+
+def _recording(
+    store: MediaStore, session: Session, commune: Station, item: ContentItem
+) -> Recording:
+    known = session.exec(
+        select(Recording).where(Recording.item_id == item.id, Recording.language == "blt")
+    ).first()
+    if known:
+        return known
+    # A stand-in for a villager's voice: the southern eSpeak voice, higher pitched.
+    voice = Voice(engine="espeak", name="vi-vn-x-south", rate=140, pitch=70)
+    speech = shared_engine("espeak").synthesize(RECORDING_TEXT, voice=voice)
+    source = store.temp_path(".wav")
+    try:
+        pcm_to_wav(speech.pcm, dest=source)
+        return add_recording(
+            session,
+            store=store,
+            item=item,
+            language="blt",
+            speaker="Lò Thị Mai (bản ghi mẫu)",
+            upload=source,
+            filename="ban-ghi-tieng-thai.wav",
+            station_id=commune.id,
+            uploaded_by="vanhanh.chiengpan",
+            settings=render_settings(commune),
+        )
+    finally:
+        source.unlink(missing_ok=True)
+
+
+def prepare_demo_audio(
+    engine: Engine, *, store: MediaStore, base_url: str, on_job: Callable | None = None
+) -> DemoAudio:
+    """Render the approved items offline, add a Thái recording and assemble the programme."""
+    with session_scope(engine, write=True) as session:
+        enqueue_approved(session, item_ids=None, created_by="demo")
+    rendered = process_queue(engine, store=store, worker="demo", on_job=on_job)
+    with session_scope(engine, write=True) as session:
+        commune = get_station(session, code="XA-CHIENG-PAN")
+        items = list(
+            session.exec(
+                select(ContentItem)
+                .where(ContentItem.station_id == commune.id)
+                .order_by(ContentItem.id)
+            )
+        )
+        recording = _recording(store, session, commune, items[0])
+        jingle = _jingle(store, session, commune)
+        parts = [
+            {"kind": "jingle", "sha256": jingle.sha256},
+            {"kind": "title"},
+            *({"kind": "item", "item_id": item.id} for item in items),
+            {"kind": "recording", "recording_id": recording.id},
+            {"kind": "jingle", "sha256": jingle.sha256},
+        ]
+        programme = session.exec(
+            select(Programme).where(
+                Programme.station_id == commune.id, Programme.title == PROGRAMME
+            )
+        ).first() or Programme(
+            station_id=commune.id,
+            title=PROGRAMME,
+            created_by="demo",
+            target_min_seconds=600,
+            target_max_seconds=900,
+        )
+        programme.parts = parts
+        asset = assemble_programme(
+            session, store=store, programme=programme, settings=render_settings(commune)
+        )
+        return DemoAudio(
+            rendered=rendered,
+            programme=PROGRAMME,
+            programme_seconds=asset.duration_s,
+            programme_url=f"{base_url}/api/v1/audio/{asset.sha256}",
+            recording_language="blt",
+            recording_speaker=recording.speaker,
+        )

@@ -19,7 +19,7 @@ PCM_FORMAT = ["-f", "s16le", "-ar", str(PCM_RATE), "-ac", "1"]
 ENCODER_HEADROOM_DB = 0.6
 # Speech-friendly compression before the gain: 3:1 above -20 dBFS, quick to react.
 COMPRESSOR = "acompressor=threshold=0.1:ratio=3:attack=5:release=80:makeup=1"
-NORMALIZE_PASSES = 3
+NORMALIZE_PASSES = 4
 NORMALIZE_TOLERANCE_LU = 0.3
 
 
@@ -188,9 +188,9 @@ def normalize_to_mp3(
 
     Speech has peaks far above its average level, so plain gain cannot reach -16 LUFS
     under -1 dBTP: a gentle compressor narrows the gap, a limiter catches what is
-    left, and the gain is corrected on the measured result until it is on target.
+    left, and gain and ceiling are corrected on the measured file until both hold.
     """
-    limit = 10 ** ((true_peak - ENCODER_HEADROOM_DB) / 20)
+    limit_db = true_peak - ENCODER_HEADROOM_DB
     probe = run(["-nostats", "-i", str(source), "-af", f"{COMPRESSOR},ebur128", "-f", "null", "-"])
     found = re.findall(r"I:\s+(-?[\d.]+|-inf) LUFS", probe.stderr.decode(errors="replace"))
     if not found or found[-1] == "-inf":
@@ -205,7 +205,8 @@ def normalize_to_mp3(
                 "-i",
                 str(source),
                 "-af",
-                f"{COMPRESSOR},volume={gain:.2f}dB,alimiter=limit={limit:.4f}:level=false"
+                f"{COMPRESSOR},volume={gain:.2f}dB,alimiter=limit={10 ** (limit_db / 20):.4f}"
+                ":level=false"
                 ":attack=2:release=50",
                 "-ar",
                 str(sample_rate),
@@ -222,9 +223,13 @@ def normalize_to_mp3(
         )
         result = measure(dest)
         miss = target_lufs - result.integrated_lufs
-        if abs(miss) <= NORMALIZE_TOLERANCE_LU:
+        # Peaks between samples and the encoder can still overshoot the sample limiter.
+        overshoot = result.true_peak_dbtp - true_peak
+        if abs(miss) <= NORMALIZE_TOLERANCE_LU and overshoot <= 0:
             break
         gain += miss
+        if overshoot > 0:
+            limit_db -= overshoot + 0.2
     return result
 
 

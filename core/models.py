@@ -91,3 +91,13 @@ class LoginAttempt(SQLModel, table=True):
     client: str = Field(max_length=64, index=True)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     success: bool
+
+
+class Lease(SQLModel, table=True):
+    """A named lock held for a while by one process: the scheduler's leadership."""
+
+    __audit__: ClassVar[bool] = False
+
+    name: str = Field(primary_key=True, max_length=64)
+    holder: str = Field(max_length=128)
+    expires_at: datetime = Field(sa_type=UTCDateTime)

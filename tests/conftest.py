@@ -15,6 +15,8 @@ from core.db import create_db_engine
 from core.migrations import upgrade
 from core.settings import Settings, parse_database_url
 
+pytest_plugins = ["tests.newsroom"]
+
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 
 if os.environ.get("CI") and not PG_URL:

@@ -1,10 +1,13 @@
+import hashlib
 import json
 import signal
 import subprocess
 
 import httpx
 import pytest
+from sqlmodel import Session
 
+from api.demo import prepare_demo
 from core.migrations import head_revision
 from tests.processes import CLI, cli_env, free_port, run_cli, running_server
 
@@ -30,37 +33,6 @@ def test_init_creates_then_reports_an_up_to_date_database(empty_env) -> None:
     again = run_cli("init", env=empty_env)
     assert again.returncode == 0, again.stderr
     assert "Đã ở phiên bản mới nhất" in again.stdout
-
-
-def test_demo_prepares_sample_data_once(env) -> None:
-    first = run_cli("demo", "--no-serve", "--json", env=env)
-    assert first.returncode == 0, first.stderr
-    summary = json.loads(first.stdout)
-    assert summary["stations"] == ["TINH-SON-LA", "XA-CHIENG-PAN"]
-    assert summary["clusters"] == 5
-    assert summary["content_items"] == 3
-
-    assert [(a["username"], a["role"]) for a in summary["accounts"]] == [
-        ("quantri", "admin"),
-        ("kehoach.sonla", "planner"),
-        ("vanhanh.chiengpan", "operator"),
-        ("kiemtra.sonla", "auditor"),
-    ]
-    assert summary["device"]["token"].startswith("ttd_")
-
-    second = json.loads(run_cli("demo", "--no-serve", "--json", env=env).stdout)
-    for key in ("stations", "clusters", "content_items"):
-        assert second[key] == summary[key]
-    # No fixed password anywhere: every run draws new ones.
-    assert {a["password"] for a in second["accounts"]}.isdisjoint(
-        a["password"] for a in summary["accounts"]
-    )
-
-
-def test_demo_on_an_empty_database_migrates_it_first(empty_env) -> None:
-    result = run_cli("demo", "--no-serve", env=empty_env)
-    assert result.returncode == 0, result.stderr
-    assert "XA-CHIENG-PAN" in result.stdout
 
 
 @pytest.mark.parametrize("command", ["serve", "scheduler"])
@@ -123,10 +95,26 @@ def test_demo_serves_the_prepared_data(tmp_path, empty_database_url) -> None:
         assert httpx.get(f"{base}/api/v1/health").json()["status"] == "ok"
 
 
-def test_demo_accounts_and_device_token_work_over_http(env) -> None:
-    summary = json.loads(run_cli("demo", "--no-serve", "--json", env=env).stdout)
+def test_demo_walks_the_pipeline_on_an_empty_database(empty_env) -> None:
+    first = run_cli("demo", "--no-serve", "--json", env=empty_env)
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert summary["stations"] == ["TINH-SON-LA", "XA-CHIENG-PAN"]
+    assert (summary["clusters"], summary["content_items"]) == (5, 3)
+    assert summary["plan"].startswith("12/KH-UBND")
+    assert [(a["username"], a["role"]) for a in summary["accounts"]] == [
+        ("quantri", "admin"),
+        ("kehoach.sonla", "planner"),
+        ("vanhanh.chiengpan", "operator"),
+        ("kiemtra.sonla", "auditor"),
+    ]
+    audio = summary["audio"]
+    assert audio["rendered"] == 3
+    assert audio["recording_language"] == "blt"
+    assert audio["programme_seconds"] > 60
+
     port = free_port()
-    with running_server("serve", "--port", str(port), env=env, port=port) as base:
+    with running_server("serve", "--port", str(port), env=empty_env, port=port) as base:
         for account in summary["accounts"]:
             login = httpx.post(
                 f"{base}/api/v1/auth/token",
@@ -136,19 +124,35 @@ def test_demo_accounts_and_device_token_work_over_http(env) -> None:
             token = login.json()["access_token"]
             me = httpx.get(f"{base}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
             assert me.json()["role"] == account["role"]
-        device = httpx.get(
-            f"{base}/api/v1/auth/me",
-            headers={"Authorization": f"Bearer {summary['device']['token']}"},
-        ).json()
-        assert (device["kind"], device["station"], device["cluster"]) == (
+        device = {"Authorization": f"Bearer {summary['device']['token']}"}
+        me = httpx.get(f"{base}/api/v1/auth/me", headers=device).json()
+        assert (me["kind"], me["station"], me["cluster"]) == (
             "device",
             "XA-CHIENG-PAN",
             "BAN-NA-VIENG",
         )
+        sha256 = audio["programme_url"].rsplit("/", 1)[1]
+        programme = httpx.get(f"{base}/api/v1/audio/{sha256}", headers=device)
+        assert programme.status_code == 200
+        assert hashlib.sha256(programme.content).hexdigest() == sha256
+
+    second = json.loads(run_cli("demo", "--no-serve", "--json", env=empty_env).stdout)
+    for key in ("stations", "clusters", "content_items"):
+        assert second[key] == summary[key]
+    assert second["audio"]["rendered"] == 0, "nothing changed, nothing rendered again"
+    # No fixed password anywhere: every run draws new ones.
+    assert {a["password"] for a in second["accounts"]}.isdisjoint(
+        a["password"] for a in summary["accounts"]
+    )
 
 
-def test_users_create_reads_the_password_from_stdin(env) -> None:
-    run_cli("demo", "--no-serve", env=env)
+def _sample_data(engine) -> None:
+    with Session(engine) as session:
+        prepare_demo(session)
+
+
+def test_users_create_reads_the_password_from_stdin(env, engine) -> None:
+    _sample_data(engine)
     created = subprocess.run(
         [
             CLI,
@@ -204,8 +208,8 @@ def test_users_create_reads_the_password_from_stdin(env) -> None:
     assert "NOPE" in unknown.stderr
 
 
-def test_tokens_create_and_revoke(env) -> None:
-    run_cli("demo", "--no-serve", env=env)
+def test_tokens_create_and_revoke(env, engine) -> None:
+    _sample_data(engine)
     created = run_cli(
         "tokens",
         "create",

@@ -2,8 +2,8 @@
 
 from audio.ffmpeg import measure
 from audio.service import process_queue
-from tests.audio.conftest import approved_item
 from tests.audio.sounds import tone
+from tests.newsroom import approved_item
 
 
 def _jingle(client, newsroom, tmp_path) -> dict:

@@ -15,7 +15,7 @@ from core.clock import utcnow
 from core.db import session_scope
 from scheduler.models import Station
 from scheduler.service import render_settings
-from tests.audio.conftest import approved_item
+from tests.newsroom import approved_item
 
 
 def _render(client, newsroom, item_id: int | None = None) -> dict:
