@@ -83,8 +83,9 @@ class NewAudio:
     facts: dict[str, object]
 
 
-def _put_mp3(store: MediaStore, temp: Path, *, origin: AssetOrigin, **facts: object) -> NewAudio:
-    loudness = measure(temp)
+def _put_mp3(
+    store: MediaStore, temp: Path, *, origin: AssetOrigin, loudness: Loudness, **facts: object
+) -> NewAudio:
     sha256, size = store.put(temp, ext="mp3")
     return NewAudio(sha256, size, loudness, origin, facts)
 
@@ -110,9 +111,9 @@ def record_audio(session: Session, *, audio: NewAudio) -> AudioAsset:
 
 
 def _store_mp3(
-    session: Session, *, store: MediaStore, temp: Path, origin: AssetOrigin
+    session: Session, *, store: MediaStore, temp: Path, origin: AssetOrigin, loudness: Loudness
 ) -> AudioAsset:
-    return record_audio(session, audio=_put_mp3(store, temp, origin=origin))
+    return record_audio(session, audio=_put_mp3(store, temp, origin=origin, loudness=loudness))
 
 
 def find_rendering(
@@ -141,7 +142,7 @@ def speak_to_store(
     wav, mp3 = store.temp_path(".wav"), store.temp_path(".mp3")
     try:
         pcm_to_wav(speech.pcm, dest=wav)
-        normalize_to_mp3(
+        loudness = normalize_to_mp3(
             wav, dest=mp3, target_lufs=settings.loudness_lufs, bitrate_kbps=settings.bitrate_kbps
         )
         progress("storing", 90)
@@ -149,6 +150,7 @@ def speak_to_store(
             store,
             mp3,
             origin=AssetOrigin.tts,
+            loudness=loudness,
             engine=speech.engine,
             voice=speech.voice,
             rate=speech.rate,
@@ -463,14 +465,14 @@ def store_upload(
     ext = check_upload(upload, max_seconds=max_seconds)
     broadcast = store.temp_path(".mp3")
     try:
-        normalize_to_mp3(
+        loudness = normalize_to_mp3(
             upload,
             dest=broadcast,
             target_lufs=settings.loudness_lufs,
             bitrate_kbps=settings.bitrate_kbps,
         )
         original_info = measure(upload)
-        copy = _store_mp3(session, store=store, temp=broadcast, origin=origin)
+        copy = _store_mp3(session, store=store, temp=broadcast, origin=origin, loudness=loudness)
     finally:
         broadcast.unlink(missing_ok=True)
     sha256, size = store.put(upload, ext=ext)
@@ -584,13 +586,18 @@ def assemble_programme(
                 if index:
                     writer.writeframesraw(gap)
                 append_decoded(path, writer=writer, sample_rate=ASSEMBLY_RATE)
-        normalize_to_mp3(
+        # The parts are normalised already: the whole needs gain and limiting, not more
+        # compression.
+        loudness = normalize_to_mp3(
             joined,
             dest=output,
             target_lufs=settings.loudness_lufs,
             bitrate_kbps=settings.bitrate_kbps,
+            compress=False,
         )
-        asset = _store_mp3(session, store=store, temp=output, origin=AssetOrigin.programme)
+        asset = _store_mp3(
+            session, store=store, temp=output, origin=AssetOrigin.programme, loudness=loudness
+        )
     finally:
         joined.unlink(missing_ok=True)
         output.unlink(missing_ok=True)
