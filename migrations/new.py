@@ -28,6 +28,9 @@ def main() -> None:
         upgrade(engine)
         command.revision(alembic_config(engine), sys.argv[1], autogenerate=True, rev_id=rev_id)
         engine.dispose()
+    subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--fix", "-q", str(versions)], check=False
+    )
     subprocess.run([sys.executable, "-m", "ruff", "format", str(versions)], check=False)
 
 

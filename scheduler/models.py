@@ -2,6 +2,7 @@
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -43,6 +44,17 @@ class Station(SQLModel, table=True):
     speech_pitch: int = 50
     loudness_lufs: float = -16.0
     mp3_bitrate_kbps: int = 64
+    # Airtime rules (per station, never hard-coded): when it broadcasts and how much.
+    windows: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    max_sessions_per_day: int | None = None
+    max_minutes_per_session: int | None = None
+    weekdays_only: bool = False
+    # What plays in a window nobody booked: {"kind": "relay", "url", "title"} or
+    # {"kind": "filler", "sha256", "title"}.
+    fallback: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    freeze_lead_minutes: int = 120
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -1,21 +1,24 @@
 """Stations and clusters."""
 
 import re
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import literal
 from sqlmodel import Session, select
 
-from audio.engines import Voice
-from audio.models import RenderJob
+from audio.engines import ENGINES, ESPEAK_VOICES, Voice
+from audio.models import AudioAsset, RenderJob
 from audio.service import RenderSettings, enqueue_render
 from content.languages import check_language
 from content.models import ContentItem, ContentStatus
 from content.service import StationFacts
 from core.errors import ConflictError, InvalidError, NotFoundError
 from scheduler.models import Cluster, Station, StationKind
+from scheduler.windows import check_caps, parse_windows
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,63}$")
+RELAY_SCHEMES = ("http://", "https://", "rtmp://", "rtsp://")
 
 
 def _check_code(code: str, *, field: str = "code") -> str:
@@ -202,3 +205,73 @@ def enqueue_approved(
             )
         )
     return jobs
+
+
+BITRATES = (32, 48, 64, 96, 128, 192)
+
+
+def _check_settings(session: Session, changes: dict[str, Any]) -> None:
+    problems = []
+    if "languages" in changes:
+        for lang in changes["languages"]:
+            check_language(lang, field="languages")
+    engine = changes.get("voice_engine")
+    if engine is not None and engine not in ENGINES:
+        problems.append(("voice_engine", f"chỉ có {', '.join(ENGINES)}"))
+    if changes.get("voice_name") not in (None, *ESPEAK_VOICES):
+        problems.append(("voice_name", f"chỉ có {', '.join(ESPEAK_VOICES)}"))
+    for name, low, high in (
+        ("speech_rate", 80, 450),
+        ("speech_pitch", 0, 100),
+        ("loudness_lufs", -31, -10),
+        ("freeze_lead_minutes", 0, 24 * 60),
+        ("max_sessions_per_day", 1, 24),
+        ("max_minutes_per_session", 1, 24 * 60),
+    ):
+        value = changes.get(name)
+        if value is not None and not low <= value <= high:
+            problems.append((name, f"phải trong khoảng {low} đến {high}"))
+    if changes.get("mp3_bitrate_kbps") not in (None, *BITRATES):
+        problems.append(("mp3_bitrate_kbps", f"chỉ có {', '.join(map(str, BITRATES))}"))
+    fallback = changes.get("fallback")
+    if fallback is not None:
+        kind = fallback.get("kind")
+        if kind == "relay" and not str(fallback.get("url", "")).startswith(RELAY_SCHEMES):
+            problems.append(("fallback.url", "cần địa chỉ luồng http(s)://, rtmp:// hoặc rtsp://"))
+        elif kind == "filler" and session.get(AudioAsset, str(fallback.get("sha256"))) is None:
+            problems.append(("fallback.sha256", "không có tệp âm thanh này trong kho"))
+        elif kind not in ("relay", "filler"):
+            problems.append(("fallback.kind", "là relay (tiếp sóng) hoặc filler (tệp đệm)"))
+    if problems:
+        raise InvalidError(
+            "Cài đặt đài không hợp lệ: " + "; ".join(f"{f} {m}" for f, m in problems) + ".",
+            errors=[{"field": f, "msg": m} for f, m in problems],
+        )
+
+
+def update_station(session: Session, *, station: Station, changes: dict[str, Any]) -> Station:
+    """Change a station's settings after checking every one; nothing changes if one is wrong."""
+    _check_settings(session, changes)
+    merged = {
+        "windows": station.windows,
+        "max_sessions_per_day": station.max_sessions_per_day,
+        "max_minutes_per_session": station.max_minutes_per_session,
+        **{
+            k: v
+            for k, v in changes.items()
+            if k in ("windows", "max_sessions_per_day", "max_minutes_per_session")
+        },
+    }
+    windows = parse_windows(merged["windows"])
+    check_caps(
+        windows,
+        max_sessions_per_day=merged["max_sessions_per_day"],
+        max_minutes_per_session=merged["max_minutes_per_session"],
+    )
+    if "windows" in changes:
+        changes = {**changes, "windows": [w.as_dict() for w in windows]}
+    for name, value in changes.items():
+        setattr(station, name, value)
+    session.add(station)
+    session.flush()
+    return station

@@ -1,6 +1,6 @@
 """Stations and their loudspeaker clusters."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
@@ -23,6 +23,7 @@ from scheduler.service import (
     create_station,
     get_station,
     list_stations,
+    update_station,
 )
 
 router = APIRouter(prefix="/stations", tags=["stations"])
@@ -125,16 +126,66 @@ def add_station(body: StationIn, principal: CanWrite, session: SessionDep) -> St
     return _out(station, body.parent, [])
 
 
-@router.get("/{code}", response_model=StationOut, summary="One station with its clusters")
+class StationSettings(BaseModel):
+    """A station's settings; in a PATCH, only the fields sent change."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    languages: list[str] | None = None
+    lexicon: dict[str, str] | None = Field(None, description="abbreviation -> reading")
+    two_person_approval: bool | None = None
+    voice_engine: str | None = Field(None, description="espeak, gtts or auto")
+    voice_name: str | None = Field(None, description="vi, vi-vn-x-central, vi-vn-x-south")
+    speech_rate: int | None = None
+    speech_pitch: int | None = None
+    loudness_lufs: float | None = None
+    mp3_bitrate_kbps: int | None = None
+    windows: list[dict[str, Any]] | None = Field(
+        None, examples=[[{"days": [0, 1, 2, 3, 4, 5, 6], "start": "05:30", "end": "06:30"}]]
+    )
+    max_sessions_per_day: int | None = None
+    max_minutes_per_session: int | None = None
+    weekdays_only: bool | None = None
+    fallback: dict[str, Any] | None = Field(
+        None, examples=[{"kind": "relay", "url": "http://vov.example/vov1", "title": "VOV1"}]
+    )
+    freeze_lead_minutes: int | None = None
+
+
+class StationDetailOut(StationOut):
+    """A station with its clusters and every setting."""
+
+    settings: StationSettings
+
+
+def _detail(session: SessionDep, station: Station) -> StationDetailOut:
+    parent = session.get(Station, station.parent_id) if station.parent_id else None
+    clusters = clusters_by_station(session, station_ids={station.id}).get(station.id, [])
+    settings = StationSettings.model_validate(station, from_attributes=True)
+    return StationDetailOut(
+        **_out(station, parent.code if parent else None, clusters).model_dump(),
+        settings=settings,
+    )
+
+
+@router.get("/{code}", response_model=StationDetailOut, summary="One station, clusters, settings")
 def station_detail(
     grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_read))],
     session: SessionDep,
-) -> StationOut:
+) -> StationDetailOut:
     """Return a station within the caller's scope."""
-    station = grant.station
-    parent = session.get(Station, station.parent_id) if station.parent_id else None
-    clusters = clusters_by_station(session, station_ids={station.id}).get(station.id, [])
-    return _out(station, parent.code if parent else None, clusters)
+    return _detail(session, grant.station)
+
+
+@router.patch("/{code}", response_model=StationDetailOut, summary="Change a station's settings")
+def change_station(
+    body: StationSettings,
+    grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_write))],
+    session: SessionDep,
+) -> StationDetailOut:
+    """Change windows, caps, fallback, voice and other settings; all are checked first."""
+    update_station(session, station=grant.station, changes=body.model_dump(exclude_unset=True))
+    session.commit()
+    return _detail(session, grant.station)
 
 
 @router.post(
