@@ -36,6 +36,7 @@ from core.models import DeviceToken, Role
 from core.settings import Settings, load_settings, prepare_directories
 from scheduler.jobs import build_scheduler
 from scheduler.service import enqueue_approved, get_cluster, get_station
+from scheduler.stations_csv import import_stations_csv
 
 app = typer.Typer(
     name="truyenthanh",
@@ -454,6 +455,41 @@ def render(
     )
     if failed:
         raise typer.Exit(1)
+
+
+@app.command("import-stations")
+def import_stations_command(
+    file: Annotated[Path, typer.Argument(help="Tệp CSV danh sách đài và cụm loa.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Nhập đài và cụm loa của cả tỉnh từ một tệp CSV (dòng đã có thì bỏ qua)."""
+    with _stops_cleanly():
+        try:
+            text = file.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"Không đọc được tệp {file}: {exc}.") from None
+        _, engine = _open(migrate=False)
+        try:
+            with session_scope(engine, write=True) as session:
+                act_as(session, _cli_actor())
+                result = import_stations_csv(session, text=text, may_attach=lambda _: True)
+        except ProblemError as exc:
+            for error in exc.errors[:20]:
+                typer.echo(f"  dòng {error.get('line', '?')}: {error.get('msg')}", err=True)
+            raise
+    data = {
+        "stations_created": result.stations_created,
+        "clusters_created": result.clusters_created,
+        "skipped": result.skipped,
+    }
+    _print(
+        data,
+        as_json=as_json,
+        lines=[
+            f"Đã tạo {result.stations_created} đài, {result.clusters_created} cụm loa; "
+            f"bỏ qua {result.skipped} dòng đã có.",
+        ],
+    )
 
 
 def main() -> None:

@@ -62,3 +62,37 @@ async def receive_upload(
         await upload.close()
     fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
     return temp, upload.filename or "upload", fields
+
+
+MAX_DOCUMENT_BYTES = 2_000_000
+
+
+async def read_text_document(request: Request, *, media_types: tuple[str, ...], what: str) -> str:
+    """Read a UTF-8 text document sent as the body or as the `file` of a multipart form."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in (*media_types, "multipart/form-data"):
+        raise ProblemError(
+            f"Gửi văn bản {what} dạng {', '.join(media_types)} hoặc tệp trong multipart/form-data.",
+            status=415,
+            title="Định dạng không được hỗ trợ",
+        )
+    if int(request.headers.get("content-length") or 0) > MAX_DOCUMENT_BYTES:
+        raise TooLargeError(f"Văn bản {what} quá lớn (tối đa 2 MB).")
+    if media_type == "multipart/form-data":
+        form = await request.form(max_files=1, max_fields=5)
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidError(f"Thiếu tệp {what} (trường 'file').", errors=[{"field": "file"}])
+        raw = await upload.read(MAX_DOCUMENT_BYTES + 1)
+    else:
+        raw = b""
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > MAX_DOCUMENT_BYTES:
+                break
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise TooLargeError(f"Văn bản {what} quá lớn (tối đa 2 MB).")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidError(f"Văn bản {what} phải mã hóa UTF-8.") from None

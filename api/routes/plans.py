@@ -9,9 +9,10 @@ from sqlmodel import Session, or_, select
 
 from api.auth import Allowed, Permission, Principal, require_reach, visible_station_ids
 from api.deps import SessionDep
+from api.uploads import read_text_document
 from content.models import Plan, PlanRequirement, PlanStatus, Theme
 from content.service import get_plan, get_theme, import_plan, plan_requirements, save_theme
-from core.errors import InvalidError, NotFoundError, ProblemError
+from core.errors import InvalidError, NotFoundError
 from scheduler.models import Station
 from scheduler.service import ancestor_ids, get_station
 
@@ -19,8 +20,7 @@ router = APIRouter(tags=["plans"])
 
 CanRead = Annotated[Principal, Depends(Allowed(Permission.content_read))]
 CanWrite = Annotated[Principal, Depends(Allowed(Permission.content_write))]
-MAX_PLAN_BYTES = 2_000_000
-PLAN_MEDIA_TYPES = ("text/plain", "text/markdown", "text/x-markdown", "multipart/form-data")
+PLAN_MEDIA_TYPES = ("text/plain", "text/markdown", "text/x-markdown")
 
 
 class RequirementOut(BaseModel):
@@ -74,37 +74,6 @@ def _readable(session: Session, principal: Principal) -> set[int] | None:
     return ids | set(ancestor_ids(session, station_id=principal.station_id))
 
 
-async def _document_text(request: Request) -> str:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type not in PLAN_MEDIA_TYPES:
-        raise ProblemError(
-            "Gửi văn bản kế hoạch dạng text/plain, text/markdown "
-            "hoặc tệp trong multipart/form-data.",
-            status=415,
-            title="Định dạng không được hỗ trợ",
-        )
-    if int(request.headers.get("content-length") or 0) > MAX_PLAN_BYTES:
-        raise ProblemError("Văn bản kế hoạch quá lớn (tối đa 2 MB).", status=413)
-    if media_type == "multipart/form-data":
-        form = await request.form(max_files=1, max_fields=5)
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise InvalidError("Thiếu tệp kế hoạch (trường 'file').", errors=[{"field": "file"}])
-        raw = await upload.read(MAX_PLAN_BYTES + 1)
-    else:
-        raw = b""
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > MAX_PLAN_BYTES:
-                break
-    if len(raw) > MAX_PLAN_BYTES:
-        raise ProblemError("Văn bản kế hoạch quá lớn (tối đa 2 MB).", status=413)
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidError("Văn bản kế hoạch phải mã hóa UTF-8.") from None
-
-
 @router.post(
     "/plans/import",
     response_model=PlanOut,
@@ -141,7 +110,7 @@ async def import_document(
             "Hãy chọn đài sở hữu kế hoạch (tham số station).",
             errors=[{"field": "station", "msg": "bắt buộc"}],
         )
-    text = await _document_text(request)
+    text = await read_text_document(request, media_types=PLAN_MEDIA_TYPES, what="kế hoạch")
     plan, requirements = import_plan(
         session, text=text, station_id=owner.id if owner else None, author=principal.name
     )

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from api.auth import (
@@ -11,10 +11,12 @@ from api.auth import (
     Permission,
     Principal,
     StationGrant,
+    reaches,
     require_reach,
     visible_station_ids,
 )
 from api.deps import SessionDep
+from api.uploads import read_text_document
 from core.errors import ForbiddenError
 from scheduler.models import Cluster, Station, StationKind
 from scheduler.service import (
@@ -25,6 +27,7 @@ from scheduler.service import (
     list_stations,
     update_station,
 )
+from scheduler.stations_csv import import_stations_csv
 
 router = APIRouter(prefix="/stations", tags=["stations"])
 
@@ -164,6 +167,50 @@ def _detail(session: SessionDep, station: Station) -> StationDetailOut:
     return StationDetailOut(
         **_out(station, parent.code if parent else None, clusters).model_dump(),
         settings=settings,
+    )
+
+
+class ImportOut(BaseModel):
+    """What a CSV import created."""
+
+    stations_created: int
+    clusters_created: int
+    skipped: int
+
+
+@router.post(
+    "/import",
+    response_model=ImportOut,
+    status_code=201,
+    summary="Import stations and clusters from CSV",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                },
+            },
+        }
+    },
+)
+async def import_stations(request: Request, principal: CanWrite, session: SessionDep) -> ImportOut:
+    """Create a province's stations and clusters from one CSV; a bad row refuses the file."""
+    text = await read_text_document(
+        request, media_types=("text/csv", "text/plain"), what="danh sách đài"
+    )
+    result = import_stations_csv(
+        session, text=text, may_attach=lambda parent: reaches(session, principal, parent.id)
+    )
+    session.commit()
+    return ImportOut(
+        stations_created=result.stations_created,
+        clusters_created=result.clusters_created,
+        skipped=result.skipped,
     )
 
 
