@@ -14,7 +14,18 @@ from swagger_ui_bundle import swagger_ui_path
 
 from api import web
 from api.problems import PROBLEM_RESPONSES, install_problem_handlers
-from api.routes import audio, audit, auth, content, devices, health, plans, stations, users
+from api.routes import (
+    audio,
+    audit,
+    auth,
+    bookings,
+    content,
+    devices,
+    health,
+    plans,
+    stations,
+    users,
+)
 from audio.store import MediaStore
 from core.db import check_connection, create_db_engine
 from core.migrations import require_current
@@ -58,7 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
 
     v1 = APIRouter(prefix="/api/v1")
-    for module in (health, auth, stations, content, plans, audio, users, devices, audit):
+    modules = (health, auth, stations, content, plans, audio, bookings, users, devices, audit)
+    for module in modules:
         v1.include_router(module.router)
     app.include_router(v1)
     app.include_router(web.router)

@@ -1,8 +1,8 @@
 """Tables of the scheduler package."""
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -69,3 +69,53 @@ class Cluster(SQLModel, table=True):
     name: str = Field(max_length=200)
     zone_tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class BookingStatus(StrEnum):
+    """Whether a booking still produces airtime."""
+
+    active = "active"
+    cancelled = "cancelled"
+
+
+class Booking(SQLModel, table=True):
+    """Airtime planned once: what plays, where, when, how often and how urgently."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: int = Field(foreign_key="station.id", index=True, ondelete="CASCADE")
+    subtree: bool = Field(default=False, description="every station below the target too")
+    clusters: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    zones: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    source: str = Field(max_length=16, description="item, programme or relay")
+    item_id: int | None = Field(default=None, foreign_key="content_item.id", ondelete="CASCADE")
+    programme_id: int | None = Field(default=None, foreign_key="programme.id", ondelete="CASCADE")
+    relay_url: str | None = Field(default=None, max_length=500)
+    title: str = Field(max_length=300)
+    duration_s: float | None = Field(default=None, description="relay length; files know theirs")
+    recurrence: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    at: str | None = Field(default=None, max_length=5, description="local HH:MM; None = in window")
+    priority: str = Field(default="normal", max_length=16)
+    pair_languages: bool = Field(default=False, description="follow with zone recordings")
+    status: BookingStatus = Field(default=BookingStatus.active, sa_type=StrEnumType(BookingStatus))
+    created_by: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Playlist(SQLModel, table=True):
+    """What one station airs on one local date, as devices download it."""
+
+    __table_args__ = (UniqueConstraint("station_id", "day"),)
+    # Derived from bookings, regenerated nightly for every station: the bookings carry
+    # the audit trail, not their thousands of daily expansions.
+    __audit__: ClassVar[bool] = False
+
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: int = Field(foreign_key="station.id", index=True, ondelete="CASCADE")
+    day: date = Field(index=True)
+    version: int = 1
+    etag: str = Field(max_length=64)
+    body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    gaps: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    generated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    frozen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

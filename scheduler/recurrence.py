@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 FREQS = ("once", "daily", "weekly", "monthly")
 RRULE_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 DAY_NAMES = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
-NTH_NAMES = {1: "đầu tiên", 2: "thứ hai", 3: "thứ ba", 4: "thứ tư", 5: "thứ năm", -1: "cuối cùng"}
+ORDINALS = ("đầu tiên", "thứ hai", "thứ ba", "thứ tư", "thứ năm")
 MAX_INTERVAL = 999
 # The Gregorian calendar repeats every 400 years (146097 days): a rule with no date in one cycle
 # never has one.
@@ -85,13 +85,19 @@ def validate(rule: Recurrence) -> Recurrence:
 
 
 def _check_dates(rule: Recurrence) -> None:
-    for value, field in [(rule.start, "start"), (rule.until, "until")]:
-        if value is not None and (isinstance(value, datetime) or not isinstance(value, date)):
-            raise RecurrenceError(f"Trường {field} phải là một ngày (không kèm giờ).", field=field)
+    # A datetime is a date subclass, but comparing it with dates fails later and far away.
+    if not _is_day(rule.start):
+        raise RecurrenceError(
+            "Ngày bắt đầu (start) phải là một ngày, không kèm giờ.", field="start"
+        )
+    if rule.until is not None and not _is_day(rule.until):
+        raise RecurrenceError(
+            "Ngày kết thúc (until) phải là một ngày, không kèm giờ.", field="until"
+        )
     for day in rule.exceptions:
-        if isinstance(day, datetime) or not isinstance(day, date):
+        if not _is_day(day):
             raise RecurrenceError(
-                f"Ngày ngoại lệ {day!r} phải là một ngày (không kèm giờ).", field="exceptions"
+                f"Ngày ngoại lệ {day!r} phải là một ngày, không kèm giờ.", field="exceptions"
             )
     if rule.until is not None and rule.until < rule.start:
         raise RecurrenceError(
@@ -213,6 +219,10 @@ def _check_produces_dates(rule: Recurrence) -> None:
         "Quy tắc không bao giờ sinh ra buổi phát nào (ví dụ ngày 31 của tháng chỉ có 30 ngày).",
         field="freq",
     )
+
+
+def _is_day(value: object) -> bool:
+    return isinstance(value, date) and not isinstance(value, datetime)
 
 
 def _is_int(value: object) -> bool:
@@ -464,11 +474,13 @@ def _split_rrule(text: str) -> dict[str, str]:
             raise RecurrenceError(f"Phần {item!r} của RRULE không đúng dạng TÊN=GIÁ_TRỊ.")
         if name in parts:
             raise RecurrenceError(f"Phần {name} xuất hiện hai lần trong RRULE.", field="rrule")
-        if name not in RRULE_PARTS:
-            raise RecurrenceError(f"Không hỗ trợ phần {name} trong RRULE.", field="rrule")
         parts[name] = content.strip().upper()
     if "FREQ" not in parts:
         raise RecurrenceError("RRULE thiếu phần FREQ.", field="rrule")
+    _read_freq(parts["FREQ"])  # an unsupported frequency is the clearest thing to report first
+    for name in parts:
+        if name not in RRULE_PARTS:
+            raise RecurrenceError(f"Không hỗ trợ phần {name} trong RRULE.", field="rrule")
     return parts
 
 
@@ -607,7 +619,8 @@ def _pattern(rule: Recurrence) -> str:
     if rule.month_day is not None:
         what = "ngày cuối cùng" if rule.month_day == -1 else f"ngày {rule.month_day}"
     else:
-        what = f"{DAY_NAMES[rule.weekdays[0]]} {NTH_NAMES[rule.nth]}"
+        ordinal = "cuối cùng" if rule.nth == -1 else ORDINALS[rule.nth - 1]
+        what = f"{DAY_NAMES[rule.weekdays[0]]} {ordinal}"
     if rule.interval == 1:
         return f"{what[0].upper()}{what[1:]} hằng tháng"
     return f"Cách {rule.interval} tháng, vào {what} của tháng"

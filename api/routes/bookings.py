@@ -1,0 +1,175 @@
+"""Bookings of airtime and the daily playlists they produce."""
+
+import json
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, Field
+from sqlmodel import select
+
+from api.auth import Allowed, OnStation, Permission, Principal, StationGrant, require_reach
+from api.deps import SessionDep, SettingsDep
+from content.models import Priority
+from core.clock import utcnow
+from core.errors import NotFoundError
+from scheduler.bookings import create_booking, regenerate
+from scheduler.models import Booking, BookingStatus, Playlist, Station
+from scheduler.playlists import generate_playlist, playlist_document, rule_from_json
+from scheduler.recurrence import describe, to_rrule
+from scheduler.service import get_station, subtree_ids
+
+router = APIRouter(tags=["bookings"])
+
+
+class RecurrenceIn(BaseModel):
+    """When a booking airs (local dates)."""
+
+    freq: str = Field(description="once, daily, weekly or monthly", examples=["weekly"])
+    start: date
+    until: date | None = None
+    interval: int = 1
+    weekdays: list[int] = Field(default_factory=list, description="0 = Monday … 6 = Sunday")
+    month_day: int | None = Field(None, description="1..31, or -1 for the last day")
+    nth: int | None = Field(None, description="Nth weekday of the month: 1..5 or -1 (last)")
+    exceptions: list[date] = Field(default_factory=list, description="dates it does not air")
+    count: int | None = None
+
+
+class BookingIn(BaseModel):
+    """Airtime for an item, a programme or a relay on a station (or its subtree)."""
+
+    station: str
+    subtree: bool = False
+    clusters: list[str] = Field(default_factory=list)
+    zones: list[str] = Field(default_factory=list, description="cluster zone tags, e.g. blt")
+    source: str = Field(description="item, programme or relay")
+    item_id: int | None = None
+    programme_id: int | None = None
+    relay_url: str | None = None
+    title: str = Field(min_length=1, max_length=300)
+    duration_s: float | None = Field(None, description="relay length in seconds")
+    recurrence: RecurrenceIn
+    at: str | None = Field(None, description="local HH:MM; empty = anywhere in a window")
+    priority: Priority = Priority.normal
+    pair_languages: bool = False
+
+
+class BookingOut(BaseModel):
+    """A kept booking, its rule in words and as RFC 5545, and what it displaced."""
+
+    id: int
+    station: str
+    subtree: bool
+    source: str
+    title: str
+    at: str | None
+    priority: str
+    status: BookingStatus
+    rrule: str
+    description: str
+    recurrence: dict[str, Any]
+    created_by: str
+    created_at: datetime
+    displaced: list[dict[str, Any]] = Field(default_factory=list)
+
+
+def _out(booking: Booking, station: str, displaced: list | None = None) -> BookingOut:
+    rule = rule_from_json(booking.recurrence)
+    return BookingOut(
+        id=booking.id,
+        station=station,
+        subtree=booking.subtree,
+        source=booking.source,
+        title=booking.title,
+        at=booking.at,
+        priority=booking.priority,
+        status=booking.status,
+        rrule=to_rrule(rule),
+        description=describe(rule),
+        recurrence=booking.recurrence,
+        created_by=booking.created_by,
+        created_at=booking.created_at,
+        displaced=displaced or [],
+    )
+
+
+@router.post("/bookings", response_model=BookingOut, status_code=201, summary="Book airtime")
+def book(
+    body: BookingIn,
+    principal: Annotated[Principal, Depends(Allowed(Permission.content_write))],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> BookingOut:
+    """Keep a booking if every occurrence fits (409 lists each clash) and refresh playlists."""
+    station = get_station(session, code=body.station)
+    require_reach(session, principal, station)
+    recurrence = body.recurrence.model_dump(mode="json")
+    booking = Booking(
+        station_id=station.id,
+        created_by=principal.name,
+        recurrence=recurrence,
+        **body.model_dump(exclude={"station", "recurrence"}),
+    )
+    today = utcnow().date()
+    report = create_booking(
+        session, booking=booking, base_url=settings.public_base_url, today=today
+    )
+    ids = subtree_ids(session, root_id=station.id) if body.subtree else {station.id}
+    regenerate(session, station_ids=ids, today=today, base_url=settings.public_base_url)
+    session.commit()
+    return _out(booking, station.code, report.displaced)
+
+
+@router.get(
+    "/stations/{code}/playlists/{day}",
+    summary="A station's playlist for one local date (strong ETag, 304)",
+    responses={304: {"description": "Not modified"}},
+)
+def playlist(
+    day: date,
+    request: Request,
+    grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
+    session: SessionDep,
+    settings: SettingsDep,
+    cluster: Annotated[str | None, Query(description="only what one cluster plays")] = None,
+) -> Response:
+    """Return the day's entries; generated on first request if the scheduler has not yet."""
+    current = session.exec(
+        select(Playlist).where(Playlist.station_id == grant.station.id, Playlist.day == day)
+    ).first()
+    if current is None:
+        current = generate_playlist(
+            session, station=grant.station, day=day, base_url=settings.public_base_url
+        )
+        session.commit()
+    etag = f'"{current.etag}{"-" + cluster if cluster else ""}"'
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers={"ETag": etag})
+    document = playlist_document(current, cluster=cluster)
+    return Response(content=_json(document), media_type="application/json", headers={"ETag": etag})
+
+
+def _json(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@router.delete("/bookings/{booking_id}", status_code=204, summary="Cancel a booking")
+def cancel(
+    booking_id: int,
+    principal: Annotated[Principal, Depends(Allowed(Permission.content_write))],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """Stop a booking from producing airtime; frozen playlists keep what devices hold."""
+    booking = session.get(Booking, booking_id)
+    station = session.get(Station, booking.station_id) if booking else None
+    if booking is None:
+        raise NotFoundError(f"Không có lịch đặt số {booking_id}.")
+    require_reach(session, principal, station)
+    booking.status = BookingStatus.cancelled
+    session.add(booking)
+    ids = subtree_ids(session, root_id=station.id) if booking.subtree else {station.id}
+    regenerate(session, station_ids=ids, today=utcnow().date(), base_url=settings.public_base_url)
+    session.commit()
+    return Response(status_code=204)

@@ -1,0 +1,192 @@
+"""Booking airtime: checked against windows, caps, slots and other bookings before it is kept."""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlmodel import Session, select
+
+from content.models import Priority
+from core.errors import ConflictError, InvalidError
+from scheduler.models import Booking, Station
+from scheduler.playlists import (
+    bookings_for,
+    generate_playlist,
+    plan_day,
+    rule_from_json,
+    rule_to_json,
+)
+from scheduler.recurrence import Recurrence, RecurrenceError, occurrences, validate
+from scheduler.service import RELAY_SCHEMES, subtree_ids
+from scheduler.windows import parse_windows, windows_on
+
+CHECK_DAYS = 60  # how far ahead a new booking is checked, occurrence by occurrence
+CHECK_DAYS_SUBTREE = 14  # a province-wide booking touches thousands of stations
+GENERATE_DAYS = 7
+
+
+@dataclass
+class BookingReport:
+    """A kept booking and the lower-priority occurrences it pushed out."""
+
+    booking: Booking
+    displaced: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _check_shape(booking: Booking) -> Recurrence:
+    problems = []
+    if booking.source not in ("item", "programme", "relay"):
+        problems.append(("source", "là item, programme hoặc relay"))
+    if booking.source == "item" and booking.item_id is None:
+        problems.append(("item_id", "bắt buộc với source item"))
+    if booking.source == "programme" and booking.programme_id is None:
+        problems.append(("programme_id", "bắt buộc với source programme"))
+    if booking.source == "relay":
+        if not str(booking.relay_url or "").startswith(RELAY_SCHEMES):
+            problems.append(("relay_url", "cần địa chỉ luồng http(s)://, rtmp:// hoặc rtsp://"))
+        if not booking.duration_s or booking.duration_s <= 0:
+            problems.append(("duration_s", "tiếp sóng cần thời lượng (giây)"))
+    if booking.priority not in Priority.__members__:
+        problems.append(("priority", "là normal, priority hoặc emergency"))
+    if booking.at is not None:
+        try:
+            time.fromisoformat(booking.at)
+        except ValueError:
+            problems.append(("at", "giờ dạng HH:MM trong ngày"))
+    if booking.at is None and booking.priority != "normal":
+        problems.append(("at", "tin ưu tiên, khẩn cấp phải có giờ phát cụ thể"))
+    try:
+        rule = validate(rule_from_json(booking.recurrence))
+    except (RecurrenceError, KeyError, ValueError) as exc:
+        problems.append(("recurrence", str(exc)))
+        rule = None
+    if problems:
+        raise InvalidError(
+            "Đặt lịch không hợp lệ: " + "; ".join(f"{f} {m}" for f, m in problems) + ".",
+            errors=[{"field": f, "msg": m} for f, m in problems],
+        )
+    assert rule is not None
+    return rule
+
+
+def _window_problem(station: Station, booking: Booking, day: date, seconds: float) -> str | None:
+    if booking.at is None or booking.priority == "emergency":
+        return None  # window placement finds its own room; emergencies interrupt anything
+    windows = windows_on(parse_windows(station.windows), day.weekday())
+    start = time.fromisoformat(booking.at)
+    end = (datetime.combine(day, start) + timedelta(seconds=seconds)).time()
+    for window in windows:
+        if window.start <= start < window.end:
+            if end > window.end or end < start:
+                return f"dài quá khung giờ {window.start:%H:%M}-{window.end:%H:%M}"
+            return None
+    return "ngoài khung giờ phát của đài"
+
+
+def _cap_problem(station: Station, plan_entries: list, day: date) -> str | None:
+    if station.max_minutes_per_session is None:
+        return None
+    for window in windows_on(parse_windows(station.windows), day.weekday()):
+        inside = [
+            e
+            for e in plan_entries
+            if window.start <= e.start.time() < window.end and e.booking_id is not None
+        ]
+        minutes = sum((e.end - e.start).total_seconds() for e in inside) / 60
+        if minutes > station.max_minutes_per_session:
+            return (
+                f"buổi {window.start:%H:%M} dài {minutes:.0f} phút, vượt giới hạn "
+                f"{station.max_minutes_per_session} phút"
+            )
+    return None
+
+
+def create_booking(
+    session: Session, *, booking: Booking, base_url: str, today: date
+) -> BookingReport:
+    """Keep a booking if every occurrence fits; otherwise ConflictError listing each clash."""
+    rule = _check_shape(booking)
+    target = session.get(Station, booking.station_id)
+    station_ids = subtree_ids(session, root_id=target.id) if booking.subtree else {target.id}
+    # Two planners booking the same slot at once: the second waits here for the first
+    # to commit, then sees its booking (PostgreSQL row locks; SQLite's write lock).
+    stations = list(
+        session.exec(
+            select(Station)
+            .where(Station.id.in_(station_ids))
+            .order_by(Station.id)
+            .with_for_update()
+        )
+    )
+    session.add(booking)
+    session.flush()
+    horizon = CHECK_DAYS_SUBTREE if booking.subtree else CHECK_DAYS
+    first = max(today, rule.start)
+    days = occurrences(rule, start=first, end=first + timedelta(days=horizon))
+    conflicts, report = [], BookingReport(booking)
+    for station in stations:
+        bookings = bookings_for(session, station=station)
+        for day in days:
+            plan = plan_day(session, station=station, day=day, bookings=bookings, base_url=base_url)
+            mine = [e for e in plan.entries if e.booking_id == booking.id]
+            missing = [u for u in plan.unplaced if u["booking_id"] == booking.id]
+            if missing and "chưa" in missing[0]["reason"]:
+                raise ConflictError(
+                    f"Chưa thể đặt lịch: {missing[0]['reason']}.",
+                    errors=[{"field": booking.source, "msg": missing[0]["reason"]}],
+                )
+            problem = (
+                missing[0]["reason"]
+                if missing
+                else _window_problem(
+                    station, booking, day, (mine[0].end - mine[0].start).total_seconds()
+                )
+                or _cap_problem(station, plan.entries, day)
+            )
+            if problem:
+                conflicts.append(
+                    {
+                        "station": station.code,
+                        "date": day.isoformat(),
+                        "time": booking.at,
+                        "reason": problem,
+                        **{
+                            k: v
+                            for k, v in (missing[0] if missing else {}).items()
+                            if k in ("with_booking_id", "at")
+                        },
+                    }
+                )
+            report.displaced += [
+                {"station": station.code, "date": day.isoformat(), **d}
+                for d in plan.displaced
+                if d["by_booking_id"] == booking.id
+            ]
+    if conflicts:
+        raise ConflictError(
+            f"Lịch đặt vướng {len(conflicts)} buổi phát; chưa lưu gì.", errors=conflicts[:500]
+        )
+    return report
+
+
+def regenerate(
+    session: Session,
+    *,
+    station_ids: set[int],
+    today: date,
+    base_url: str,
+    days: int = GENERATE_DAYS,
+) -> int:
+    """Refresh the playlists of these stations for the coming days; return how many."""
+    count = 0
+    for station in session.exec(select(Station).where(Station.id.in_(station_ids))):
+        for offset in range(days):
+            generate_playlist(
+                session, station=station, day=today + timedelta(days=offset), base_url=base_url
+            )
+            count += 1
+    return count
+
+
+__all__ = ["BookingReport", "create_booking", "regenerate", "rule_to_json"]

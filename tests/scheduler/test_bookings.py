@@ -1,0 +1,212 @@
+"""Bookings become daily playlists: windows, conflicts, priorities, fallback, freezing."""
+
+import threading
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlmodel import select
+
+from audio.service import process_queue
+from core.db import session_scope
+from scheduler.models import Booking, Station
+from scheduler.playlists import generate_playlist
+from tests.newsroom import approved_item
+
+MONDAY = date(2030, 1, 7)  # far enough ahead that nothing is frozen yet
+WINDOWS = [
+    {"days": [0, 1, 2, 3, 4, 5, 6], "start": "05:30", "end": "06:30"},
+    {"days": [0, 1, 2, 3, 4], "start": "17:00", "end": "17:45"},
+]
+
+
+@pytest.fixture
+def booked(client, newsroom, engine) -> dict:
+    client.patch(
+        "/api/v1/stations/XA-A",
+        headers=newsroom.planner,
+        json={"windows": WINDOWS, "max_sessions_per_day": 2, "max_minutes_per_session": 60},
+    )
+    client.post(f"/api/v1/content-items/{newsroom.item_id}/render", headers=newsroom.planner)
+    process_queue(engine, store=newsroom.store, worker="test")
+    return {
+        "station": "XA-A",
+        "source": "item",
+        "item_id": newsroom.item_id,
+        "title": "Chuyên mục CCHC",
+        "at": "05:30",
+        "recurrence": {"freq": "weekly", "start": MONDAY.isoformat(), "weekdays": [0, 3]},
+    }
+
+
+def _playlist(client, headers, day: date, **params):
+    return client.get(
+        f"/api/v1/stations/XA-A/playlists/{day.isoformat()}", headers=headers, params=params
+    )
+
+
+def test_a_weekly_booking_fills_the_right_days_deterministically(
+    client, newsroom, booked, engine
+) -> None:
+    response = client.post("/api/v1/bookings", headers=newsroom.planner, json=booked)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["rrule"].startswith("FREQ=WEEKLY")
+    assert "thứ Hai" in body["description"]
+
+    monday = _playlist(client, newsroom.operator, MONDAY)
+    assert monday.status_code == 200
+    doc = monday.json()
+    assert (doc["station"], doc["date"], doc["timezone"], doc["version"]) == (
+        "XA-A",
+        MONDAY.isoformat(),
+        "Asia/Ho_Chi_Minh",
+        1,
+    )
+    entry = doc["entries"][0]
+    assert entry["start"] == f"{MONDAY.isoformat()}T05:30:00+07:00"
+    assert entry["audio"]["url"].endswith(entry["audio"]["sha256"])
+    assert entry["booking_id"] == body["id"]
+    assert entry["content_item_id"] == newsroom.item_id
+    tuesday = _playlist(client, newsroom.operator, MONDAY + timedelta(days=1)).json()
+    assert [e["booking_id"] for e in tuesday["entries"]] == []
+
+    with session_scope(engine) as session:
+        station = session.exec(select(Station).where(Station.code == "XA-A")).one()
+        again = generate_playlist(
+            session, station=station, day=MONDAY, base_url=client.app.state.settings.public_base_url
+        )
+        assert (again.version, again.body["entries"]) == (1, doc["entries"])
+    same = (
+        _playlist(
+            client,
+            newsroom.operator,
+            MONDAY,
+        )
+        if False
+        else client.get(
+            f"/api/v1/stations/XA-A/playlists/{MONDAY.isoformat()}",
+            headers={**newsroom.operator, "If-None-Match": monday.headers["etag"]},
+        )
+    )
+    assert same.status_code == 304
+
+
+def test_clashes_outside_windows_and_unready_content_are_refused(
+    client, newsroom, booked, engine
+) -> None:
+    assert client.post("/api/v1/bookings", headers=newsroom.planner, json=booked).status_code == 201
+    clash = client.post(
+        "/api/v1/bookings", headers=newsroom.planner, json={**booked, "title": "Trùng giờ"}
+    )
+    assert clash.status_code == 409
+    errors = clash.json()["errors"]
+    assert errors and all(e["reason"] == "trùng giờ" for e in errors)
+    assert {e["date"] for e in errors} >= {MONDAY.isoformat(), (MONDAY + timedelta(3)).isoformat()}
+
+    outside = client.post(
+        "/api/v1/bookings", headers=newsroom.planner, json={**booked, "at": "12:00"}
+    )
+    assert outside.status_code == 409
+    assert "ngoài khung giờ" in outside.json()["errors"][0]["reason"]
+
+    draft = approved_item(engine, title="Chưa có âm thanh")
+    unready = client.post(
+        "/api/v1/bookings",
+        headers=newsroom.planner,
+        json={**booked, "item_id": draft, "at": "17:00"},
+    )
+    assert unready.status_code == 409
+    assert "chưa có âm thanh" in unready.json()["detail"]
+    with session_scope(engine) as session:
+        assert len(session.exec(select(Booking)).all()) == 1
+
+
+def test_a_priority_bulletin_displaces_a_normal_booking(client, newsroom, booked) -> None:
+    normal = client.post("/api/v1/bookings", headers=newsroom.planner, json=booked).json()
+    urgent = client.post(
+        "/api/v1/bookings",
+        headers=newsroom.planner,
+        json={
+            **booked,
+            "title": "Tin ưu tiên",
+            "priority": "priority",
+            "recurrence": {"freq": "once", "start": MONDAY.isoformat()},
+        },
+    )
+    assert urgent.status_code == 201, urgent.text
+    displaced = urgent.json()["displaced"]
+    assert displaced == [
+        {
+            "station": "XA-A",
+            "date": MONDAY.isoformat(),
+            "booking_id": normal["id"],
+            "by_booking_id": urgent.json()["id"],
+            "at": f"{MONDAY.isoformat()}T05:30:00+07:00",
+        }
+    ]
+    entries = _playlist(client, newsroom.operator, MONDAY).json()["entries"]
+    assert [e["title"] for e in entries][:1] == ["Tin ưu tiên"]
+
+
+def test_an_empty_window_gets_the_fallback_relay(client, newsroom, booked) -> None:
+    client.patch(
+        "/api/v1/stations/XA-A",
+        headers=newsroom.planner,
+        json={
+            "fallback": {
+                "kind": "relay",
+                "url": "http://vov.example/vov1",
+                "title": "Tiếp sóng VOV1",
+            }
+        },
+    )
+    client.post("/api/v1/bookings", headers=newsroom.planner, json=booked)
+    entries = _playlist(client, newsroom.operator, MONDAY).json()["entries"]
+    relay = [e for e in entries if e["kind"] == "relay"]
+    assert [(e["start"][11:16], e["end"][11:16]) for e in relay] == [("17:00", "17:45")]
+    assert relay[0]["relay"] == {"url": "http://vov.example/vov1"}
+
+
+def test_a_frozen_playlist_keeps_what_devices_hold(client, newsroom, booked, engine) -> None:
+    client.post("/api/v1/bookings", headers=newsroom.planner, json=booked)
+    base = client.app.state.settings.public_base_url
+    with session_scope(engine) as session:
+        station = session.exec(select(Station).where(Station.code == "XA-A")).one()
+        frozen = generate_playlist(
+            session,
+            station=station,
+            day=MONDAY,
+            base_url=base,
+            now=datetime(2030, 1, 7, 0, 0, tzinfo=None).astimezone(),
+        )
+        assert frozen.frozen_at is not None
+        held = list(frozen.body["entries"])
+    evening = client.post(
+        "/api/v1/bookings",
+        headers=newsroom.planner,
+        json={**booked, "at": "17:00", "title": "Buổi chiều"},
+    )
+    assert evening.status_code == 201
+    doc = _playlist(client, newsroom.operator, MONDAY).json()
+    assert doc["frozen"] is True
+    assert doc["entries"] == held, "a normal booking after the freeze waits for the next day"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_two_planners_booking_the_same_slot_at_once_exactly_one_wins(
+    client, newsroom, booked
+) -> None:
+    results: list[int] = []
+
+    def attempt(title: str) -> None:
+        response = client.post(
+            "/api/v1/bookings", headers=newsroom.planner, json={**booked, "title": title}
+        )
+        results.append(response.status_code)
+
+    threads = [threading.Thread(target=attempt, args=(f"Người {n}",)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [201, 409]
