@@ -18,6 +18,7 @@ from audio.models import AudioAsset, Programme, Recording
 from audio.service import rendered_asset
 from content.models import ContentItem, ContentStatus
 from core.clock import utcnow
+from scheduler.ical import IcalEvent
 from scheduler.models import Booking, BookingStatus, Cluster, Playlist, Station
 from scheduler.recurrence import Recurrence, occurs_on
 from scheduler.service import ancestor_ids
@@ -460,3 +461,30 @@ def playlist_document(playlist: Playlist, *, cluster: str | None = None) -> dict
         "generated_at": playlist.generated_at.isoformat().replace("+00:00", "Z"),
         "entries": entries,
     }
+
+
+def schedule_events(session: Session, *, station: Station) -> list[IcalEvent]:
+    """A station's active bookings as recurring calendar events (iCalendar export)."""
+    windows = parse_windows(station.windows)
+    events = []
+    for booking in bookings_for(session, station=station):
+        source = resolve_source(session, booking, "")
+        seconds = source.seconds if isinstance(source, Source) else booking.duration_s or 900
+        if booking.at is not None:
+            at, note = time.fromisoformat(booking.at), ""
+        else:
+            at = windows[0].start if windows else time(6, 0)
+            note = "Phát trong khung giờ của đài; giờ cụ thể do hệ thống xếp. "
+        events.append(
+            IcalEvent(
+                uid=f"booking-{booking.id}@truyenthanh",
+                summary=booking.title,
+                start_time=at,
+                duration=timedelta(seconds=max(60, round(seconds))),
+                tz=station.timezone,
+                rule=rule_from_json(booking.recurrence),
+                stamp=booking.updated_at,
+                description=f"{note}Mức ưu tiên: {booking.priority}. Lịch đặt số {booking.id}.",
+            )
+        )
+    return events

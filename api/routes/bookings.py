@@ -14,8 +14,15 @@ from content.models import Priority
 from core.clock import utcnow
 from core.errors import NotFoundError
 from scheduler.bookings import create_booking, regenerate
+from scheduler.ical import calendar
 from scheduler.models import Booking, BookingStatus, Playlist, Station
-from scheduler.playlists import generate_playlist, playlist_document, rule_from_json
+from scheduler.playlists import (
+    bookings_for,
+    generate_playlist,
+    playlist_document,
+    rule_from_json,
+    schedule_events,
+)
 from scheduler.recurrence import describe, to_rrule
 from scheduler.service import get_station, subtree_ids
 
@@ -152,6 +159,41 @@ def playlist(
 
 def _json(document: dict[str, Any]) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@router.get(
+    "/stations/{code}/schedule.ics",
+    summary="The station's bookings as an iCalendar file",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}}},
+)
+def schedule_ics(
+    grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
+    session: SessionDep,
+) -> Response:
+    """Export every active booking of the station as recurring events calendar programs import."""
+    text = calendar(
+        schedule_events(session, station=grant.station), name=f"Lịch phát {grant.station.name}"
+    )
+    return Response(
+        content=text.encode(),
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{grant.station.code}.ics"'},
+    )
+
+
+@router.get(
+    "/stations/{code}/bookings", response_model=list[BookingOut], summary="Bookings of a station"
+)
+def list_bookings(
+    grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
+    session: SessionDep,
+) -> list[BookingOut]:
+    """Every active booking that reaches the station, its own and those of stations above."""
+    return [
+        _out(b, session.get(Station, b.station_id).code)
+        for b in bookings_for(session, station=grant.station)
+    ]
 
 
 @router.delete("/bookings/{booking_id}", status_code=204, summary="Cancel a booking")

@@ -3,7 +3,9 @@
 import threading
 from datetime import date, datetime, timedelta
 
+import icalendar
 import pytest
+from dateutil.rrule import rrulestr
 from sqlmodel import select
 
 from audio.service import process_queue
@@ -192,7 +194,6 @@ def test_a_frozen_playlist_keeps_what_devices_hold(client, newsroom, booked, eng
     assert doc["entries"] == held, "a normal booking after the freeze waits for the next day"
 
 
-@pytest.mark.parametrize("backend", ["sqlite"])
 def test_two_planners_booking_the_same_slot_at_once_exactly_one_wins(
     client, newsroom, booked
 ) -> None:
@@ -210,3 +211,46 @@ def test_two_planners_booking_the_same_slot_at_once_exactly_one_wins(
     for thread in threads:
         thread.join()
     assert sorted(results) == [201, 409]
+
+
+def test_the_schedule_exports_as_icalendar(client, newsroom, booked) -> None:
+    client.post("/api/v1/bookings", headers=newsroom.planner, json=booked)
+    monthly = {
+        **booked,
+        "title": "Phát thanh hằng tháng (thứ Sáu cuối tháng)",
+        "at": "17:00",
+        "recurrence": {
+            "freq": "monthly",
+            "start": MONDAY.isoformat(),
+            "nth": -1,
+            "weekdays": [4],
+            "exceptions": ["2030-01-25"],
+        },
+    }
+    assert (
+        client.post("/api/v1/bookings", headers=newsroom.planner, json=monthly).status_code == 201
+    )
+    listed = client.get("/api/v1/stations/XA-A/bookings", headers=newsroom.operator).json()
+    assert [b["rrule"].split(";")[0] for b in listed] == ["FREQ=WEEKLY", "FREQ=MONTHLY"]
+    response = client.get("/api/v1/stations/XA-A/schedule.ics", headers=newsroom.operator)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/calendar")
+    calendar = icalendar.Calendar.from_ical(response.content)
+    events = {str(e["SUMMARY"]): e for e in calendar.walk("VEVENT")}
+    last_friday = events["Phát thanh hằng tháng (thứ Sáu cuối tháng)"]
+    assert last_friday["RRULE"]["BYDAY"] == ["-1FR"]
+    rule = rrulestr(last_friday["RRULE"].to_ical().decode(), dtstart=last_friday["DTSTART"].dt)
+    excluded = {d.dt.date() for ex in [last_friday["EXDATE"]] for d in ex.dts}
+    dates = [d.date() for d in rule[:3] if d.date() not in excluded]
+    assert dates == [date(2030, 2, 22), date(2030, 3, 29)], "25/01 is an exception date"
+
+    ended = client.get(
+        f"/api/v1/stations/XA-A/playlists/{date(2030, 2, 22).isoformat()}",
+        headers=newsroom.operator,
+    ).json()
+    assert [e["start"][11:16] for e in ended["entries"]] == ["17:00"]
+    skipped = client.get(
+        f"/api/v1/stations/XA-A/playlists/{date(2030, 1, 25).isoformat()}",
+        headers=newsroom.operator,
+    ).json()
+    assert skipped["entries"] == []
