@@ -10,6 +10,12 @@ from migrations.metadata import target_metadata
 config = context.config
 
 
+def include_object(obj: Any, name: str | None, type_: str, *_args: Any) -> bool:
+    """Leave APScheduler's job table to APScheduler (its layout is fixed in 0007)."""
+    table = obj.table.name if type_ in ("column", "index") else name
+    return table != "apscheduler_jobs"
+
+
 def render_item(type_: str, obj: Any, _autogen_context: Any) -> str | bool:
     """Write enum columns as the plain strings they are stored as."""
     if type_ == "type" and isinstance(obj, StrEnumType):
@@ -33,6 +39,7 @@ def run_migrations_online() -> None:
             transactional_ddl=True,
             compare_type=True,
             render_item=render_item,
+            include_object=include_object,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -1,30 +1,39 @@
 """The single scheduler process: APScheduler with explicit zone, coalescing and grace.
 
-Every tick first takes the database lease, so when two scheduler processes run by
-mistake (or the dev server runs one inside itself) only one of them does the work.
+Every run first takes the database lease, so when two scheduler processes run by
+mistake only one of them does the work. Daily jobs live in a persistent job store, so
+a run missed while the process was down still happens (within its grace time).
 """
 
 import logging
 import os
 import socket
 from datetime import datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
+from sqlmodel import select
 
 from audio.service import process_queue
 from audio.store import MediaStore
 from core.clock import utcnow
+from core.db import create_db_engine, session_scope
 from core.locks import acquire_lease
-from core.settings import Settings
+from core.settings import Settings, load_settings
+from scheduler.models import Playlist, Station
+from scheduler.playlists import freeze_time, generate_playlist
 
 log = logging.getLogger(__name__)
 
 LEASE = "scheduler"
-LEASE_TTL = timedelta(seconds=90)
+LEASE_TTL = timedelta(minutes=30)
 RENDER_EVERY = timedelta(seconds=10)
 RENDER_BATCH = 20
+DAYS_AHEAD = 7
 
 
 def holder_name() -> str:
@@ -32,20 +41,84 @@ def holder_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def render_queue(*, engine: Engine, store: MediaStore, holder: str) -> int:
+@cache
+def _runtime(database_url: str | None) -> tuple[Settings, Engine]:
+    # Persistent jobs are stored pickled, so they carry no engine (and no password):
+    # the process reads its settings from the environment.
+    settings = load_settings(database_url=database_url) if database_url else load_settings()
+    return settings, create_db_engine(settings.database)
+
+
+def _leads(engine: Engine) -> bool:
+    return acquire_lease(engine, name=LEASE, holder=holder_name(), ttl=LEASE_TTL)
+
+
+def render_queue(*, engine: Engine, store: MediaStore) -> int:
     """Render due jobs if this process leads; return how many ran."""
-    if not acquire_lease(engine, name=LEASE, holder=holder, ttl=LEASE_TTL):
+    if not _leads(engine):
         return 0
-    count = process_queue(engine, store=store, worker=holder, limit=RENDER_BATCH)
+    count = process_queue(engine, store=store, worker=holder_name(), limit=RENDER_BATCH)
     if count:
         log.info("rendered %s job(s)", count)
     return count
 
 
+def generate_ahead(database_url: str | None = None, days: int = DAYS_AHEAD) -> int:
+    """Refresh every station's playlists from its local today for `days` days."""
+    settings, engine = _runtime(database_url)
+    if not _leads(engine):
+        return 0
+    with session_scope(engine) as session:
+        station_ids = list(session.exec(select(Station.id).order_by(Station.id)))
+    count = 0
+    for station_id in station_ids:
+        # One short transaction per station: the lock is never held for the whole country.
+        with session_scope(engine, write=True) as session:
+            station = session.get(Station, station_id)
+            today = utcnow().astimezone(ZoneInfo(station.timezone)).date()
+            for offset in range(days):
+                generate_playlist(
+                    session,
+                    station=station,
+                    day=today + timedelta(days=offset),
+                    base_url=settings.public_base_url,
+                )
+                count += 1
+    log.info("generated %s playlist(s)", count)
+    return count
+
+
+def freeze_due(database_url: str | None = None) -> int:
+    """Freeze the playlists whose first session is within the station's lead time."""
+    settings, engine = _runtime(database_url)
+    if not _leads(engine):
+        return 0
+    now, count = utcnow(), 0
+    with session_scope(engine) as session:
+        open_days = session.exec(
+            select(Playlist.station_id, Playlist.day).where(
+                Playlist.frozen_at.is_(None),  # type: ignore[union-attr]
+                Playlist.day <= (now + timedelta(days=2)).date(),
+            )
+        ).all()
+    for station_id, day in open_days:
+        with session_scope(engine, write=True) as session:
+            station = session.get(Station, station_id)
+            due = freeze_time(station, day)
+            if due is not None and due <= now:
+                generate_playlist(
+                    session, station=station, day=day, base_url=settings.public_base_url, now=now
+                )
+                count += 1
+    return count
+
+
 def build_scheduler(*, settings: Settings, engine: Engine) -> BackgroundScheduler:
     """Create the scheduler that owns every timed job of the system."""
+    zone = ZoneInfo(settings.timezone)
     scheduler = BackgroundScheduler(
-        timezone=ZoneInfo(settings.timezone),
+        timezone=zone,
+        jobstores={"default": MemoryJobStore(), "persistent": SQLAlchemyJobStore(engine=engine)},
         job_defaults={"coalesce": True, "misfire_grace_time": 300, "max_instances": 1},
     )
     now: datetime = utcnow()
@@ -57,10 +130,28 @@ def build_scheduler(*, settings: Settings, engine: Engine) -> BackgroundSchedule
         name="Render queued audio",
         next_run_time=now,
         replace_existing=True,
-        kwargs={
-            "engine": engine,
-            "store": MediaStore(settings.media_path),
-            "holder": holder_name(),
-        },
+        kwargs={"engine": engine, "store": MediaStore(settings.media_path)},
+    )
+    scheduler.add_job(
+        generate_ahead,
+        "cron",
+        hour=1,
+        minute=0,
+        timezone=zone,
+        id="generate-playlists",
+        name="Generate playlists days ahead",
+        jobstore="persistent",
+        replace_existing=True,
+        misfire_grace_time=6 * 3600,
+    )
+    scheduler.add_job(
+        freeze_due,
+        "interval",
+        minutes=5,
+        id="freeze-playlists",
+        name="Freeze playlists",
+        jobstore="persistent",
+        replace_existing=True,
+        next_run_time=now,
     )
     return scheduler
