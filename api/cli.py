@@ -220,6 +220,8 @@ def _demo_lines(summary: DemoSummary, *, url: str, database: str) -> list[str]:
             f"Âm thanh: {audio.rendered} nội dung vừa tạo bằng giọng đọc ngoại tuyến; "
             f"bản ghi tiếng Thái của {audio.recording_speaker};",
             f"  {audio.programme}: {audio.programme_seconds / 60:.1f} phút, {audio.programme_url}",
+            f"Lịch phát: {audio.bookings} lịch đặt (hằng tuần, hằng tháng), "
+            f"{audio.playlists} danh sách phát cho 7 ngày tới.",
         ]
     if summary.device:
         lines += [

@@ -4,6 +4,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlmodel import Session, func, select
@@ -28,11 +29,15 @@ from content.service import (
     save_template,
     submit_content_item,
 )
+from core.clock import utcnow
 from core.db import session_scope
 from core.errors import NotFoundError
 from core.identity import create_device_token, create_user, revoke_device_token, set_password
 from core.models import DeviceToken, Role, User
-from scheduler.models import Cluster, Station, StationKind
+from scheduler.bookings import create_booking, regenerate
+from scheduler.models import Booking, Cluster, Station, StationKind
+from scheduler.playlists import rule_to_json
+from scheduler.recurrence import Recurrence
 from scheduler.service import (
     add_cluster,
     create_station,
@@ -41,6 +46,7 @@ from scheduler.service import (
     get_station,
     render_settings,
     station_facts,
+    update_station,
 )
 
 PROGRAMME = "Chuyên mục Cải cách hành chính"
@@ -139,8 +145,10 @@ class DemoDevice:
 
 @dataclass
 class DemoAudio:
-    """What the demo rendered and assembled."""
+    """What the demo rendered, assembled and scheduled."""
 
+    bookings: int
+    playlists: int
     rendered: int
     programme: str
     programme_seconds: float
@@ -383,7 +391,10 @@ def prepare_demo_audio(
         asset = assemble_programme(
             session, store=store, programme=programme, settings=render_settings(commune)
         )
+        bookings, playlists = _schedule(session, commune, programme, items[0], base_url)
         return DemoAudio(
+            bookings=bookings,
+            playlists=playlists,
             rendered=rendered,
             programme=PROGRAMME,
             programme_seconds=asset.duration_s,
@@ -391,3 +402,58 @@ def prepare_demo_audio(
             recording_language="blt",
             recording_speaker=recording.speaker,
         )
+
+
+# Two sessions a day as a mountain commune runs them, the evening one on weekdays only.
+DEMO_WINDOWS = [
+    {"days": [0, 1, 2, 3, 4, 5, 6], "start": "05:30", "end": "06:30"},
+    {"days": [0, 1, 2, 3, 4], "start": "17:00", "end": "17:45"},
+]
+DEMO_RELAY = {"kind": "relay", "url": "http://127.0.0.1:8000/demo/vov1", "title": "Tiếp sóng VOV1"}
+
+
+def _schedule(
+    session: Session, commune: Station, programme: Programme, item: ContentItem, base_url: str
+) -> tuple[int, int]:
+    """Book the weekly programme and the monthly item the sample plan asks for; plan a week."""
+    update_station(
+        session,
+        station=commune,
+        changes={
+            "windows": DEMO_WINDOWS,
+            "max_sessions_per_day": 2,
+            "max_minutes_per_session": 60,
+            "fallback": DEMO_RELAY,
+        },
+    )
+    today = utcnow().astimezone(ZoneInfo(commune.timezone)).date()
+    wanted = [
+        Booking(
+            station_id=commune.id,
+            source="programme",
+            programme_id=programme.id,
+            title=PROGRAMME,
+            at="05:35",
+            created_by="kehoach.sonla",
+            recurrence=rule_to_json(Recurrence(freq="weekly", start=today, weekdays=(0,))),
+        ),
+        Booking(
+            station_id=commune.id,
+            source="item",
+            item_id=item.id,
+            title=item.title,
+            at="17:05",
+            pair_languages=True,
+            created_by="kehoach.sonla",
+            recurrence=rule_to_json(Recurrence(freq="monthly", start=today, nth=-1, weekdays=(4,))),
+        ),
+    ]
+    existing = {
+        b.title for b in session.exec(select(Booking).where(Booking.station_id == commune.id))
+    }
+    for booking in wanted:
+        if booking.title not in existing:
+            create_booking(session, booking=booking, base_url=base_url, today=today)
+    count = regenerate(session, station_ids={commune.id}, today=today, base_url=base_url)
+    total = session.exec(select(func.count()).select_from(Booking)).one()
+    return total, count

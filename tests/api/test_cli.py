@@ -2,6 +2,7 @@ import hashlib
 import json
 import signal
 import subprocess
+from datetime import date
 
 import httpx
 import pytest
@@ -112,6 +113,7 @@ def test_demo_walks_the_pipeline_on_an_empty_database(empty_env) -> None:
     assert audio["rendered"] == 3
     assert audio["recording_language"] == "blt"
     assert audio["programme_seconds"] > 60
+    assert (audio["bookings"], audio["playlists"]) == (2, 7)
 
     port = free_port()
     with running_server("serve", "--port", str(port), env=empty_env, port=port) as base:
@@ -131,6 +133,11 @@ def test_demo_walks_the_pipeline_on_an_empty_database(empty_env) -> None:
             "XA-CHIENG-PAN",
             "BAN-NA-VIENG",
         )
+        today = httpx.get(
+            f"{base}/api/v1/stations/XA-CHIENG-PAN/playlists/{date.today().isoformat()}",
+            headers=device,
+        )
+        assert today.status_code == 200 and today.json()["entries"], "every window is filled"
         sha256 = audio["programme_url"].rsplit("/", 1)[1]
         programme = httpx.get(f"{base}/api/v1/audio/{sha256}", headers=device)
         assert programme.status_code == 200
