@@ -241,6 +241,13 @@ def _demo_lines(summary: DemoSummary, *, url: str, database: str) -> list[str]:
     return lines
 
 
+def _read_text(file: Path) -> str:
+    try:
+        return file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Không đọc được tệp {file}: {exc}.") from None
+
+
 def _read_password() -> str:
     if sys.stdin.isatty():
         return typer.prompt("Mật khẩu", hide_input=True, confirmation_prompt="Nhập lại mật khẩu")
@@ -359,10 +366,7 @@ def import_plan_command(
 ) -> None:
     """Đọc một văn bản kế hoạch tuyên truyền và tạo kế hoạch nháp cùng các yêu cầu phát sóng."""
     with _stops_cleanly():
-        try:
-            text = file.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"Không đọc được tệp {file}: {exc}.") from None
+        text = _read_text(file)
         try:
             parsed = parse_plan(text)
         except NotAPlanError as exc:
@@ -466,10 +470,7 @@ def import_stations_command(
 ) -> None:
     """Nhập đài và cụm loa của cả tỉnh từ một tệp CSV (dòng đã có thì bỏ qua)."""
     with _stops_cleanly():
-        try:
-            text = file.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"Không đọc được tệp {file}: {exc}.") from None
+        text = _read_text(file)
         _, engine = _open(migrate=False)
         try:
             with session_scope(engine, write=True) as session:
