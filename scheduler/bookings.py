@@ -11,7 +11,7 @@ from core.errors import ConflictError, InvalidError
 from scheduler.models import Booking, Station
 from scheduler.playlists import (
     bookings_for,
-    generate_playlist,
+    generate_playlists,
     plan_day,
     rule_from_json,
     rule_to_json,
@@ -181,11 +181,8 @@ def regenerate(
     """Refresh the playlists of these stations for the coming days; return how many."""
     count = 0
     for station in session.exec(select(Station).where(Station.id.in_(station_ids))):
-        for offset in range(days):
-            generate_playlist(
-                session, station=station, day=today + timedelta(days=offset), base_url=base_url
-            )
-            count += 1
+        span = [today + timedelta(days=offset) for offset in range(days)]
+        count += len(generate_playlists(session, station=station, days=span, base_url=base_url))
     return count
 
 

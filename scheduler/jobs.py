@@ -25,7 +25,7 @@ from core.db import create_db_engine, session_scope
 from core.locks import acquire_lease
 from core.settings import Settings, load_settings
 from scheduler.models import Playlist, Station
-from scheduler.playlists import freeze_time, generate_playlist
+from scheduler.playlists import freeze_time, generate_playlist, generate_playlists
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +76,12 @@ def generate_ahead(database_url: str | None = None, days: int = DAYS_AHEAD) -> i
         with session_scope(engine, write=True) as session:
             station = session.get(Station, station_id)
             today = utcnow().astimezone(ZoneInfo(station.timezone)).date()
-            for offset in range(days):
-                generate_playlist(
-                    session,
-                    station=station,
-                    day=today + timedelta(days=offset),
-                    base_url=settings.public_base_url,
+            span = [today + timedelta(days=offset) for offset in range(days)]
+            count += len(
+                generate_playlists(
+                    session, station=station, days=span, base_url=settings.public_base_url
                 )
-                count += 1
+            )
     log.info("generated %s playlist(s)", count)
     return count
 

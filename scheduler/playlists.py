@@ -124,6 +124,11 @@ def bookings_for(session: Session, *, station: Station) -> list[Booking]:
     return list(session.exec(query.order_by(Booking.id)))
 
 
+def station_clusters(session: Session, *, station: Station) -> list[Cluster]:
+    """The station's loudspeaker clusters."""
+    return list(session.exec(select(Cluster).where(Cluster.station_id == station.id)))
+
+
 def _occurrence_id(station: Station, day: date, booking_id: int, part: str) -> str:
     seed = f"{station.code}|{day.isoformat()}|{booking_id}|{part}"
     return "occ_" + hashlib.sha256(seed.encode()).hexdigest()[:24]
@@ -195,6 +200,7 @@ def plan_day(
     day: date,
     bookings: list[Booking],
     base_url: str,
+    clusters: list[Cluster] | None = None,
 ) -> DayPlan:
     """Expand bookings into a day's entries: fixed times first, then window placement."""
     zone = ZoneInfo(station.timezone)
@@ -202,7 +208,8 @@ def plan_day(
     if station.weekdays_only and day.weekday() >= 5:
         return plan
     windows = windows_on(parse_windows(station.windows), day.weekday())
-    clusters = list(session.exec(select(Cluster).where(Cluster.station_id == station.id)))
+    if clusters is None:
+        clusters = station_clusters(session, station=station)
     candidates: list[tuple[Booking, Source, list[str]]] = []
     for booking in bookings:
         if not occurs_on(rule_from_json(booking.recurrence), day):
@@ -387,16 +394,21 @@ def freeze_time(station: Station, day: date) -> datetime | None:
 
 
 def generate_playlist(
-    session: Session, *, station: Station, day: date, base_url: str, now: datetime | None = None
+    session: Session,
+    *,
+    station: Station,
+    day: date,
+    base_url: str,
+    now: datetime | None = None,
+    bookings: list[Booking] | None = None,
+    clusters: list[Cluster] | None = None,
 ) -> Playlist:
     """Create or refresh one station's playlist for one date; frozen days keep normal entries."""
     now = now or utcnow()
+    if bookings is None:
+        bookings = bookings_for(session, station=station)
     plan = plan_day(
-        session,
-        station=station,
-        day=day,
-        bookings=bookings_for(session, station=station),
-        base_url=base_url,
+        session, station=station, day=day, bookings=bookings, base_url=base_url, clusters=clusters
     )
     entries = [e.as_dict() for e in plan.entries]
     playlist = session.exec(
@@ -488,3 +500,28 @@ def schedule_events(session: Session, *, station: Station) -> list[IcalEvent]:
             )
         )
     return events
+
+
+def generate_playlists(
+    session: Session,
+    *,
+    station: Station,
+    days: list[date],
+    base_url: str,
+    now: datetime | None = None,
+) -> list[Playlist]:
+    """Refresh several days of one station, reading its bookings and clusters once."""
+    bookings = bookings_for(session, station=station)
+    clusters = station_clusters(session, station=station)
+    return [
+        generate_playlist(
+            session,
+            station=station,
+            day=day,
+            base_url=base_url,
+            now=now,
+            bookings=bookings,
+            clusters=clusters,
+        )
+        for day in days
+    ]
