@@ -91,6 +91,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(exc.status_code, str(exc.detail), headers=exc.headers)
 
+    @app.exception_handler(OverflowError)
+    async def _too_big(_request: Request, _exc: OverflowError) -> JSONResponse:
+        return problem_response(422, "Một giá trị số quá lớn.")
+
     @app.exception_handler(OperationalError)
     async def _database_down(_request: Request, _exc: OperationalError) -> JSONResponse:
         return problem_response(

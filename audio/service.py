@@ -246,11 +246,23 @@ def get_job(session: Session, *, job_id: int) -> RenderJob:
 
 
 def recover_stale_jobs(session: Session) -> int:
-    """Put back in the queue jobs whose worker stopped answering (a crash or a restart)."""
+    """Requeue jobs whose worker stopped answering (a crash or a restart), or fail them."""
     stale = utcnow() - STALE_AFTER
+    running = (RenderJob.status == JobStatus.running) & (RenderJob.heartbeat_at < stale)
+    # A job that keeps killing its worker must not come back for ever.
+    session.execute(
+        update(RenderJob)
+        .where(running, RenderJob.attempts >= RenderJob.max_attempts)
+        .values(
+            status=JobStatus.failed,
+            stage="failed",
+            finished_at=utcnow(),
+            error="tiến trình tạo âm thanh dừng giữa chừng quá nhiều lần",
+        )
+    )
     result = session.execute(
         update(RenderJob)
-        .where(RenderJob.status == JobStatus.running, RenderJob.heartbeat_at < stale)
+        .where(running)
         .values(status=JobStatus.queued, stage="queued", worker=None)
     )
     return result.rowcount
@@ -345,6 +357,9 @@ def run_job(
         return _retry_or_fail(engine, job, str(exc), transient=True)
     except (AudioError, InvalidError, ValueError) as exc:
         return _retry_or_fail(engine, job, str(exc), transient=False)
+    except Exception as exc:  # one bad job must not stop the queue
+        log.exception("render job %s crashed", job.id)
+        return _retry_or_fail(engine, job, f"{type(exc).__name__}: {exc}", transient=True)
 
 
 def _retry_or_fail(engine: Engine, job: RenderJob, error: str, *, transient: bool) -> JobStatus:

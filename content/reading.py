@@ -112,13 +112,15 @@ _ROMAN_ALONE = re.compile(rf"{_ROMAN}(?!\w)")
 
 _LEVEL_LIST = re.compile(r"(?<!\w)([Mm]ức độ)\s+(\d)\s*[,/]\s*(\d)(?!\d)")
 _PER_UNIT = re.compile(
-    r"(\d[\d.,]*(?:\s*[^\W\d_]+){1,3})\s*/\s*"
+    r"((?<![\d.,])\d[\d.,]*(?:\s*[^\W\d_]+){1,3})\s*/\s*"
     r"(lần|ngày|tuần|tháng|quý|năm|giờ|phút|buổi|người|hộ|kỳ|ca|lượt|con|cái|chiếc|tấn|tạ|lít|"
     + "|".join(re.escape(k) for k in sorted(UNITS, key=len, reverse=True))
     + r")(?![\w²³])"
 )
 _RANGE = re.compile(r"(?<![\w.,/])(\d+(?:[.,]\d+)*)\s*[-–]\s*(\d+(?:[.,]\d+)*)(?![\w/]|[.,]\d)")
-_PERCENT = re.compile(r"(\d[\d.,]*)\s*%")
+# The lookbehinds start a match only at the first digit of a run: without them every
+# position inside a long run of digits is retried, which takes quadratic time.
+_PERCENT = re.compile(r"(?<![\d.,])(\d[\d.,]*)\s*%")
 _ORDINAL = re.compile(r"(?<!\w)([Tt]hứ)\s+(\d+)(?!\d|[.,]\d)")
 _MONTH = re.compile(r"(?<!\w)([Tt]háng)\s+(\d{1,2})(?!\d|[.,]\d)")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")

@@ -6,7 +6,8 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from content.models import Priority
+from audio.models import Programme
+from content.models import ContentItem, Priority
 from core.errors import ConflictError, InvalidError
 from scheduler.models import Booking, Station
 from scheduler.playlists import (
@@ -17,8 +18,8 @@ from scheduler.playlists import (
     rule_to_json,
 )
 from scheduler.recurrence import Recurrence, RecurrenceError, occurrences, validate
-from scheduler.service import RELAY_SCHEMES, subtree_ids
-from scheduler.windows import parse_windows, windows_on
+from scheduler.service import RELAY_SCHEMES, ancestor_ids, subtree_ids
+from scheduler.windows import CLOCK, parse_windows, windows_on
 
 CHECK_DAYS = 60  # how far ahead a new booking is checked, occurrence by occurrence
 CHECK_DAYS_SUBTREE = 14  # a province-wide booking touches thousands of stations
@@ -49,18 +50,19 @@ def _check_shape(booking: Booking) -> Recurrence:
             problems.append(("duration_s", "tiếp sóng cần thời lượng (giây)"))
     if booking.priority not in Priority.__members__:
         problems.append(("priority", "là normal, priority hoặc emergency"))
-    if booking.at is not None:
-        try:
-            time.fromisoformat(booking.at)
-        except ValueError:
-            problems.append(("at", "giờ dạng HH:MM trong ngày"))
+    if booking.at is not None and not CLOCK.match(booking.at):
+        problems.append(("at", "giờ dạng HH:MM trong ngày"))
+    if not 0 < (booking.duration_s or 1) <= 86_400:
+        problems.append(("duration_s", "từ 1 giây đến 24 giờ"))
     if booking.at is None and booking.priority != "normal":
         problems.append(("at", "tin ưu tiên, khẩn cấp phải có giờ phát cụ thể"))
     try:
         rule = validate(rule_from_json(booking.recurrence))
-    except (RecurrenceError, KeyError, ValueError) as exc:
+    except (RecurrenceError, KeyError, ValueError, TypeError) as exc:
         problems.append(("recurrence", str(exc)))
         rule = None
+    if rule is not None and not 2000 <= rule.start.year <= 2199:
+        problems.append(("recurrence.start", "ngoài khoảng năm 2000 đến 2199"))
     if problems:
         raise InvalidError(
             "Đặt lịch không hợp lệ: " + "; ".join(f"{f} {m}" for f, m in problems) + ".",
@@ -102,12 +104,33 @@ def _cap_problem(station: Station, plan_entries: list, day: date) -> str | None:
     return None
 
 
+def _check_source_owner(session: Session, booking: Booking, target: Station) -> None:
+    # A station airs what it or a station above it owns: another province's item is
+    # neither visible to the planner nor theirs to air.
+    owners = set(ancestor_ids(session, station_id=target.id))
+    if booking.source == "item":
+        item = session.get(ContentItem, booking.item_id)
+        found, field = item is not None and item.station_id in owners, "item_id"
+    elif booking.source == "programme":
+        programme = session.get(Programme, booking.programme_id)
+        found, field = programme is not None and programme.station_id in owners, "programme_id"
+    else:
+        return
+    if not found:
+        raise InvalidError(
+            f"Không có {'nội dung' if field == 'item_id' else 'chương trình'} số "
+            f"{getattr(booking, field)} cho đài {target.code}.",
+            errors=[{"field": field, "msg": "không tồn tại hoặc không thuộc đài này"}],
+        )
+
+
 def create_booking(
     session: Session, *, booking: Booking, base_url: str, today: date
 ) -> BookingReport:
     """Keep a booking if every occurrence fits; otherwise ConflictError listing each clash."""
     rule = _check_shape(booking)
     target = session.get(Station, booking.station_id)
+    _check_source_owner(session, booking, target)
     station_ids = subtree_ids(session, root_id=target.id) if booking.subtree else {target.id}
     # Two planners booking the same slot at once: the second waits here for the first
     # to commit, then sees its booking (PostgreSQL row locks; SQLite's write lock).
@@ -123,7 +146,8 @@ def create_booking(
     session.flush()
     horizon = CHECK_DAYS_SUBTREE if booking.subtree else CHECK_DAYS
     first = max(today, rule.start)
-    days = occurrences(rule, start=first, end=first + timedelta(days=horizon))
+    last = min(first + timedelta(days=horizon), date(2199, 12, 31))
+    days = occurrences(rule, start=first, end=last)
     conflicts, report = [], BookingReport(booking)
     for station in stations:
         bookings = bookings_for(session, station=station)
@@ -131,6 +155,15 @@ def create_booking(
             plan = plan_day(session, station=station, day=day, bookings=bookings, base_url=base_url)
             mine = [e for e in plan.entries if e.booking_id == booking.id]
             missing = [u for u in plan.unplaced if u["booking_id"] == booking.id]
+            pushed = [d for d in plan.displaced if d["booking_id"] == booking.id]
+            if not mine and not missing and pushed:
+                missing = [
+                    {
+                        "reason": "trùng giờ tin ưu tiên hơn",
+                        "with_booking_id": pushed[0]["by_booking_id"],
+                        "at": pushed[0]["at"],
+                    }
+                ]
             if missing and "chưa" in missing[0]["reason"]:
                 raise ConflictError(
                     f"Chưa thể đặt lịch: {missing[0]['reason']}.",

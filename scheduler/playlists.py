@@ -313,49 +313,83 @@ def _pairs(
     # The ethnic-language recording follows the Vietnamese item on its villages' clusters.
     if not booking.pair_languages or entry.content_item_id is None:
         return []
+    # Only recordings made for this station or one above it, the newest per language,
+    # one after another.
+    owners = ancestor_ids(session, station_id=station.id)
+    newest: dict[str, Recording] = {}
+    for recording in session.exec(
+        select(Recording)
+        .where(Recording.item_id == entry.content_item_id, Recording.station_id.in_(owners))
+        .order_by(Recording.id)
+    ):
+        newest[recording.language] = recording
     pairs, start = [], entry.end
-    recordings = session.exec(
-        select(Recording).where(Recording.item_id == entry.content_item_id).order_by(Recording.id)
-    )
-    for recording in recordings:
-        zone_clusters = sorted(c.code for c in clusters if recording.language in c.zone_tags)
+    for language in sorted(newest):
+        recording = newest[language]
+        zone_clusters = sorted(c.code for c in clusters if language in c.zone_tags)
         asset = session.get(AudioAsset, recording.broadcast_sha256)
         if not zone_clusters or asset is None:
             continue
-        pairs.append(
-            Entry(
-                id=_occurrence_id(station, day, booking.id, f"pair-{recording.language}"),
-                start=start,
-                end=start + timedelta(seconds=round(asset.duration_s, 1)),
-                kind="audio",
-                priority=booking.priority,
-                title=f"{booking.title} ({recording.language})",
-                clusters=zone_clusters,
-                booking_id=booking.id,
-                language=recording.language,
-                content_item_id=entry.content_item_id,
-                audio=_audio(asset, base_url),
-            )
+        pair = Entry(
+            id=_occurrence_id(station, day, booking.id, f"pair-{language}"),
+            start=start,
+            end=start + timedelta(seconds=round(asset.duration_s, 1)),
+            kind="audio",
+            priority=booking.priority,
+            title=f"{booking.title} ({language})",
+            clusters=zone_clusters,
+            booking_id=booking.id,
+            language=language,
+            content_item_id=entry.content_item_id,
+            audio=_audio(asset, base_url),
         )
+        pairs.append(pair)
+        start = pair.end
     return pairs
+
+
+MIN_GAP = timedelta(seconds=60)  # shorter silences are the pauses between items
+
+
+def _uncovered(
+    start: datetime, end: datetime, entries: list[Entry]
+) -> list[tuple[datetime, datetime]]:
+    holes, cursor = [], start
+    for entry in sorted(
+        (e for e in entries if e.start < end and start < e.end), key=lambda e: e.start
+    ):
+        if entry.start - cursor >= MIN_GAP:
+            holes.append((cursor, entry.start))
+        cursor = max(cursor, entry.end)
+    if end - cursor >= MIN_GAP:
+        holes.append((cursor, end))
+    return holes
 
 
 def _fill(
     station: Station, day: date, zone: ZoneInfo, windows: list[Window], plan: DayPlan
 ) -> None:
-    # Never silent dead air: an empty window gets the station's fallback, or is reported.
+    # Never silent dead air: every stretch of a window nobody booked gets the station's
+    # fallback relay, or is reported as a gap.
+    fallback = station.fallback if (station.fallback or {}).get("kind") == "relay" else None
     for window in windows:
         start = datetime.combine(day, window.start, zone)
         end = datetime.combine(day, window.end, zone)
-        if any(e.start < end and start < e.end for e in plan.entries):
-            continue
-        fallback = station.fallback
-        if fallback and fallback.get("kind") == "relay":
+        for hole_start, hole_end in _uncovered(start, end, plan.entries):
+            if fallback is None:
+                plan.gaps.append(
+                    {
+                        "start": hole_start.isoformat(),
+                        "end": hole_end.isoformat(),
+                        "reason": "khung giờ trống, đài chưa đặt nội dung dự phòng",
+                    }
+                )
+                continue
             plan.entries.append(
                 Entry(
-                    id=_occurrence_id(station, day, 0, f"fallback-{window.start:%H%M}"),
-                    start=start,
-                    end=end,
+                    id=_occurrence_id(station, day, 0, f"fallback-{hole_start:%H%M%S}"),
+                    start=hole_start,
+                    end=hole_end,
                     kind="relay",
                     priority="normal",
                     title=fallback.get("title") or "Tiếp sóng",
@@ -364,19 +398,11 @@ def _fill(
                     relay={"url": fallback["url"]},
                 )
             )
-        else:
-            plan.gaps.append(
-                {
-                    "start": start.isoformat(),
-                    "end": end.isoformat(),
-                    "reason": "khung giờ trống, đài chưa đặt nội dung dự phòng",
-                }
-            )
 
 
-def _etag(station: Station, day: date, entries: list[dict[str, Any]]) -> str:
+def _etag(station: Station, day: date, entries: list[dict[str, Any]], *, frozen: bool) -> str:
     canonical = json.dumps(
-        {"station": station.code, "date": day.isoformat(), "entries": entries},
+        {"station": station.code, "date": day.isoformat(), "entries": entries, "frozen": frozen},
         sort_keys=True,
         ensure_ascii=False,
         separators=(",", ":"),
@@ -417,22 +443,24 @@ def generate_playlist(
     freezes = freeze_time(station, day)
     if playlist is not None and playlist.frozen_at is not None:
         entries = _merge_frozen(playlist.body["entries"], entries)
-    etag = _etag(station, day, entries)
     if playlist is None:
-        playlist = Playlist(station_id=station.id, day=day, etag=etag, body={})
-    elif playlist.etag != etag:
-        playlist.version += 1
-    playlist.etag = etag
-    playlist.gaps = plan.gaps
-    playlist.body = {
-        "station": station.code,
-        "date": day.isoformat(),
-        "timezone": station.timezone,
-        "entries": entries,
-    }
-    playlist.generated_at = now
+        playlist = Playlist(station_id=station.id, day=day, etag="", version=0, body={})
     if playlist.frozen_at is None and freezes is not None and now >= freezes:
         playlist.frozen_at = now
+    # The ETag covers everything a device reads except the version and the time it was
+    # made, which only move when it does: same bookings, same bytes.
+    etag = _etag(station, day, entries, frozen=playlist.frozen_at is not None)
+    if playlist.etag != etag:
+        playlist.version += 1
+        playlist.etag = etag
+        playlist.generated_at = now
+        playlist.body = {
+            "station": station.code,
+            "date": day.isoformat(),
+            "timezone": station.timezone,
+            "entries": entries,
+        }
+    playlist.gaps = plan.gaps
     session.add(playlist)
     session.flush()
     return playlist

@@ -8,7 +8,7 @@ from sqlalchemy import literal
 from sqlmodel import Session, select
 
 from audio.engines import ENGINES, ESPEAK_VOICES, Voice
-from audio.models import AudioAsset, RenderJob
+from audio.models import RenderJob
 from audio.service import RenderSettings, enqueue_render
 from content.languages import check_language
 from content.models import ContentItem, ContentStatus
@@ -210,8 +210,34 @@ def enqueue_approved(
 BITRATES = (32, 48, 64, 96, 128, 192)
 
 
+NOT_NULL_SETTINGS = (
+    "name",
+    "languages",
+    "lexicon",
+    "two_person_approval",
+    "voice_engine",
+    "voice_name",
+    "speech_rate",
+    "speech_pitch",
+    "loudness_lufs",
+    "mp3_bitrate_kbps",
+    "windows",
+    "weekdays_only",
+    "freeze_lead_minutes",
+)
+
+
 def _check_settings(session: Session, changes: dict[str, Any]) -> None:
-    problems = []
+    problems = [
+        (name, "không được để trống")
+        for name in NOT_NULL_SETTINGS
+        if name in changes and changes[name] is None
+    ]
+    if problems:
+        raise InvalidError(
+            "Cài đặt đài không hợp lệ: " + "; ".join(f"{f} {m}" for f, m in problems) + ".",
+            errors=[{"field": f, "msg": m} for f, m in problems],
+        )
     if "languages" in changes:
         for lang in changes["languages"]:
             check_language(lang, field="languages")
@@ -238,10 +264,10 @@ def _check_settings(session: Session, changes: dict[str, Any]) -> None:
         kind = fallback.get("kind")
         if kind == "relay" and not str(fallback.get("url", "")).startswith(RELAY_SCHEMES):
             problems.append(("fallback.url", "cần địa chỉ luồng http(s)://, rtmp:// hoặc rtsp://"))
-        elif kind == "filler" and session.get(AudioAsset, str(fallback.get("sha256"))) is None:
-            problems.append(("fallback.sha256", "không có tệp âm thanh này trong kho"))
-        elif kind not in ("relay", "filler"):
-            problems.append(("fallback.kind", "là relay (tiếp sóng) hoặc filler (tệp đệm)"))
+        elif kind != "relay":
+            # A filler file is not placed by the playlist generator yet; accepting it
+            # would leave the window silent.
+            problems.append(("fallback.kind", "hiện chỉ hỗ trợ relay (tiếp sóng)"))
     if problems:
         raise InvalidError(
             "Cài đặt đài không hợp lệ: " + "; ".join(f"{f} {m}" for f, m in problems) + ".",

@@ -83,9 +83,13 @@ def _station_order(rows: list[tuple[int, dict[str, str]]]) -> list[tuple[int, di
 
 
 def import_stations_csv(
-    session: Session, *, text: str, may_attach: Callable[[Station], bool]
+    session: Session, *, text: str, may_attach: Callable[[Station | None], bool]
 ) -> ImportResult:
-    """Create the stations and clusters of a CSV file; any bad row refuses the whole file."""
+    """Create the stations and clusters of a CSV file; any bad row refuses the whole file.
+
+    `may_attach(station)` says whether the caller may add below that station;
+    `may_attach(None)` whether they may create a province (a station with no parent).
+    """
     rows = _rows(text)
     result = ImportResult()
     known = {s.code: s for s in session.exec(select(Station))}
@@ -95,6 +99,9 @@ def import_stations_csv(
             result.skipped += 1
             continue
         parent = known.get(row.get("parent_code", ""))
+        if not row.get("parent_code") and not may_attach(None):
+            result.errors.append({"line": number, "msg": "chỉ quản trị viên tạo được đài cấp tỉnh"})
+            continue
         if parent is not None and not may_attach(parent):
             result.errors.append({"line": number, "msg": f"đài cha {parent.code} ngoài phạm vi"})
             continue
@@ -126,6 +133,9 @@ def import_stations_csv(
         station = known.get(row["station_code"])
         if station is None:
             result.errors.append({"line": number, "msg": f"không có đài {row['station_code']}"})
+            continue
+        if not may_attach(station):
+            result.errors.append({"line": number, "msg": f"đài {station.code} ngoài phạm vi"})
             continue
         exists = session.exec(
             select(Cluster.id).where(

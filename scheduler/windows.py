@@ -49,8 +49,12 @@ def parse_windows(raw: list[dict[str, Any]]) -> list[Window]:
     windows = []
     for index, item in enumerate(raw):
         field = f"windows[{index}]"
-        days = tuple(sorted(set(item.get("days", range(7)))))
-        if not days or any(not isinstance(d, int) or not 0 <= d <= 6 for d in days):
+        days_raw = item.get("days", list(range(7))) if isinstance(item, dict) else None
+        valid = isinstance(days_raw, list) and all(
+            isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 6 for d in days_raw
+        )
+        days = tuple(sorted(set(days_raw))) if valid else ()
+        if not days:
             raise InvalidError(
                 "Ngày trong tuần phải là số 0 (thứ Hai) đến 6 (Chủ nhật).",
                 errors=[{"field": f"{field}.days", "value": item.get("days")}],

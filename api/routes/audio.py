@@ -21,7 +21,7 @@ from audio.service import (
     store_upload,
 )
 from audio.store import SHA256
-from core.errors import InvalidError, NotFoundError
+from core.errors import ConflictError, InvalidError, NotFoundError
 from scheduler.models import Station
 from scheduler.service import render_settings
 
@@ -356,6 +356,13 @@ def add_programme(
             "Mỗi phần phải có kind là jingle, title, item hoặc recording.",
             errors=[{"field": f"parts[{i}].kind"} for i in bad],
         )
+    taken = session.exec(
+        select(Programme.id).where(
+            Programme.station_id == grant.station.id, Programme.title == body.title
+        )
+    ).first()
+    if taken is not None:
+        raise ConflictError(f"Đài {grant.station.code} đã có chương trình {body.title!r}.")
     programme = Programme(
         station_id=grant.station.id, created_by=grant.principal.name, **body.model_dump()
     )

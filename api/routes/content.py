@@ -34,7 +34,7 @@ from content.service import (
     submit_content_item,
 )
 from core.clock import utcnow
-from core.errors import NotFoundError
+from core.errors import ForbiddenError, NotFoundError
 from scheduler.models import Station
 from scheduler.service import ancestor_ids, get_station, station_facts
 
@@ -353,9 +353,15 @@ class ReadingOut(BaseModel):
 
 
 @router.post("/reading", response_model=ReadingOut, summary="What the voice will say")
-def reading(body: ReadingIn, _principal: CanRead, session: SessionDep) -> ReadingOut:
+def reading(body: ReadingIn, principal: CanRead, session: SessionDep) -> ReadingOut:
     """Normalise a text the way the voice will read it (abbreviations, citations, numbers)."""
-    lexicon = get_station(session, code=body.station).lexicon if body.station else None
+    lexicon = None
+    if body.station:
+        station = get_station(session, code=body.station)
+        readable = _readable_station_ids(session, principal)
+        if readable is not None and station.id not in readable:
+            raise ForbiddenError(f"Đài {station.code} nằm ngoài phạm vi được giao.")
+        lexicon = station.lexicon
     spoken = read_aloud(body.text, overrides=lexicon)
     return ReadingOut(
         reading=spoken,
@@ -384,9 +390,10 @@ class PreviewOut(BaseModel):
 
 
 @router.post("/script-preview", response_model=PreviewOut, summary="Preview a script")
-def preview(body: PreviewIn, _principal: CanWrite, session: SessionDep) -> PreviewOut:
+def preview(body: PreviewIn, principal: CanWrite, session: SessionDep) -> PreviewOut:
     """Render words through the programme template without saving anything."""
     station = get_station(session, code=body.station)
+    require_reach(session, principal, station)
     draft: Draft = draft_words(
         session,
         station=station_facts(station),

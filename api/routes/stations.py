@@ -203,9 +203,13 @@ async def import_stations(request: Request, principal: CanWrite, session: Sessio
     text = await read_text_document(
         request, media_types=("text/csv", "text/plain"), what="danh sách đài"
     )
-    result = import_stations_csv(
-        session, text=text, may_attach=lambda parent: reaches(session, principal, parent.id)
-    )
+
+    def may_attach(parent: Station | None) -> bool:
+        if parent is None:
+            return principal.station_id is None
+        return reaches(session, principal, parent.id)
+
+    result = import_stations_csv(session, text=text, may_attach=may_attach)
     session.commit()
     return ImportOut(
         stations_created=result.stations_created,

@@ -165,7 +165,12 @@ def test_an_empty_window_gets_the_fallback_relay(client, newsroom, booked) -> No
     client.post("/api/v1/bookings", headers=newsroom.planner, json=booked)
     entries = _playlist(client, newsroom.operator, MONDAY).json()["entries"]
     relay = [e for e in entries if e["kind"] == "relay"]
-    assert [(e["start"][11:16], e["end"][11:16]) for e in relay] == [("17:00", "17:45")]
+    item = next(e for e in entries if e["kind"] == "audio")
+    # The rest of the morning after the item, and the whole unbooked evening.
+    assert [(e["start"], e["end"][11:16]) for e in relay] == [
+        (item["end"], "06:30"),
+        (f"{MONDAY.isoformat()}T17:00:00+07:00", "17:45"),
+    ]
     assert relay[0]["relay"] == {"url": "http://vov.example/vov1"}
 
 
@@ -254,3 +259,42 @@ def test_the_schedule_exports_as_icalendar(client, newsroom, booked) -> None:
         headers=newsroom.operator,
     ).json()
     assert skipped["entries"] == []
+
+
+def test_a_normal_booking_under_a_priority_one_is_a_clash_not_a_crash(
+    client, newsroom, booked
+) -> None:
+    urgent = {**booked, "title": "Tin ưu tiên", "priority": "priority"}
+    assert client.post("/api/v1/bookings", headers=newsroom.planner, json=urgent).status_code == 201
+    later = client.post("/api/v1/bookings", headers=newsroom.planner, json=booked)
+    assert later.status_code == 409
+    assert later.json()["errors"][0]["reason"] == "trùng giờ tin ưu tiên hơn"
+
+
+@pytest.mark.parametrize(
+    ("changes", "status"),
+    [
+        ({"item_id": 999_999}, 422),
+        ({"source": "relay", "relay_url": "http://vov.example/a", "duration_s": 1e12}, 422),
+        ({"at": "06:10:00"}, 422),
+        ({"recurrence": {"freq": "weekly", "start": "9999-12-27", "weekdays": [0]}}, 422),
+        ({"recurrence": {"freq": "weekly", "start": "2030-01-07"}}, 422),
+        ({"recurrence": {"freq": "yearly", "start": "2030-01-07"}}, 422),
+    ],
+)
+def test_bad_bookings_are_problem_reports_and_keep_nothing(
+    client, newsroom, booked, engine, changes, status
+) -> None:
+    response = client.post("/api/v1/bookings", headers=newsroom.planner, json={**booked, **changes})
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    with session_scope(engine) as session:
+        assert session.exec(select(Booking)).all() == []
+
+
+def test_another_stations_item_cannot_be_booked(client, newsroom, booked) -> None:
+    response = client.post(
+        "/api/v1/bookings", headers=newsroom.planner, json={**booked, "station": "XA-B"}
+    )
+    assert response.status_code == 422, "the item belongs to XA-A, not to XA-B or above it"
+    assert "item_id" in str(response.json()["errors"])

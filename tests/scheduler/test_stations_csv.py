@@ -118,3 +118,25 @@ def test_missing_columns_and_wrong_type_are_problem_reports(client, headers) -> 
     assert "thiếu cột" in missing.json()["detail"]
     wrong = client.post("/api/v1/stations/import", headers=headers["son_la"], json={"a": 1})
     assert wrong.status_code == 415
+
+
+def test_clusters_and_provinces_outside_scope_are_refused(client, headers) -> None:
+    client.post(
+        "/api/v1/stations/import",
+        headers={**headers["son_la"], "Content-Type": "text/csv"},
+        content=GOOD.encode(),
+    )
+    before = _codes(client, headers["son_la"])
+    sneaky = (
+        "station_code,station_name,kind,parent_code,cluster_code,cluster_name,zone_tags\n"
+        "XA-MUONG-BU,x,commune,,CUM-LA,Cụm lạ,blt\n"
+        "TINH-MOI,Tỉnh mới,province,,,,\n"
+    )
+    response = client.post(
+        "/api/v1/stations/import",
+        headers={**headers["other"], "Content-Type": "text/csv"},
+        content=sneaky.encode(),
+    )
+    assert response.status_code == 422
+    assert {e["line"] for e in response.json()["errors"]} == {2, 3}
+    assert _codes(client, headers["son_la"]) == before
