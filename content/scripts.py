@@ -35,6 +35,13 @@ class _ScriptEnvironment(ImmutableSandboxedEnvironment):
                     raise SecurityError("chuỗi quá dài")
         return super().call_binop(context, operator, left, right)
 
+    def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        # str.ljust(10**9), center(), zfill()… would allocate before the output cap sees it.
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, int) and not isinstance(value, bool) and value > MAX_SCRIPT_CHARS:
+                raise SecurityError("đối số quá lớn")
+        return super().call(__context, __obj, *args, **kwargs)
+
 
 def _date_vn(value: date) -> str:
     return value.strftime("%d/%m/%Y")
@@ -48,7 +55,8 @@ _env = _ScriptEnvironment(
     undefined=StrictUndefined, autoescape=False, trim_blocks=True, keep_trailing_newline=False
 )
 # Loops have nothing large to walk over; without range() a template cannot spin for hours.
-_env.globals.pop("range", None)
+for name in ("range", "lipsum", "cycler", "joiner", "namespace"):
+    _env.globals.pop(name, None)
 _env.filters["ngay"] = _date_vn
 _env.filters["thu"] = _weekday_vn
 

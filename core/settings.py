@@ -1,5 +1,8 @@
 """The one settings object, read from `TRUYENTHANH_*` environment variables."""
 
+import os
+import secrets
+from functools import cache
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -79,10 +82,10 @@ class Settings(BaseSettings):
 
     @property
     def signing_key(self) -> str:
-        """The secret key; development without one gets a fixed, clearly unsafe key."""
+        """The secret key; without one (development) a random key kept in the data directory."""
         if self.secret_key:
             return self.secret_key.get_secret_value()
-        return "development-only-key-not-for-production"
+        return _local_key((self.data_dir / "secret.key").resolve())
 
 
 def parse_database_url(raw: str) -> URL:
@@ -133,3 +136,17 @@ def prepare_directories(settings: Settings) -> None:
             raise ConfigError(
                 f"Không ghi được vào thư mục {path}: {exc.strerror or exc}."
             ) from None
+
+
+@cache
+def _local_key(path: Path) -> str:
+    # A fixed development key would let anyone forge an admin token on a demo server
+    # reachable from the network; a random one per installation cannot be guessed.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secrets.token_urlsafe(48))
+    return path.read_text(encoding="ascii").strip()

@@ -59,6 +59,8 @@ def test_template_errors_name_the_line(template: str, line: int) -> None:
         "{{ [1] * 1000000000 }}",
         "{{ 9 ** 99999999 }}",
         "{% set x = body.update(a=1) %}",
+        "{{ body.ljust(100000000) | length }}",
+        "{{ lipsum(100000) | length }}",
     ],
 )
 def test_sandbox_escapes_and_resource_bombs_are_refused(escape: str) -> None:

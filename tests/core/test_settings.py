@@ -66,8 +66,13 @@ def test_production_requires_a_long_secret_key(monkeypatch: pytest.MonkeyPatch) 
     assert load_settings().signing_key == "x" * 40
 
 
-def test_development_has_an_unsafe_but_working_key() -> None:
-    assert "development" in load_settings().signing_key
+def test_development_gets_a_random_key_kept_in_the_data_directory(tmp_path: Path) -> None:
+    first = load_settings(data_dir=tmp_path / "a")
+    key = first.signing_key
+    assert len(key) >= 32
+    assert load_settings(data_dir=tmp_path / "a").signing_key == key, "stable across restarts"
+    assert (tmp_path / "a" / "secret.key").stat().st_mode & 0o777 == 0o600
+    assert load_settings(data_dir=tmp_path / "b").signing_key != key
 
 
 def test_unwritable_data_directory_is_reported(tmp_path: Path) -> None:
