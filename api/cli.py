@@ -52,6 +52,7 @@ tokens_app = typer.Typer(
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 
+SHUTDOWN_GRACE_S = 10
 JsonOption = Annotated[bool, typer.Option("--json", help="In kết quả dạng JSON cho script.")]
 HostOption = Annotated[str, typer.Option(help="Địa chỉ lắng nghe.")]
 PortOption = Annotated[int, typer.Option(min=1, max=65535, help="Cổng lắng nghe.")]
@@ -164,7 +165,15 @@ def run_scheduler() -> None:
     typer.echo(f"Bộ lập lịch đang chạy (múi giờ {settings.timezone}). Ctrl+C để dừng.")
     sys.stdout.flush()
     stop.wait()
-    scheduler.shutdown()
+    # Let running jobs finish, but not for ever: every job's work is transactional, and
+    # an interrupted render job is picked up again after a restart.
+    stopping = threading.Thread(target=scheduler.shutdown, daemon=True)
+    stopping.start()
+    stopping.join(timeout=SHUTDOWN_GRACE_S)
+    if stopping.is_alive():
+        typer.echo("Bộ lập lịch buộc dừng khi một việc còn dở; việc đó sẽ được làm lại.")
+        sys.stdout.flush()
+        os._exit(0)
     engine.dispose()
     typer.echo("Bộ lập lịch đã dừng.")
 

@@ -80,5 +80,5 @@ def test_the_process_keeps_its_daily_jobs_in_the_database(
         assert utcnow().timestamp() < next_generation <= soon
     finally:
         process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=20)
+        process.communicate(timeout=40)
     assert process.returncode == 0

@@ -36,5 +36,5 @@ def test_the_scheduler_process_renders_queued_jobs(
     finally:
         for process in (leader, follower):
             process.send_signal(signal.SIGTERM)
-            process.communicate(timeout=20)
+            process.communicate(timeout=40)
     assert leader.returncode == follower.returncode == 0
