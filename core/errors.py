@@ -89,6 +89,15 @@ class InvalidError(ProblemError):
     title = "Dữ liệu không hợp lệ"
 
 
+def refuse_fields(summary: str, problems: list[tuple[str, str]]) -> None:
+    """Raise one InvalidError naming every (field, reason) pair, if there is any."""
+    if problems:
+        raise InvalidError(
+            f"{summary}: " + "; ".join(f"{field} {reason}" for field, reason in problems) + ".",
+            errors=[{"field": field, "msg": reason} for field, reason in problems],
+        )
+
+
 class UnavailableError(ProblemError):
     """A dependency (database, network voice) cannot be reached right now."""
 

@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 
 from audio.models import Programme
 from content.models import ContentItem, Priority
-from core.errors import ConflictError, InvalidError
+from core.errors import ConflictError, InvalidError, refuse_fields
 from scheduler.models import Booking, Station
 from scheduler.playlists import (
     bookings_for,
@@ -63,11 +63,7 @@ def _check_shape(booking: Booking) -> Recurrence:
         rule = None
     if rule is not None and not 2000 <= rule.start.year <= 2199:
         problems.append(("recurrence.start", "ngoài khoảng năm 2000 đến 2199"))
-    if problems:
-        raise InvalidError(
-            "Đặt lịch không hợp lệ: " + "; ".join(f"{f} {m}" for f, m in problems) + ".",
-            errors=[{"field": f, "msg": m} for f, m in problems],
-        )
+    refuse_fields("Đặt lịch không hợp lệ", problems)
     assert rule is not None
     return rule
 

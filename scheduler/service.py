@@ -13,7 +13,7 @@ from audio.service import RenderSettings, enqueue_render
 from content.languages import check_language
 from content.models import ContentItem, ContentStatus
 from content.service import StationFacts
-from core.errors import ConflictError, InvalidError, NotFoundError
+from core.errors import ConflictError, InvalidError, NotFoundError, refuse_fields
 from scheduler.models import Cluster, Station, StationKind
 from scheduler.windows import check_caps, parse_windows
 
@@ -233,11 +233,7 @@ def _check_settings(session: Session, changes: dict[str, Any]) -> None:
         for name in NOT_NULL_SETTINGS
         if name in changes and changes[name] is None
     ]
-    if problems:
-        raise InvalidError(
-            "Cài đặt đài không hợp lệ: " + "; ".join(f"{f} {m}" for f, m in problems) + ".",
-            errors=[{"field": f, "msg": m} for f, m in problems],
-        )
+    refuse_fields("Cài đặt đài không hợp lệ", problems)
     if "languages" in changes:
         for lang in changes["languages"]:
             check_language(lang, field="languages")
@@ -268,11 +264,7 @@ def _check_settings(session: Session, changes: dict[str, Any]) -> None:
             # A filler file is not placed by the playlist generator yet; accepting it
             # would leave the window silent.
             problems.append(("fallback.kind", "hiện chỉ hỗ trợ relay (tiếp sóng)"))
-    if problems:
-        raise InvalidError(
-            "Cài đặt đài không hợp lệ: " + "; ".join(f"{f} {m}" for f, m in problems) + ".",
-            errors=[{"field": f, "msg": m} for f, m in problems],
-        )
+    refuse_fields("Cài đặt đài không hợp lệ", problems)
 
 
 def update_station(session: Session, *, station: Station, changes: dict[str, Any]) -> Station:
