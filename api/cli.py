@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -158,13 +159,16 @@ def run_scheduler() -> None:
     with _stops_cleanly():
         settings, engine = _open(migrate=False)
     scheduler = build_scheduler(settings=settings, engine=engine)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    # A signal handler only flips a flag: Event.set() from a handler can deadlock on
+    # the lock the main thread holds inside Event.wait().
+    signals: list[int] = []
+    signal.signal(signal.SIGTERM, lambda number, _frame: signals.append(number))
+    signal.signal(signal.SIGINT, lambda number, _frame: signals.append(number))
     scheduler.start()
     typer.echo(f"Bộ lập lịch đang chạy (múi giờ {settings.timezone}). Ctrl+C để dừng.")
     sys.stdout.flush()
-    stop.wait()
+    while not signals:
+        time.sleep(0.2)
     # Let running jobs finish, but not for ever: every job's work is transactional, and
     # an interrupted render job is picked up again after a restart.
     stopping = threading.Thread(target=scheduler.shutdown, daemon=True)
