@@ -13,14 +13,17 @@ from starlette.middleware.sessions import SessionMiddleware
 from swagger_ui_bundle import swagger_ui_path
 
 from api import web
+from api.events import EventHub
 from api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from api.routes import (
+    airings,
     audio,
     audit,
     auth,
     bookings,
     content,
     devices,
+    events,
     health,
     plans,
     stations,
@@ -52,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         check_connection(engine)
         require_current(engine)
         yield
+        await app.state.events.close()
         engine.dispose()
 
     app = FastAPI(
@@ -66,10 +70,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.store = MediaStore(settings.media_path)
+    app.state.events = EventHub(engine)
     install_problem_handlers(app)
 
     v1 = APIRouter(prefix="/api/v1")
-    modules = (health, auth, stations, content, plans, audio, bookings, users, devices, audit)
+    modules = (
+        health,
+        auth,
+        stations,
+        content,
+        plans,
+        audio,
+        bookings,
+        airings,
+        events,
+        users,
+        devices,
+        audit,
+    )
     for module in modules:
         v1.include_router(module.router)
     app.include_router(v1)

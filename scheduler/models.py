@@ -4,7 +4,9 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from pydantic import BaseModel
+from pydantic import Field as PydanticField
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.clock import utcnow
@@ -119,3 +121,117 @@ class Playlist(SQLModel, table=True):
     gaps: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     generated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     frozen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AiringStatus(StrEnum):
+    """What happened to a scheduled entry on a cluster."""
+
+    aired = "aired"
+    partial = "partial"
+    skipped = "skipped"
+    failed = "failed"
+
+
+class AiringRecord(SQLModel, table=True):
+    """One airing as a device or an operator reported it: append-only, hash-chained per station.
+
+    The scheduled entry's plan ids are copied in, so reports read the log alone and a
+    later change of bookings never changes what the log says was planned.
+    """
+
+    __tablename__ = "airing_record"
+    __table_args__ = (
+        UniqueConstraint("station_id", "client_id"),
+        UniqueConstraint("station_id", "seq"),
+        Index("ix_airing_record_station_day", "station_id", "day"),
+    )
+    # The log is its own audit trail: every row names who sent it and is chained.
+    __audit__: ClassVar[bool] = False
+
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: int = Field(foreign_key="station.id", ondelete="RESTRICT")
+    seq: int = Field(description="position in the station's chain, from 1")
+    client_id: str = Field(max_length=64, description="the sender's record id (idempotency key)")
+    entry_id: str = Field(max_length=64)
+    day: date = Field(description="local date of the playlist holding the entry")
+    cluster: str | None = Field(default=None, max_length=64)
+    scheduled_start: datetime = Field(sa_type=UTCDateTime)
+    scheduled_end: datetime = Field(sa_type=UTCDateTime)
+    booking_id: int | None = None
+    content_item_id: int | None = None
+    language: str | None = Field(default=None, max_length=8)
+    kind: str = Field(max_length=16)
+    priority: str = Field(max_length=16)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    status: AiringStatus = Field(sa_type=StrEnumType(AiringStatus))
+    reason: str | None = Field(default=None, max_length=500)
+    source: str = Field(max_length=16, description="device or operator")
+    corrects: str | None = Field(default=None, max_length=64, description="client id corrected")
+    recorded_by: str = Field(max_length=100)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AiringChain(SQLModel, table=True):
+    """The head of a station's airing chain, so a deleted last row is noticed too."""
+
+    __tablename__ = "airing_chain"
+    __audit__: ClassVar[bool] = False
+
+    station_id: int = Field(foreign_key="station.id", primary_key=True, ondelete="RESTRICT")
+    seq: int = 0
+    hash: str = Field(max_length=64)
+
+
+class DeviceStatus(SQLModel, table=True):
+    """The last heartbeat of a device: what the stations overview shows."""
+
+    __tablename__ = "device_status"
+    # A beat a minute from every cluster would drown the audit trail; only the latest is kept.
+    __audit__: ClassVar[bool] = False
+
+    device_id: int = Field(foreign_key="device_token.id", primary_key=True, ondelete="CASCADE")
+    station_id: int = Field(foreign_key="station.id", index=True, ondelete="CASCADE")
+    cluster: str | None = Field(default=None, max_length=64)
+    seen_at: datetime = Field(sa_type=UTCDateTime)
+    online: bool = True
+    volume: int | None = Field(default=None, description="0..100")
+    playing_entry_id: str | None = Field(default=None, max_length=64)
+    cache_fill: float | None = Field(default=None, description="share of upcoming audio cached")
+    cached_days: int | None = None
+    software_version: str | None = Field(default=None, max_length=64)
+
+
+class StationEvent(SQLModel, table=True):
+    """Something devices must hear at once (an emergency bulletin), in the order it happened."""
+
+    __tablename__ = "station_event"
+    __audit__: ClassVar[bool] = False
+
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: int = Field(foreign_key="station.id", index=True, ondelete="CASCADE")
+    kind: str = Field(max_length=32)
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AiringIn(BaseModel):
+    """One airing as a device or an operator sends it (DESIGN.md §4)."""
+
+    id: str = PydanticField(
+        min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$", description="client record id"
+    )
+    entry_id: str = PydanticField(min_length=1, max_length=64)
+    cluster: str | None = PydanticField(default=None, max_length=64)
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    status: AiringStatus
+    reason: str | None = PydanticField(default=None, max_length=500)
+    source: str | None = PydanticField(
+        default=None, description="device or operator; set from the caller"
+    )
+    corrects: str | None = PydanticField(
+        default=None, max_length=64, description="record id corrected"
+    )

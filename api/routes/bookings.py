@@ -1,8 +1,9 @@
 """Bookings of airtime and the daily playlists they produce."""
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -16,6 +17,7 @@ from core.clock import utcnow
 from core.db import session_scope
 from core.errors import InvalidError, NotFoundError
 from scheduler.bookings import create_booking, regenerate
+from scheduler.events import publish_bulletin
 from scheduler.ical import calendar
 from scheduler.models import Booking, BookingStatus, Playlist, Station
 from scheduler.playlists import (
@@ -126,12 +128,18 @@ def book(
         recurrence=recurrence,
         **body.model_dump(exclude={"station", "recurrence"}),
     )
-    today = utcnow().date()
+    # Planners think in the station's own calendar, whatever the server's clock says.
+    today = utcnow().astimezone(ZoneInfo(station.timezone)).date()
     report = create_booking(
         session, booking=booking, base_url=settings.public_base_url, today=today
     )
     ids = subtree_ids(session, root_id=station.id) if body.subtree else {station.id}
     regenerate(session, station_ids=ids, today=today, base_url=settings.public_base_url)
+    if booking.priority == Priority.emergency:
+        # Devices hear of it at once instead of at their next pull.
+        publish_bulletin(
+            session, booking_id=booking.id, station_ids=ids, days=[today, today + timedelta(1)]
+        )
     session.commit()
     return _out(booking, station.code, report.displaced)
 
@@ -241,6 +249,7 @@ def cancel(
     booking.status = BookingStatus.cancelled
     session.add(booking)
     ids = subtree_ids(session, root_id=station.id) if booking.subtree else {station.id}
-    regenerate(session, station_ids=ids, today=utcnow().date(), base_url=settings.public_base_url)
+    today = utcnow().astimezone(ZoneInfo(station.timezone)).date()
+    regenerate(session, station_ids=ids, today=today, base_url=settings.public_base_url)
     session.commit()
     return Response(status_code=204)

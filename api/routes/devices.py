@@ -8,7 +8,9 @@ from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from api.auth import (
+    DEVICE,
     Allowed,
+    CurrentPrincipal,
     OnStation,
     Permission,
     Principal,
@@ -16,10 +18,10 @@ from api.auth import (
     reaches,
 )
 from api.deps import SessionDep
-from core.errors import NotFoundError
+from core.errors import ForbiddenError, NotFoundError
 from core.identity import create_device_token, revoke_device_token
 from core.models import DeviceToken
-from scheduler.models import Cluster
+from scheduler.models import Cluster, Station
 from scheduler.service import get_cluster
 
 router = APIRouter(tags=["devices"])
@@ -120,3 +122,30 @@ def revoke(
     revoke_device_token(session, device=device)
     session.commit()
     return Response(status_code=204)
+
+
+class DeviceSelf(BaseModel):
+    """Who a device token speaks for: what a playout agent needs to start."""
+
+    id: int
+    name: str
+    station: str
+    timezone: str
+    cluster: str | None
+
+
+@router.get("/devices/me", response_model=DeviceSelf, summary="The calling device's station")
+def me(principal: CurrentPrincipal, session: SessionDep) -> DeviceSelf:
+    """Tell a device which station and cluster its token belongs to."""
+    if principal.kind != DEVICE:
+        raise ForbiddenError("Chỉ dành cho thiết bị (mã ttd_…).")
+    device = session.get(DeviceToken, principal.id)
+    station = session.get(Station, device.station_id)
+    cluster = session.get(Cluster, device.cluster_id) if device.cluster_id else None
+    return DeviceSelf(
+        id=device.id,
+        name=device.name,
+        station=station.code,
+        timezone=station.timezone,
+        cluster=cluster.code if cluster else None,
+    )

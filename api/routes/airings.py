@@ -1,0 +1,227 @@
+"""Airing logs, device heartbeats and the state of loudspeaker clusters."""
+
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from sqlmodel import col, select
+
+from api.auth import DEVICE, OnStation, Permission, StationGrant
+from api.deps import SessionDep
+from core.errors import ForbiddenError, InvalidError
+from scheduler.airings import ChainCheck, ingest_airings, verify_chain
+from scheduler.devices import ClusterState, cluster_states, record_heartbeat
+from scheduler.models import AiringIn, AiringRecord, AiringStatus, Cluster, Station
+from scheduler.service import CODE_PATTERN, subtree_ids
+
+router = APIRouter(tags=["airings"])
+
+MAX_BATCH = 1000
+MAX_PAGE = 1000
+
+
+class AiringBatch(BaseModel):
+    """Airing records to append, in any order, possibly sent before."""
+
+    records: list[AiringIn] = Field(max_length=MAX_BATCH)
+
+
+class AiringAnswer(BaseModel):
+    """What became of each record: everything not rejected is safely kept."""
+
+    accepted: list[str]
+    duplicates: list[str]
+    rejected: list[dict[str, str]]
+
+
+class AiringOut(BaseModel):
+    """An airing record beside the entry it was scheduled as."""
+
+    id: str
+    seq: int
+    entry_id: str
+    day: date
+    cluster: str | None
+    scheduled_start: datetime
+    scheduled_end: datetime
+    booking_id: int | None
+    content_item_id: int | None
+    language: str | None
+    kind: str
+    priority: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    status: AiringStatus
+    reason: str | None
+    source: str
+    corrects: str | None
+    recorded_by: str
+    received_at: datetime
+    hash: str
+
+
+@router.post(
+    "/stations/{code}/airings",
+    response_model=AiringAnswer,
+    summary="Report a batch of airings (idempotent by record id)",
+)
+def post_airings(
+    batch: AiringBatch,
+    grant: Annotated[StationGrant, Depends(OnStation(Permission.airings_write))],
+    session: SessionDep,
+) -> AiringAnswer:
+    """Append what aired; a record is acknowledged only once it is committed."""
+    principal, cluster = grant.principal, None
+    if principal.kind == DEVICE and principal.cluster_id is not None:
+        cluster = session.get(Cluster, principal.cluster_id).code
+    report = ingest_airings(
+        session,
+        station=grant.station,
+        records=batch.records,
+        source="device" if principal.kind == DEVICE else "operator",
+        recorded_by=principal.name,
+        device_cluster=cluster,
+    )
+    session.commit()
+    return AiringAnswer(
+        accepted=report.accepted, duplicates=report.duplicates, rejected=report.rejected
+    )
+
+
+@router.get(
+    "/stations/{code}/airings",
+    response_model=list[AiringOut],
+    summary="Airing records of a station, oldest first",
+)
+def list_airings(
+    grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
+    session: SessionDep,
+    day_from: Annotated[date | None, Query(alias="from")] = None,
+    day_to: Annotated[date | None, Query(alias="to")] = None,
+    cluster: str | None = None,
+    status: AiringStatus | None = None,
+    after_seq: Annotated[int, Query(ge=0, description="continue after this seq")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 200,
+) -> list[AiringOut]:
+    """Page through the log by chain position; filters narrow it by date, cluster and status."""
+    query = select(AiringRecord).where(
+        AiringRecord.station_id == grant.station.id, AiringRecord.seq > after_seq
+    )
+    if day_from is not None:
+        query = query.where(AiringRecord.day >= day_from)
+    if day_to is not None:
+        query = query.where(AiringRecord.day <= day_to)
+    if cluster is not None:
+        query = query.where(AiringRecord.cluster == cluster)
+    if status is not None:
+        query = query.where(AiringRecord.status == status)
+    rows = session.exec(query.order_by(col(AiringRecord.seq)).limit(limit))
+    return [AiringOut(id=r.client_id, **r.model_dump(exclude={"id", "client_id"})) for r in rows]
+
+
+class ChainOut(BaseModel):
+    """Whether a station's airing log is intact, and where it first breaks if not."""
+
+    station: str
+    records: int
+    ok: bool
+    first_broken: dict | None
+
+
+@router.get(
+    "/stations/{code}/airings/verify",
+    response_model=ChainOut,
+    summary="Check the station's airing log against its hash chain",
+)
+def verify(
+    grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
+    session: SessionDep,
+) -> ChainCheck:
+    """Recompute every link; report the first altered, removed or missing record."""
+    return verify_chain(session, station=grant.station)
+
+
+class HeartbeatIn(BaseModel):
+    """What a device tells about itself every minute or so."""
+
+    cluster: str | None = Field(None, description="for a device not bound to one cluster")
+    online: bool = True
+    volume: int | None = Field(None, ge=0, le=100)
+    playing_entry_id: str | None = Field(None, max_length=64)
+    cache_fill: float | None = Field(None, ge=0, le=1, description="share of upcoming audio held")
+    cached_days: int | None = Field(None, ge=0, le=366)
+    software_version: str | None = Field(None, max_length=64)
+
+
+@router.post("/stations/{code}/heartbeats", status_code=204, summary="A device reports its state")
+def heartbeat(
+    body: HeartbeatIn,
+    grant: Annotated[StationGrant, Depends(OnStation(Permission.heartbeats_write))],
+    session: SessionDep,
+) -> None:
+    """Keep the device's latest state for the clusters overview."""
+    principal = grant.principal
+    if principal.kind != DEVICE:
+        raise ForbiddenError("Chỉ thiết bị mới gửi tín hiệu trạng thái.")
+    state = body.model_dump()
+    if principal.cluster_id is not None:
+        bound = session.get(Cluster, principal.cluster_id).code
+        if body.cluster not in (None, bound):
+            raise InvalidError(
+                f"Thiết bị này thuộc cụm loa {bound}.", errors=[{"field": "cluster"}]
+            )
+        state["cluster"] = bound
+    elif body.cluster is not None:
+        known = session.exec(
+            select(Cluster.id).where(
+                Cluster.station_id == grant.station.id, Cluster.code == body.cluster
+            )
+        ).first()
+        if known is None:
+            raise InvalidError(
+                f"Đài {grant.station.code} không có cụm loa {body.cluster}.",
+                errors=[{"field": "cluster"}],
+            )
+    record_heartbeat(session, device_id=principal.id, station_id=grant.station.id, state=state)
+    session.commit()
+
+
+class ClusterStateOut(BaseModel):
+    """One cluster now: playing, idle, silent when it should play, offline or unknown."""
+
+    station: str
+    cluster: str | None
+    name: str
+    state: str
+    reason: str
+    seen_at: datetime | None
+    volume: int | None
+    playing_entry_id: str | None
+    cache_fill: float | None
+    software_version: str | None
+
+
+@router.get(
+    "/stations/{code}/clusters/status",
+    response_model=list[ClusterStateOut],
+    summary="Which clusters are playing, silent or offline",
+)
+def clusters_status(
+    grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_read))],
+    session: SessionDep,
+    subtree: bool = False,
+    only: Annotated[
+        str | None, Query(description="comma-separated states to keep, e.g. silent,offline")
+    ] = None,
+) -> list[ClusterState]:
+    """The latest heartbeat of each cluster judged against what the schedule has on air."""
+    ids = subtree_ids(session, root_id=grant.station.id) if subtree else {grant.station.id}
+    stations = list(session.exec(select(Station).where(col(Station.id).in_(ids))))
+    states = cluster_states(session, stations=sorted(stations, key=lambda s: s.code))
+    if only:
+        wanted = {s.strip() for s in only.split(",")}
+        if not all(CODE_PATTERN.match(s) for s in wanted):
+            raise InvalidError("Trạng thái lọc không hợp lệ.", errors=[{"field": "only"}])
+        states = [s for s in states if s.state in wanted]
+    return states

@@ -1,0 +1,344 @@
+"""Airing records: what actually went out, checked against the schedule, chained by hash.
+
+Devices are often offline for days, so records arrive late, out of order and more than
+once. Each is judged on its own: a bad one is rejected with its reason, the rest of the
+batch is kept. A replayed record id is a duplicate and adds nothing. Every station's
+records form a hash chain, so a row altered or removed behind the system's back shows.
+"""
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert
+from sqlmodel import Session, col, select
+
+from core.clock import utcnow
+from scheduler.models import (
+    AiringChain,
+    AiringIn,
+    AiringRecord,
+    AiringStatus,
+    Cluster,
+    Playlist,
+    Station,
+)
+
+GENESIS = "0" * 64
+PLAUSIBLE = timedelta(hours=6)  # an airing this far from its slot was not that slot
+CLOCK_SKEW = timedelta(minutes=10)  # device clocks drift; later than this is the future
+LOOKBACK_DAYS = 62  # where to look for an entry when a record carries no start time
+HASHED = (
+    "station_id",
+    "seq",
+    "client_id",
+    "entry_id",
+    "day",
+    "cluster",
+    "scheduled_start",
+    "scheduled_end",
+    "booking_id",
+    "content_item_id",
+    "language",
+    "kind",
+    "priority",
+    "started_at",
+    "ended_at",
+    "status",
+    "reason",
+    "source",
+    "corrects",
+    "recorded_by",
+    "received_at",
+    "prev_hash",
+)
+COMPARED = ("entry_id", "cluster", "started_at", "ended_at", "status", "reason", "corrects")
+
+
+@dataclass
+class IngestReport:
+    """What became of a batch: kept, already known, refused with a reason."""
+
+    accepted: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    rejected: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Scheduled:
+    day: date
+    entry: dict[str, Any]
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value) if hasattr(value, "value") else value
+
+
+def record_hash(row: dict[str, Any]) -> str:
+    """The chain hash of a record: its content and the hash before it."""
+    canonical = json.dumps(
+        {name: _canonical(row[name]) for name in HASHED},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _as_utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise ValueError("naive")
+    return moment.astimezone(UTC)
+
+
+def _schedule(
+    session: Session, *, station: Station, records: list[AiringIn], now: datetime
+) -> dict[str, _Scheduled]:
+    # Entry ids are opaque; the playlists around each record's start hold them. A record
+    # without a start (a skipped entry) may name any recent day.
+    zone = ZoneInfo(station.timezone)
+    days: set[date] = set()
+    for record in records:
+        if record.started_at is not None and record.started_at.tzinfo is not None:
+            local = record.started_at.astimezone(zone).date()
+            days.update(local + timedelta(days=d) for d in (-1, 0, 1))
+    query = select(Playlist.day, Playlist.body).where(Playlist.station_id == station.id)
+    if any(r.started_at is None for r in records):
+        today = now.astimezone(zone).date()
+        query = query.where(
+            (col(Playlist.day).in_(days))
+            | (col(Playlist.day).between(today - timedelta(days=LOOKBACK_DAYS), today))
+        )
+    else:
+        query = query.where(col(Playlist.day).in_(days))
+    found: dict[str, _Scheduled] = {}
+    for day, body in session.exec(query):
+        for entry in body["entries"]:
+            found[entry["id"]] = _Scheduled(day, entry)
+    return found
+
+
+def _problem(
+    record: AiringIn,
+    *,
+    scheduled: _Scheduled | None,
+    station: Station,
+    clusters: set[str],
+    device_cluster: str | None,
+    now: datetime,
+) -> str | None:
+    if scheduled is None:
+        return f"buổi phát {record.entry_id} không có trong lịch của đài {station.code}"
+    entry = scheduled.entry
+    if record.cluster is not None:
+        if record.cluster not in clusters:
+            return f"đài {station.code} không có cụm loa {record.cluster}"
+        if "*" not in entry["clusters"] and record.cluster not in entry["clusters"]:
+            return f"cụm loa {record.cluster} không có trong buổi phát này"
+    if device_cluster is not None and record.cluster != device_cluster:
+        return f"thiết bị này chỉ báo cáo cho cụm loa {device_cluster}"
+    try:
+        started, ended = _as_utc(record.started_at), _as_utc(record.ended_at)
+    except ValueError:
+        return "thời điểm phải kèm múi giờ"
+    if record.status in (AiringStatus.aired, AiringStatus.partial):
+        if started is None or ended is None:
+            return "buổi đã phát cần giờ bắt đầu và giờ kết thúc"
+    elif not (record.reason or "").strip():
+        return "buổi không phát hoặc phát lỗi cần ghi lý do"
+    if started is not None and ended is not None and ended < started:
+        return "giờ kết thúc trước giờ bắt đầu"
+    if started is not None:
+        if started > now + CLOCK_SKEW or (ended is not None and ended > now + CLOCK_SKEW):
+            return "thời điểm phát nằm trong tương lai"
+        planned = datetime.fromisoformat(entry["start"])
+        if abs(started - planned) > PLAUSIBLE:
+            return (
+                f"giờ bắt đầu cách giờ trong lịch ({planned:%H:%M %d/%m/%Y}) quá "
+                f"{PLAUSIBLE.total_seconds() / 3600:.0f} giờ"
+            )
+    return None
+
+
+def _same(row: AiringRecord, record: AiringIn, cluster: str | None) -> bool:
+    sent = {
+        "entry_id": record.entry_id,
+        "cluster": cluster,
+        "started_at": _as_utc(record.started_at),
+        "ended_at": _as_utc(record.ended_at),
+        "status": record.status,
+        "reason": record.reason,
+        "corrects": record.corrects,
+    }
+    return all(getattr(row, name) == sent[name] for name in COMPARED)
+
+
+def ingest_airings(
+    session: Session,
+    *,
+    station: Station,
+    records: list[AiringIn],
+    source: str,
+    recorded_by: str,
+    device_cluster: str | None = None,
+    now: datetime | None = None,
+) -> IngestReport:
+    """Check and append a batch of airing records to the station's chain; the caller commits."""
+    now = now or utcnow()
+    report = IngestReport()
+    # One writer per station chain at a time (a row lock on PostgreSQL; SQLite's write
+    # lock is already held by the immediate transaction).
+    session.exec(select(Station.id).where(Station.id == station.id).with_for_update()).one()
+    head = session.exec(
+        select(AiringChain).where(AiringChain.station_id == station.id).with_for_update()
+    ).first() or AiringChain(station_id=station.id, seq=0, hash=GENESIS)
+    ids = {r.id for r in records} | {r.corrects for r in records if r.corrects}
+    known = {
+        row.client_id: row
+        for row in session.exec(
+            select(AiringRecord).where(
+                AiringRecord.station_id == station.id, col(AiringRecord.client_id).in_(ids)
+            )
+        )
+    }
+    schedule = _schedule(session, station=station, records=records, now=now)
+    clusters = set(session.exec(select(Cluster.code).where(Cluster.station_id == station.id)))
+    rows: list[dict[str, Any]] = []
+    for record in records:
+        cluster = record.cluster if record.cluster is not None else device_cluster
+        if record.id in known:
+            if _same(known[record.id], record, cluster):
+                report.duplicates.append(record.id)
+            else:
+                report.rejected.append(
+                    {"id": record.id, "reason": "mã bản ghi đã dùng cho một bản ghi khác"}
+                )
+            continue
+        scheduled = schedule.get(record.entry_id)
+        problem = _problem(
+            record.model_copy(update={"cluster": cluster}),
+            scheduled=scheduled,
+            station=station,
+            clusters=clusters,
+            device_cluster=device_cluster,
+            now=now,
+        )
+        if problem is None and record.source not in (None, source):
+            problem = f"nguồn bản ghi phải là {source}"
+        if problem is None and record.corrects is not None:
+            corrected = known.get(record.corrects)
+            if corrected is None:
+                problem = f"không có bản ghi {record.corrects} để đính chính"
+            elif corrected.entry_id != record.entry_id:
+                problem = "bản đính chính phải cùng buổi phát với bản ghi được đính chính"
+        if problem is not None:
+            report.rejected.append({"id": record.id, "reason": problem})
+            continue
+        assert scheduled is not None
+        entry = scheduled.entry
+        row = {
+            "station_id": station.id,
+            "seq": head.seq + 1,
+            "client_id": record.id,
+            "entry_id": record.entry_id,
+            "day": scheduled.day,
+            "cluster": cluster,
+            "scheduled_start": _as_utc(datetime.fromisoformat(entry["start"])),
+            "scheduled_end": _as_utc(datetime.fromisoformat(entry["end"])),
+            "booking_id": entry.get("booking_id"),
+            "content_item_id": entry.get("content_item_id"),
+            "language": entry.get("language"),
+            "kind": entry["kind"],
+            "priority": entry["priority"],
+            "started_at": _as_utc(record.started_at),
+            "ended_at": _as_utc(record.ended_at),
+            "status": record.status,
+            "reason": record.reason,
+            "source": source,
+            "corrects": record.corrects,
+            "recorded_by": recorded_by,
+            "received_at": now,
+            "prev_hash": head.hash,
+        }
+        row["hash"] = record_hash(row)
+        head = AiringChain(station_id=station.id, seq=row["seq"], hash=row["hash"])
+        rows.append(row)
+        # A later record of the same batch may be a replay of, or a correction to, this one.
+        known[record.id] = AiringRecord(**row)
+        report.accepted.append(record.id)
+    if rows:
+        session.execute(insert(AiringRecord), rows)
+        session.merge(head)
+        session.flush()
+    return report
+
+
+@dataclass
+class ChainCheck:
+    """The state of one station's chain: intact, or where it first breaks."""
+
+    station: str
+    records: int
+    ok: bool
+    first_broken: dict[str, Any] | None = None
+
+
+def verify_chain(session: Session, *, station: Station, batch: int = 5000) -> ChainCheck:
+    """Recompute a station's chain and report the first altered, missing or extra record."""
+    head = session.get(AiringChain, station.id) or AiringChain(
+        station_id=station.id, seq=0, hash=GENESIS
+    )
+    previous, expected_seq, count = GENESIS, 1, 0
+
+    def broken(seq: int, client_id: str | None, problem: str) -> ChainCheck:
+        return ChainCheck(
+            station.code,
+            count,
+            False,
+            {"seq": seq, "id": client_id, "problem": problem},
+        )
+
+    for row in _rows_in_order(session, station_id=station.id, batch=batch):
+        count += 1
+        if row.seq != expected_seq:
+            return broken(expected_seq, None, f"thiếu bản ghi số {expected_seq} (đã bị xoá)")
+        if row.prev_hash != previous:
+            return broken(row.seq, row.client_id, "liên kết với bản ghi trước bị đứt")
+        if record_hash(row.model_dump()) != row.hash:
+            return broken(row.seq, row.client_id, "nội dung bản ghi đã bị sửa")
+        previous, expected_seq = row.hash, expected_seq + 1
+    if head.seq != expected_seq - 1 or head.hash != previous:
+        return broken(
+            expected_seq,
+            None,
+            f"chuỗi dừng ở bản ghi số {expected_seq - 1} nhưng đã ghi nhận đến số {head.seq}",
+        )
+    return ChainCheck(station.code, count, True)
+
+
+def _rows_in_order(session: Session, *, station_id: int, batch: int) -> Iterable[AiringRecord]:
+    # Keyset pages keep memory flat for stations with millions of records.
+    after = 0
+    while True:
+        page = list(
+            session.exec(
+                select(AiringRecord)
+                .where(AiringRecord.station_id == station_id, AiringRecord.seq > after)
+                .order_by(col(AiringRecord.seq))
+                .limit(batch)
+            )
+        )
+        yield from page
+        if len(page) < batch:
+            return
+        after = page[-1].seq

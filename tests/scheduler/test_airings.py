@@ -1,0 +1,357 @@
+"""Airing records: idempotent, checked against the schedule, late and out of order, chained."""
+
+import threading
+import uuid
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session, func, select
+
+from core.clock import utcnow
+from core.db import session_scope
+from scheduler.airings import ingest_airings, record_hash, verify_chain
+from scheduler.models import AiringIn, AiringRecord, Station
+
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+WINDOWS = [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "05:30", "end": "06:30"}]
+
+
+def _today() -> date:
+    return utcnow().astimezone(ZONE).date()
+
+
+@pytest.fixture
+def aired(client, newsroom) -> dict:
+    """XA-A and XA-B air a daily relay at 05:30; XA-A has two clusters and a device."""
+    for code in ("XA-A", "XA-B"):
+        client.patch(
+            f"/api/v1/stations/{code}", headers=newsroom.planner, json={"windows": WINDOWS}
+        )
+        response = client.post(
+            "/api/v1/bookings",
+            headers=newsroom.planner,
+            json={
+                "station": code,
+                "source": "relay",
+                "relay_url": "http://vov.example/vov1",
+                "duration_s": 600,
+                "title": "Tiếp sóng VOV1",
+                "at": "05:30",
+                "recurrence": {"freq": "daily", "start": (_today() - timedelta(10)).isoformat()},
+            },
+        )
+        assert response.status_code == 201, response.text
+    for cluster in ("BAN-A", "BAN-B"):
+        client.post(
+            "/api/v1/stations/XA-A/clusters",
+            headers=newsroom.planner,
+            json={"code": cluster, "name": f"Cụm {cluster}"},
+        )
+    device = client.post(
+        "/api/v1/stations/XA-A/device-tokens", headers=newsroom.planner, json={"name": "Máy xã A"}
+    ).json()["token"]
+    bound = client.post(
+        "/api/v1/stations/XA-A/device-tokens",
+        headers=newsroom.planner,
+        json={"name": "Bộ thu bản A", "cluster": "BAN-A"},
+    ).json()["token"]
+    entries = {}
+    for code, back in (("XA-A", 1), ("XA-A", 3), ("XA-B", 1)):
+        day = _today() - timedelta(back)
+        playlist = client.get(
+            f"/api/v1/stations/{code}/playlists/{day.isoformat()}", headers=newsroom.planner
+        ).json()
+        entries[(code, back)] = playlist["entries"][0]
+    return {
+        "device": {"Authorization": f"Bearer {device}"},
+        "bound": {"Authorization": f"Bearer {bound}"},
+        "yesterday": entries[("XA-A", 1)],
+        "three_days_ago": entries[("XA-A", 3)],
+        "other_station": entries[("XA-B", 1)],
+    }
+
+
+def _record(entry: dict, *, delay: int = 2, length: int = 600, **extra) -> dict:
+    start = datetime.fromisoformat(entry["start"]) + timedelta(seconds=delay)
+    return {
+        "id": str(uuid.uuid4()),
+        "entry_id": entry["id"],
+        "cluster": "BAN-A",
+        "started_at": start.isoformat(),
+        "ended_at": (start + timedelta(seconds=length)).isoformat(),
+        "status": "aired",
+        **extra,
+    }
+
+
+def _post(client, headers, *records, station: str = "XA-A"):
+    return client.post(
+        f"/api/v1/stations/{station}/airings", headers=headers, json={"records": list(records)}
+    )
+
+
+def _count(engine) -> int:
+    with Session(engine) as session:
+        return session.exec(select(func.count()).select_from(AiringRecord)).one()
+
+
+def test_a_record_is_kept_once_however_often_it_is_sent(client, aired, engine) -> None:
+    record = _record(aired["yesterday"])
+    first = _post(client, aired["device"], record)
+    assert first.status_code == 200, first.text
+    assert first.json() == {"accepted": [record["id"]], "duplicates": [], "rejected": []}
+    again = _post(client, aired["device"], record, record)
+    assert again.json() == {"accepted": [], "duplicates": [record["id"]] * 2, "rejected": []}
+    assert _count(engine) == 1
+
+    [row] = client.get("/api/v1/stations/XA-A/airings", headers=aired["device"]).json()
+    # Scheduled and actual side by side, with the plan's ids echoed back.
+    assert row["id"] == record["id"]
+    assert row["scheduled_start"] == datetime.fromisoformat(aired["yesterday"]["start"]).astimezone(
+        ZoneInfo("UTC")
+    ).isoformat().replace("+00:00", "Z")
+    assert row["booking_id"] == aired["yesterday"]["booking_id"]
+    assert (row["source"], row["recorded_by"], row["cluster"], row["seq"]) == (
+        "device",
+        "device:Máy xã A",
+        "BAN-A",
+        1,
+    )
+    assert row["day"] == (_today() - timedelta(1)).isoformat()
+
+
+def test_bad_records_are_refused_one_by_one_and_the_rest_kept(client, aired, engine) -> None:
+    good = _record(aired["yesterday"])
+    late = _record(aired["three_days_ago"])
+    now = utcnow()
+    bad = {
+        "unknown": _record(aired["yesterday"], entry_id="occ_000000000000000000000000"),
+        "other": _record(aired["other_station"]),
+        "backwards": _record(aired["yesterday"], length=-60),
+        "far": _record(aired["yesterday"], delay=9 * 3600),
+        "future": {
+            **_record(aired["yesterday"]),
+            "started_at": (now + timedelta(hours=1)).isoformat(),
+            "ended_at": (now + timedelta(hours=2)).isoformat(),
+        },
+        "no_reason": _record(aired["yesterday"], status="skipped"),
+        "cluster": _record(aired["yesterday"], cluster="BAN-Z"),
+        "corrects": _record(aired["yesterday"], corrects="never-sent"),
+        "naive": _record(aired["yesterday"], started_at="2026-11-20T05:30:00"),
+        "source": _record(aired["yesterday"], source="operator"),
+    }
+    response = _post(client, aired["device"], good, *bad.values(), late)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["accepted"] == [good["id"], late["id"]]
+    reasons = {r["id"]: r["reason"] for r in body["rejected"]}
+    assert set(reasons) == {r["id"] for r in bad.values()}
+    expected = {
+        "unknown": "không có trong lịch của đài XA-A",
+        "other": "không có trong lịch của đài XA-A",
+        "backwards": "giờ kết thúc trước giờ bắt đầu",
+        "far": "cách giờ trong lịch",
+        "future": "tương lai",
+        "no_reason": "cần ghi lý do",
+        "cluster": "không có cụm loa BAN-Z",
+        "corrects": "để đính chính",
+        "naive": "múi giờ",
+        "source": "nguồn bản ghi",
+    }
+    for name, fragment in expected.items():
+        assert fragment in reasons[bad[name]["id"]], (name, reasons[bad[name]["id"]])
+    assert _count(engine) == 2
+
+
+def test_late_and_out_of_order_records_are_accepted_in_arrival_order(client, aired) -> None:
+    newer = _record(aired["yesterday"])
+    older = _record(aired["three_days_ago"], status="partial", length=120, reason="mất điện")
+    assert _post(client, aired["device"], newer).json()["accepted"] == [newer["id"]]
+    assert _post(client, aired["device"], older).json()["accepted"] == [older["id"]]
+    rows = client.get("/api/v1/stations/XA-A/airings", headers=aired["device"]).json()
+    assert [(r["id"], r["seq"]) for r in rows] == [(newer["id"], 1), (older["id"], 2)]
+    by_day = client.get(
+        "/api/v1/stations/XA-A/airings",
+        headers=aired["device"],
+        params={"to": (_today() - timedelta(2)).isoformat()},
+    ).json()
+    assert [r["id"] for r in by_day] == [older["id"]]
+
+
+def test_a_reused_id_with_other_content_is_refused_and_changes_nothing(client, aired) -> None:
+    record = _record(aired["yesterday"])
+    _post(client, aired["device"], record)
+    changed = {**record, "status": "failed", "reason": "hỏng loa"}
+    body = _post(client, aired["device"], changed).json()
+    assert body["accepted"] == [] and "đã dùng" in body["rejected"][0]["reason"]
+    [row] = client.get("/api/v1/stations/XA-A/airings", headers=aired["device"]).json()
+    assert row["status"] == "aired"
+
+
+def test_an_operator_correction_is_a_new_record_referring_to_the_old(
+    client, aired, newsroom
+) -> None:
+    record = _record(aired["yesterday"])
+    _post(client, aired["device"], record)
+    correction = _record(
+        aired["yesterday"], status="partial", length=300, reason="cụm loa tắt giữa chừng"
+    )
+    correction["corrects"] = record["id"]
+    body = _post(client, newsroom.operator, correction).json()
+    assert body["accepted"] == [correction["id"]], body
+    rows = client.get("/api/v1/stations/XA-A/airings", headers=newsroom.operator).json()
+    assert [(r["status"], r["corrects"], r["source"]) for r in rows] == [
+        ("aired", None, "device"),
+        ("partial", record["id"], "operator"),
+    ]
+
+
+def test_a_cluster_device_reports_for_its_own_cluster_only(client, aired) -> None:
+    mine = {**_record(aired["yesterday"]), "cluster": None}
+    other = _record(aired["yesterday"], cluster="BAN-B")
+    body = _post(client, aired["bound"], mine, other).json()
+    assert body["accepted"] == [mine["id"]]
+    assert "BAN-A" in body["rejected"][0]["reason"]
+    [row] = client.get("/api/v1/stations/XA-A/airings", headers=aired["bound"]).json()
+    assert row["cluster"] == "BAN-A"
+
+
+def test_a_malformed_batch_is_a_problem_report_and_stores_nothing(client, aired, engine) -> None:
+    good = _record(aired["yesterday"])
+    broken = {**_record(aired["yesterday"]), "status": "played loudly"}
+    response = _post(client, aired["device"], good, broken)
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    bad_id = _post(client, aired["device"], {**good, "id": "../../etc/passwd"})
+    assert bad_id.status_code == 422
+    too_many = _post(client, aired["device"], *[_record(aired["yesterday"])] * 1001)
+    assert too_many.status_code == 422
+    assert _count(engine) == 0
+
+
+def test_only_those_responsible_for_the_station_may_report(client, aired, newsroom) -> None:
+    record = _record(aired["yesterday"])
+    assert _post(client, newsroom.other_operator, record).status_code == 403
+    assert _post(client, {}, record).status_code == 401
+
+
+def _tamper(engine, sql: str, **params) -> None:
+    # Whoever edits the log directly must first remove the database's own guard.
+    with session_scope(engine) as session:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("ALTER TABLE airing_record DISABLE TRIGGER USER"))
+            session.execute(text(sql), params)
+            session.execute(text("ALTER TABLE airing_record ENABLE TRIGGER USER"))
+        else:
+            session.execute(text("DROP TRIGGER airing_record_no_update"))
+            session.execute(text("DROP TRIGGER airing_record_no_delete"))
+            session.execute(text(sql), params)
+
+
+def _verify(client, headers) -> dict:
+    response = client.get("/api/v1/stations/XA-A/airings/verify", headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _three_records(client, aired) -> list[dict]:
+    records = [_record(aired["yesterday"], delay=d) for d in (1, 2, 3)]
+    for record in records:
+        _post(client, aired["device"], record)
+    return records
+
+
+def test_the_database_refuses_to_rewrite_the_log(client, aired, engine) -> None:
+    _three_records(client, aired)
+    for statement in ("UPDATE airing_record SET status = 'skipped'", "DELETE FROM airing_record"):
+        with pytest.raises(DBAPIError), session_scope(engine) as session:
+            session.execute(text(statement))
+    assert _count(engine) == 3
+
+
+def test_an_altered_record_breaks_the_chain_where_it_was_altered(client, aired, newsroom, engine):
+    records = _three_records(client, aired)
+    assert _verify(client, newsroom.planner) == {
+        "station": "XA-A",
+        "records": 3,
+        "ok": True,
+        "first_broken": None,
+    }
+    _tamper(
+        engine,
+        "UPDATE airing_record SET status = 'skipped' WHERE client_id = :id",
+        id=records[1]["id"],
+    )
+    report = _verify(client, newsroom.planner)
+    assert report["ok"] is False
+    assert report["first_broken"]["seq"] == 2
+    assert report["first_broken"]["id"] == records[1]["id"]
+    assert "sửa" in report["first_broken"]["problem"]
+
+
+def test_a_deleted_record_is_reported_as_missing(client, aired, newsroom, engine) -> None:
+    records = _three_records(client, aired)
+    _tamper(engine, "DELETE FROM airing_record WHERE client_id = :id", id=records[1]["id"])
+    report = _verify(client, newsroom.planner)
+    assert (report["ok"], report["first_broken"]["seq"]) == (False, 2)
+    assert "xoá" in report["first_broken"]["problem"]
+
+
+def test_removing_the_newest_record_is_noticed_too(client, aired, newsroom, engine) -> None:
+    records = _three_records(client, aired)
+    _tamper(engine, "DELETE FROM airing_record WHERE client_id = :id", id=records[2]["id"])
+    report = _verify(client, newsroom.planner)
+    assert report["ok"] is False and report["first_broken"]["seq"] == 3
+
+
+def test_a_rewritten_record_with_a_fresh_hash_breaks_the_next_link(
+    client, aired, newsroom, engine
+) -> None:
+    records = _three_records(client, aired)
+    with Session(engine) as session:
+        row = session.exec(
+            select(AiringRecord).where(AiringRecord.client_id == records[0]["id"])
+        ).one()
+        forged = row.model_dump()
+    forged["status"] = "skipped"
+    _tamper(
+        engine,
+        "UPDATE airing_record SET status = 'skipped', hash = :hash WHERE client_id = :id",
+        hash=record_hash(forged),
+        id=records[0]["id"],
+    )
+    report = _verify(client, newsroom.planner)
+    assert report["first_broken"]["seq"] == 2
+    assert "liên kết" in report["first_broken"]["problem"]
+
+
+def test_concurrent_batches_for_one_station_keep_one_unbroken_chain(client, aired, engine):
+    entry = aired["yesterday"]
+    batches = [[AiringIn(**_record(entry, delay=n)) for n in range(20)] for _ in range(4)]
+    errors = []
+
+    def send(batch: list[AiringIn]) -> None:
+        try:
+            with session_scope(engine, write=True) as session:
+                station = session.exec(select(Station).where(Station.code == "XA-A")).one()
+                ingest_airings(
+                    session, station=station, records=batch, source="device", recorded_by="t"
+                )
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(b,)) for b in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with Session(engine) as session:
+        station = session.exec(select(Station).where(Station.code == "XA-A")).one()
+        check = verify_chain(session, station=station, batch=7)
+        seqs = session.exec(select(AiringRecord.seq).order_by(AiringRecord.seq)).all()
+    assert check.ok and check.records == 80
+    assert list(seqs) == list(range(1, 81))
