@@ -26,6 +26,7 @@ from api.routes import (
     events,
     health,
     plans,
+    playlists,
     stations,
     users,
 )
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         content,
         plans,
         audio,
+        playlists,
         bookings,
         airings,
         events,

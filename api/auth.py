@@ -6,11 +6,14 @@ devices use device tokens on the API only. A role grants permissions; a scope
 where they apply.
 """
 
+import hashlib
+import hmac
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 from sqlmodel import Session
 
@@ -24,6 +27,7 @@ from core.identity import (
     user_from_access_token,
 )
 from core.models import DeviceToken, Role, User
+from core.settings import Settings
 from scheduler.models import Station
 from scheduler.service import ancestor_ids, get_station, subtree_ids
 
@@ -235,3 +239,31 @@ def web_principal(request: Request, session: SessionDep) -> Principal | None:
     principal = principal_for_user(user)
     act_as(session, principal.actor)
     return principal
+
+
+def _audio_signature(settings: Settings, sha256: str, expires: int) -> str:
+    message = f"audio|{sha256}|{expires}".encode()
+    return hmac.new(settings.signing_key.encode(), message, hashlib.sha256).hexdigest()[:40]
+
+
+def audio_query(*, settings: Settings, sha256: str, expires: int) -> str:
+    """The query string that lets a player without a token fetch one file until `expires`."""
+    return f"exp={expires}&sig={_audio_signature(settings, sha256, expires)}"
+
+
+def audio_reader(
+    sha256: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(_user_bearer)],
+    device: Annotated[HTTPAuthorizationCredentials | None, Depends(_device_bearer)],
+    exp: Annotated[int | None, Query(description="expiry of a signed link (Unix time)")] = None,
+    sig: Annotated[str | None, Query(max_length=64, description="signature of the link")] = None,
+) -> None:
+    """Allow a signed link from an M3U8 playlist, or anyone who may read playlists."""
+    if sig is not None and exp is not None:
+        valid = hmac.compare_digest(sig, _audio_signature(settings, sha256, exp))
+        if valid and exp >= time.time():
+            return
+        raise ForbiddenError("Liên kết tải âm thanh đã hết hạn hoặc không đúng.")
+    require(get_principal(session, settings, token, device), Permission.playlists_read)

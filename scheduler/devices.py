@@ -10,6 +10,7 @@ from core.clock import utcnow
 from scheduler.models import Cluster, DeviceStatus, Playlist, Station
 
 OFFLINE_AFTER = timedelta(minutes=5)  # agents beat every minute; three missed is offline
+STATES = frozenset({"playing", "idle", "silent", "offline", "unknown"})
 
 
 def record_heartbeat(

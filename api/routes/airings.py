@@ -11,9 +11,9 @@ from api.auth import DEVICE, OnStation, Permission, StationGrant
 from api.deps import SessionDep
 from core.errors import ForbiddenError, InvalidError
 from scheduler.airings import ChainCheck, ingest_airings, verify_chain
-from scheduler.devices import ClusterState, cluster_states, record_heartbeat
+from scheduler.devices import STATES, ClusterState, cluster_states, record_heartbeat
 from scheduler.models import AiringIn, AiringRecord, AiringStatus, Cluster, Station
-from scheduler.service import CODE_PATTERN, subtree_ids
+from scheduler.service import subtree_ids
 
 router = APIRouter(tags=["airings"])
 
@@ -221,7 +221,10 @@ def clusters_status(
     states = cluster_states(session, stations=sorted(stations, key=lambda s: s.code))
     if only:
         wanted = {s.strip() for s in only.split(",")}
-        if not all(CODE_PATTERN.match(s) for s in wanted):
-            raise InvalidError("Trạng thái lọc không hợp lệ.", errors=[{"field": "only"}])
+        if not wanted <= STATES:
+            raise InvalidError(
+                f"Trạng thái lọc là một trong: {', '.join(sorted(STATES))}.",
+                errors=[{"field": "only", "value": only}],
+            )
         states = [s for s in states if s.state in wanted]
     return states

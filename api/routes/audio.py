@@ -8,7 +8,16 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
-from api.auth import Allowed, OnStation, Permission, Principal, StationGrant, reaches, require_reach
+from api.auth import (
+    Allowed,
+    OnStation,
+    Permission,
+    Principal,
+    StationGrant,
+    audio_reader,
+    reaches,
+    require_reach,
+)
 from api.deps import SessionDep, SettingsDep, StoreDep
 from api.routes.content import readable_item
 from api.uploads import receive_upload
@@ -76,7 +85,7 @@ def asset_out(asset: AudioAsset, base_url: str) -> AssetOut:
 def download(
     sha256: str,
     request: Request,
-    _principal: Annotated[Principal, Depends(Allowed(Permission.playlists_read))],
+    _reader: Annotated[None, Depends(audio_reader)],
     session: SessionDep,
     store: StoreDep,
 ) -> Response:

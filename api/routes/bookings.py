@@ -1,38 +1,30 @@
 """Bookings of airtime and the daily playlists they produce."""
 
-import json
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
 
 from api.auth import Allowed, OnStation, Permission, Principal, StationGrant, require_reach
 from api.deps import SessionDep, SettingsDep
 from content.models import Priority
 from core.clock import utcnow
-from core.db import session_scope
-from core.errors import InvalidError, NotFoundError
+from core.errors import NotFoundError
 from scheduler.bookings import create_booking, regenerate
 from scheduler.events import publish_bulletin
 from scheduler.ical import calendar
-from scheduler.models import Booking, BookingStatus, Playlist, Station
+from scheduler.models import Booking, BookingStatus, Station
 from scheduler.playlists import (
     bookings_for,
-    generate_playlist,
-    playlist_document,
     rule_from_json,
     schedule_events,
 )
 from scheduler.recurrence import describe, to_rrule
-from scheduler.service import CODE_PATTERN, get_station, subtree_ids
+from scheduler.service import get_station, subtree_ids
 
 router = APIRouter(tags=["bookings"])
-
-PLAYLIST_RANGE_DAYS = 1200  # about three years either side: enough to plan, no year 9999
 
 
 class RecurrenceIn(BaseModel):
@@ -142,60 +134,6 @@ def book(
         )
     session.commit()
     return _out(booking, station.code, report.displaced)
-
-
-@router.get(
-    "/stations/{code}/playlists/{day}",
-    summary="A station's playlist for one local date (strong ETag, 304)",
-    responses={304: {"description": "Not modified"}},
-)
-def playlist(
-    day: date,
-    request: Request,
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
-    session: SessionDep,
-    settings: SettingsDep,
-    cluster: Annotated[str | None, Query(description="only what one cluster plays")] = None,
-) -> Response:
-    """Return the day's entries; generated on first request if the scheduler has not yet."""
-    if abs((day - utcnow().date()).days) > PLAYLIST_RANGE_DAYS:
-        raise InvalidError(
-            f"Chỉ xem được danh sách phát trong {PLAYLIST_RANGE_DAYS} ngày quanh hôm nay.",
-            errors=[{"field": "day", "value": day.isoformat()}],
-        )
-    if cluster is not None and not CODE_PATTERN.match(cluster):
-        raise InvalidError("Mã cụm loa không hợp lệ.", errors=[{"field": "cluster"}])
-    current = _stored_playlist(session, grant.station.id, day)
-    if current is None:
-        # A pull is a read; making a missing day is a write of its own, taking the write
-        # lock first and looking again, so two devices asking at once both get it.
-        engine = session.get_bind()
-        try:
-            with session_scope(engine, write=True) as writer:
-                if _stored_playlist(writer, grant.station.id, day) is None:
-                    station = writer.get(Station, grant.station.id)
-                    generate_playlist(
-                        writer, station=station, day=day, base_url=settings.public_base_url
-                    )
-        except IntegrityError:
-            pass  # another request made it first
-        session.rollback()
-        current = _stored_playlist(session, grant.station.id, day)
-    etag = f'"{current.etag}{"-" + cluster if cluster else ""}"'
-    if etag in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers={"ETag": etag})
-    document = playlist_document(current, cluster=cluster)
-    return Response(content=_json(document), media_type="application/json", headers={"ETag": etag})
-
-
-def _stored_playlist(session: Session, station_id: int, day: date) -> Playlist | None:
-    return session.exec(
-        select(Playlist).where(Playlist.station_id == station_id, Playlist.day == day)
-    ).first()
-
-
-def _json(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 @router.get(

@@ -1,0 +1,149 @@
+"""Daily playlists as devices and players pull them: JSON with a strong ETag, and M3U8."""
+
+import json
+import time
+from datetime import date, datetime
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from api.auth import DEVICE, OnStation, Permission, StationGrant, audio_query
+from api.deps import SessionDep, SettingsDep
+from core.clock import utcnow
+from core.db import session_scope
+from core.errors import InvalidError
+from core.settings import Settings
+from scheduler.models import Cluster, Playlist, Station
+from scheduler.playlists import generate_playlist, playlist_document
+from scheduler.service import CODE_PATTERN
+
+router = APIRouter(tags=["playlists"])
+
+PLAYLIST_RANGE_DAYS = 1200  # about three years either side: enough to plan, no year 9999
+LINK_DAYS = 3  # how long the audio links inside an M3U8 stay valid after its date
+
+Reader = Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))]
+ClusterQuery = Annotated[str | None, Query(description="only what one cluster plays")]
+
+
+def _stored(session: Session, station_id: int, day: date) -> Playlist | None:
+    return session.exec(
+        select(Playlist).where(Playlist.station_id == station_id, Playlist.day == day)
+    ).first()
+
+
+def current_playlist(
+    session: Session, *, station_id: int, day: date, settings: Settings
+) -> Playlist:
+    """The stored playlist of a day, generated on first request if the scheduler has not yet."""
+    if abs((day - utcnow().date()).days) > PLAYLIST_RANGE_DAYS:
+        raise InvalidError(
+            f"Chỉ xem được danh sách phát trong {PLAYLIST_RANGE_DAYS} ngày quanh hôm nay.",
+            errors=[{"field": "day", "value": day.isoformat()}],
+        )
+    current = _stored(session, station_id, day)
+    if current is not None:
+        return current
+    # A pull is a read; making a missing day is a write of its own, taking the write lock
+    # first and looking again, so two devices asking at once both get it.
+    try:
+        with session_scope(session.get_bind(), write=True) as writer:
+            if _stored(writer, station_id, day) is None:
+                station = writer.get(Station, station_id)
+                generate_playlist(
+                    writer, station=station, day=day, base_url=settings.public_base_url
+                )
+    except IntegrityError:
+        pass  # another request made it first
+    session.rollback()
+    return _stored(session, station_id, day)
+
+
+def _cluster(session: Session, grant: StationGrant, cluster: str | None) -> str | None:
+    # A receiver bound to one cluster sees what that cluster plays, whatever it asks for.
+    principal = grant.principal
+    if principal.kind == DEVICE and principal.cluster_id is not None:
+        bound = session.get(Cluster, principal.cluster_id).code
+        if cluster not in (None, bound):
+            raise InvalidError(
+                f"Thiết bị này thuộc cụm loa {bound}.", errors=[{"field": "cluster"}]
+            )
+        return bound
+    if cluster is not None and not CODE_PATTERN.match(cluster):
+        raise InvalidError("Mã cụm loa không hợp lệ.", errors=[{"field": "cluster"}])
+    return cluster
+
+
+@router.get(
+    "/stations/{code}/playlists/{day}.m3u8",
+    summary="A station's playlist as M3U8 for mpv, VLC or Liquidsoap",
+    response_class=Response,
+    responses={200: {"content": {"audio/x-mpegurl": {}}}},
+)
+def playlist_m3u8(
+    day: date,
+    grant: Reader,
+    session: SessionDep,
+    settings: SettingsDep,
+    cluster: ClusterQuery = None,
+) -> Response:
+    """The day's entries in order, with audio links a player can open without a token."""
+    cluster = _cluster(session, grant, cluster)
+    current = current_playlist(session, station_id=grant.station.id, day=day, settings=settings)
+    document = playlist_document(current, cluster=cluster)
+    # The links carry a signature instead of the caller's token, valid a few days past
+    # the date, so the file can be handed to a player as is.
+    expires = int(time.time()) + 86_400 * (max(0, (day - utcnow().date()).days) + LINK_DAYS)
+    return Response(
+        content=m3u8(document, settings=settings, expires=expires).encode(),
+        media_type="audio/x-mpegurl; charset=utf-8",
+        headers={
+            "ETag": f'"{current.etag}{"-" + cluster if cluster else ""}-m3u8"',
+            "Content-Disposition": f'inline; filename="{grant.station.code}-{day}.m3u8"',
+        },
+    )
+
+
+def m3u8(document: dict[str, Any], *, settings: Settings, expires: int) -> str:
+    """An extended M3U playlist: #EXTINF seconds and title, then an absolute URL."""
+    lines = ["#EXTM3U", f"#PLAYLIST:{document['station']} {document['date']}"]
+    for entry in document["entries"]:
+        length = datetime.fromisoformat(entry["end"]) - datetime.fromisoformat(entry["start"])
+        seconds = round(length.total_seconds())
+        title = " ".join(str(entry["title"]).split())
+        lines.append(f"# {entry['start'][11:16]} {entry['priority']} {entry['id']}")
+        lines.append(f"#EXTINF:{seconds},{title}")
+        if entry.get("audio"):
+            url = entry["audio"]["url"]
+            sha = urlsplit(url).path.rsplit("/", 1)[-1]
+            lines.append(f"{url}?{audio_query(settings=settings, sha256=sha, expires=expires)}")
+        else:
+            lines.append(entry["relay"]["url"])
+    return "\n".join(lines) + "\n"
+
+
+@router.get(
+    "/stations/{code}/playlists/{day}",
+    summary="A station's playlist for one local date (strong ETag, 304)",
+    responses={304: {"description": "Not modified"}},
+)
+def playlist(
+    day: date,
+    request: Request,
+    grant: Reader,
+    session: SessionDep,
+    settings: SettingsDep,
+    cluster: ClusterQuery = None,
+) -> Response:
+    """Return the day's entries; `?cluster=` keeps what one cluster plays."""
+    cluster = _cluster(session, grant, cluster)
+    current = current_playlist(session, station_id=grant.station.id, day=day, settings=settings)
+    etag = f'"{current.etag}{"-" + cluster if cluster else ""}"'
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers={"ETag": etag})
+    document = playlist_document(current, cluster=cluster)
+    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(content=body, media_type="application/json", headers={"ETag": etag})
