@@ -4,12 +4,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from audio.models import Programme
 from content.models import ContentItem, Priority
+from core.clock import utcnow
 from core.errors import ConflictError, InvalidError, refuse_fields
-from scheduler.models import Booking, Station
+from scheduler.models import Booking, Playlist, Station
 from scheduler.playlists import (
     bookings_for,
     generate_playlists,
@@ -199,6 +200,39 @@ def create_booking(
     return report
 
 
+EDITABLE = frozenset(
+    {
+        "title",
+        "at",
+        "recurrence",
+        "priority",
+        "clusters",
+        "zones",
+        "pair_languages",
+        "duration_s",
+        "relay_url",
+        "item_id",
+        "programme_id",
+    }
+)
+
+
+def update_booking(
+    session: Session, *, booking: Booking, changes: dict[str, Any], base_url: str, today: date
+) -> BookingReport:
+    """Change a booking if every occurrence still fits; the caller rolls back on a conflict."""
+    unknown = sorted(set(changes) - EDITABLE)
+    refuse_fields(
+        "Không sửa được lịch đặt",
+        [(name, "không sửa được; hãy huỷ và đặt lịch mới") for name in unknown],
+    )
+    for name, value in changes.items():
+        setattr(booking, name, value)
+    booking.updated_at = utcnow()
+    # The changed booking is checked exactly like a new one, against everything else.
+    return create_booking(session, booking=booking, base_url=base_url, today=today)
+
+
 def regenerate(
     session: Session,
     *,
@@ -207,12 +241,24 @@ def regenerate(
     base_url: str,
     days: int = GENERATE_DAYS,
 ) -> int:
-    """Refresh the playlists of these stations for the coming days; return how many."""
+    """Refresh these stations' coming days and every later day already made; return how many."""
+    # A day further ahead that a device already pulled must not keep the old booking.
+    made: dict[int, set[date]] = {}
+    for station_id, day in session.exec(
+        select(Playlist.station_id, Playlist.day).where(
+            col(Playlist.station_id).in_(station_ids), Playlist.day >= today
+        )
+    ):
+        made.setdefault(station_id, set()).add(day)
     count = 0
-    for station in session.exec(select(Station).where(Station.id.in_(station_ids))):
-        span = [today + timedelta(days=offset) for offset in range(days)]
-        count += len(generate_playlists(session, station=station, days=span, base_url=base_url))
+    for station in session.exec(select(Station).where(col(Station.id).in_(station_ids))):
+        span = {today + timedelta(days=offset) for offset in range(days)} | made.get(
+            station.id, set()
+        )
+        count += len(
+            generate_playlists(session, station=station, days=sorted(span), base_url=base_url)
+        )
     return count
 
 
-__all__ = ["BookingReport", "create_booking", "regenerate", "rule_to_json"]
+__all__ = ["BookingReport", "create_booking", "regenerate", "rule_to_json", "update_booking"]

@@ -5,14 +5,16 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
 
 from api.auth import Allowed, OnStation, Permission, Principal, StationGrant, require_reach
 from api.deps import SessionDep, SettingsDep
 from content.models import Priority
 from core.clock import utcnow
-from core.errors import NotFoundError
-from scheduler.bookings import create_booking, regenerate
+from core.errors import ConflictError, NotFoundError, refuse_fields
+from core.settings import Settings
+from scheduler.bookings import create_booking, regenerate, update_booking
 from scheduler.events import publish_bulletin
 from scheduler.ical import calendar
 from scheduler.models import Booking, BookingStatus, Station
@@ -125,13 +127,72 @@ def book(
     report = create_booking(
         session, booking=booking, base_url=settings.public_base_url, today=today
     )
-    ids = subtree_ids(session, root_id=station.id) if body.subtree else {station.id}
+    _refresh(session, booking=booking, station=station, settings=settings, today=today)
+    session.commit()
+    return _out(booking, station.code, report.displaced)
+
+
+def _refresh(
+    session: Session, *, booking: Booking, station: Station, settings: Settings, today: date
+) -> None:
+    ids = subtree_ids(session, root_id=station.id) if booking.subtree else {station.id}
     regenerate(session, station_ids=ids, today=today, base_url=settings.public_base_url)
-    if booking.priority == Priority.emergency:
+    if booking.priority == Priority.emergency and booking.status == BookingStatus.active:
         # Devices hear of it at once instead of at their next pull.
         publish_bulletin(
             session, booking_id=booking.id, station_ids=ids, days=[today, today + timedelta(1)]
         )
+
+
+class BookingPatch(BaseModel):
+    """Changes to a booking; fields left out stay as they are. `at: null` = anywhere in a window."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, min_length=1, max_length=300)
+    at: str | None = Field(None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    recurrence: RecurrenceIn | None = None
+    priority: Priority | None = None
+    clusters: list[str] | None = None
+    zones: list[str] | None = None
+    pair_languages: bool | None = None
+    duration_s: float | None = Field(None, gt=0, le=86_400, allow_inf_nan=False)
+    relay_url: str | None = Field(None, max_length=500)
+
+
+NULLABLE = frozenset({"at", "duration_s", "relay_url"})
+
+
+@router.patch("/bookings/{booking_id}", response_model=BookingOut, summary="Change a booking")
+def edit(
+    booking_id: int,
+    body: BookingPatch,
+    principal: Annotated[Principal, Depends(Allowed(Permission.content_write))],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> BookingOut:
+    """Change a booking if every occurrence still fits; frozen playlists keep what they hold."""
+    booking = session.get(Booking, booking_id)
+    station = session.get(Station, booking.station_id) if booking else None
+    if booking is None:
+        raise NotFoundError(f"Không có lịch đặt số {booking_id}.")
+    require_reach(session, principal, station)
+    if booking.status != BookingStatus.active:
+        raise ConflictError(f"Lịch đặt số {booking_id} đã huỷ; hãy đặt lịch mới.")
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    refuse_fields(
+        "Không sửa được lịch đặt",
+        [
+            (name, "không được để trống")
+            for name, v in changes.items()
+            if v is None and name not in NULLABLE
+        ],
+    )
+    today = utcnow().astimezone(ZoneInfo(station.timezone)).date()
+    report = update_booking(
+        session, booking=booking, changes=changes, base_url=settings.public_base_url, today=today
+    )
+    _refresh(session, booking=booking, station=station, settings=settings, today=today)
     session.commit()
     return _out(booking, station.code, report.displaced)
 
@@ -186,8 +247,7 @@ def cancel(
     require_reach(session, principal, station)
     booking.status = BookingStatus.cancelled
     session.add(booking)
-    ids = subtree_ids(session, root_id=station.id) if booking.subtree else {station.id}
     today = utcnow().astimezone(ZoneInfo(station.timezone)).date()
-    regenerate(session, station_ids=ids, today=today, base_url=settings.public_base_url)
+    _refresh(session, booking=booking, station=station, settings=settings, today=today)
     session.commit()
     return Response(status_code=204)

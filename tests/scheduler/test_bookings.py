@@ -298,3 +298,85 @@ def test_another_stations_item_cannot_be_booked(client, newsroom, booked) -> Non
     )
     assert response.status_code == 422, "the item belongs to XA-A, not to XA-B or above it"
     assert "item_id" in str(response.json()["errors"])
+
+
+def test_an_edited_booking_moves_in_every_playlist_it_touches(client, newsroom, booked) -> None:
+    made = client.post("/api/v1/bookings", headers=newsroom.planner, json=booked).json()
+    before = _playlist(client, newsroom.operator, MONDAY).json()["entries"][0]
+    moved = client.patch(
+        f"/api/v1/bookings/{made['id']}",
+        headers=newsroom.planner,
+        json={"at": "17:00", "title": "Chuyên mục CCHC (buổi chiều)"},
+    )
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["at"], moved.json()["title"]) == ("17:00", "Chuyên mục CCHC (buổi chiều)")
+    after = _playlist(client, newsroom.operator, MONDAY).json()
+    [entry] = [e for e in after["entries"] if e["booking_id"] == made["id"]]
+    assert entry["start"] == f"{MONDAY.isoformat()}T17:00:00+07:00"
+    assert entry["id"] == before["id"], "an occurrence keeps its id when it moves"
+    assert after["version"] == 2
+
+
+def test_an_edit_into_a_clash_is_refused_and_changes_nothing(client, newsroom, booked) -> None:
+    first = client.post("/api/v1/bookings", headers=newsroom.planner, json=booked).json()
+    evening = client.post(
+        "/api/v1/bookings",
+        headers=newsroom.planner,
+        json={**booked, "at": "17:00", "title": "Buổi chiều"},
+    ).json()
+    before = _playlist(client, newsroom.operator, MONDAY).json()
+    clash = client.patch(
+        f"/api/v1/bookings/{evening['id']}", headers=newsroom.planner, json={"at": "05:30"}
+    )
+    assert clash.status_code == 409, clash.text
+    assert clash.json()["errors"][0]["with_booking_id"] == first["id"]
+    outside = client.patch(
+        f"/api/v1/bookings/{evening['id']}", headers=newsroom.planner, json={"at": "12:00"}
+    )
+    assert outside.status_code == 409
+    assert "ngoài khung giờ" in outside.json()["errors"][0]["reason"]
+    after = _playlist(client, newsroom.operator, MONDAY).json()
+    assert (after["version"], after["entries"]) == (before["version"], before["entries"])
+    kept = client.get("/api/v1/stations/XA-A/bookings", headers=newsroom.planner).json()
+    assert {b["id"]: b["at"] for b in kept} == {first["id"]: "05:30", evening["id"]: "17:00"}
+
+
+def test_bad_edits_are_problem_reports(client, newsroom, booked) -> None:
+    made = client.post("/api/v1/bookings", headers=newsroom.planner, json=booked).json()
+    path = f"/api/v1/bookings/{made['id']}"
+    assert client.patch(path, headers=newsroom.planner, json={"station": "XA-B"}).status_code == 422
+    assert client.patch(path, headers=newsroom.planner, json={"title": None}).status_code == 422
+    assert client.patch(path, headers=newsroom.planner, json={"at": "25:00"}).status_code == 422
+    assert client.patch(path, headers=newsroom.operator, json={"title": "x"}).status_code == 403
+    assert (
+        client.patch("/api/v1/bookings/999999", headers=newsroom.planner, json={}).status_code
+        == 404
+    )
+    client.delete(path, headers=newsroom.planner)
+    assert client.patch(path, headers=newsroom.planner, json={"title": "x"}).status_code == 409
+
+
+def test_a_booking_edited_after_its_playlist_froze_waits_for_the_next_day(
+    client, newsroom, booked, engine
+) -> None:
+    made = client.post("/api/v1/bookings", headers=newsroom.planner, json=booked).json()
+    base = client.app.state.settings.public_base_url
+    with session_scope(engine) as session:
+        station = session.exec(select(Station).where(Station.code == "XA-A")).one()
+        frozen = generate_playlist(
+            session,
+            station=station,
+            day=MONDAY,
+            base_url=base,
+            now=datetime(2030, 1, 7, 0, 0).astimezone(),
+        )
+        held = list(frozen.body["entries"])
+    edited = client.patch(
+        f"/api/v1/bookings/{made['id']}", headers=newsroom.planner, json={"at": "17:00"}
+    )
+    assert edited.status_code == 200, edited.text
+    assert _playlist(client, newsroom.operator, MONDAY).json()["entries"] == held
+    thursday = _playlist(client, newsroom.operator, MONDAY + timedelta(days=3)).json()
+    assert [e["start"][11:16] for e in thursday["entries"] if e["booking_id"] == made["id"]] == [
+        "17:00"
+    ]
