@@ -24,6 +24,7 @@ from scheduler.models import (
     AiringRecord,
     AiringStatus,
     Cluster,
+    MissedAiring,
     Playlist,
     Station,
 )
@@ -342,3 +343,78 @@ def _rows_in_order(session: Session, *, station_id: int, batch: int) -> Iterable
         if len(page) < batch:
             return
         after = page[-1].seq
+
+
+MISSED_AFTER = timedelta(minutes=15)  # devices report within minutes when online
+
+
+def flag_missed(
+    session: Session, *, now: datetime | None = None, grace: timedelta = MISSED_AFTER
+) -> int:
+    """Flag entries that ended `grace` ago with no airing record; return how many are new."""
+    now = now or utcnow()
+    days = [(now - timedelta(days=1)).date(), now.date(), (now + timedelta(days=1)).date()]
+    reported = {
+        (station_id, entry_id)
+        for station_id, entry_id in session.exec(
+            select(AiringRecord.station_id, AiringRecord.entry_id)
+            .where(col(AiringRecord.day).in_(days))
+            .distinct()
+        )
+    }
+    reported |= set(
+        session.exec(
+            select(MissedAiring.station_id, MissedAiring.entry_id).where(
+                col(MissedAiring.day).in_(days)
+            )
+        )
+    )
+    rows = []
+    for station_id, day, body in session.exec(
+        select(Playlist.station_id, Playlist.day, Playlist.body).where(col(Playlist.day).in_(days))
+    ):
+        for entry in body["entries"]:
+            end = datetime.fromisoformat(entry["end"])
+            if end + grace > now or (station_id, entry["id"]) in reported:
+                continue
+            rows.append(
+                {
+                    "station_id": station_id,
+                    "day": day,
+                    "entry_id": entry["id"],
+                    "title": entry["title"][:300],
+                    "booking_id": entry.get("booking_id"),
+                    "scheduled_start": _as_utc(datetime.fromisoformat(entry["start"])),
+                    "scheduled_end": _as_utc(end),
+                    "flagged_at": now,
+                }
+            )
+    if rows:
+        session.execute(insert(MissedAiring), rows)
+    return len(rows)
+
+
+def missed_airings(
+    session: Session, *, station_ids: Iterable[int], first: date, last: date
+) -> list[MissedAiring]:
+    """Flagged entries still without any airing record (a late report clears the flag)."""
+    ids = list(station_ids)
+    flagged = list(
+        session.exec(
+            select(MissedAiring)
+            .where(
+                col(MissedAiring.station_id).in_(ids),
+                col(MissedAiring.day).between(first, last),
+            )
+            .order_by(col(MissedAiring.scheduled_start), col(MissedAiring.id))
+        )
+    )
+    reported = set(
+        session.exec(
+            select(AiringRecord.station_id, AiringRecord.entry_id).where(
+                col(AiringRecord.station_id).in_(ids),
+                col(AiringRecord.day).between(first, last),
+            )
+        )
+    )
+    return [m for m in flagged if (m.station_id, m.entry_id) not in reported]

@@ -235,3 +235,21 @@ class AiringIn(BaseModel):
     corrects: str | None = PydanticField(
         default=None, max_length=64, description="record id corrected"
     )
+
+
+class MissedAiring(SQLModel, table=True):
+    """A scheduled entry that no device or operator reported some minutes after its end."""
+
+    __tablename__ = "missed_airing"
+    __table_args__ = (UniqueConstraint("station_id", "entry_id"),)
+    __audit__: ClassVar[bool] = False
+
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: int = Field(foreign_key="station.id", ondelete="CASCADE")
+    day: date = Field(index=True)
+    entry_id: str = Field(max_length=64)
+    title: str = Field(max_length=300)
+    booking_id: int | None = None
+    scheduled_start: datetime = Field(sa_type=UTCDateTime)
+    scheduled_end: datetime = Field(sa_type=UTCDateTime)
+    flagged_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

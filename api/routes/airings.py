@@ -1,6 +1,6 @@
 """Airing logs, device heartbeats and the state of loudspeaker clusters."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -9,8 +9,9 @@ from sqlmodel import col, select
 
 from api.auth import DEVICE, OnStation, Permission, StationGrant
 from api.deps import SessionDep
+from core.clock import utcnow
 from core.errors import ForbiddenError, InvalidError
-from scheduler.airings import ChainCheck, ingest_airings, verify_chain
+from scheduler.airings import ChainCheck, ingest_airings, missed_airings, verify_chain
 from scheduler.devices import STATES, ClusterState, cluster_states, record_heartbeat
 from scheduler.models import AiringIn, AiringRecord, AiringStatus, Cluster, Station
 from scheduler.service import subtree_ids
@@ -140,6 +141,52 @@ def verify(
 ) -> ChainCheck:
     """Recompute every link; report the first altered, removed or missing record."""
     return verify_chain(session, station=grant.station)
+
+
+class MissedOut(BaseModel):
+    """A scheduled entry nobody has reported as aired, skipped or failed."""
+
+    station: str
+    day: date
+    entry_id: str
+    title: str
+    booking_id: int | None
+    scheduled_start: datetime
+    scheduled_end: datetime
+    flagged_at: datetime
+
+
+MISSED_RANGE_DAYS = 92
+
+
+@router.get(
+    "/stations/{code}/airings/missed",
+    response_model=list[MissedOut],
+    summary="Entries with no airing record some minutes after their end",
+)
+def missed(
+    grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
+    session: SessionDep,
+    day_from: Annotated[date | None, Query(alias="from")] = None,
+    day_to: Annotated[date | None, Query(alias="to")] = None,
+    subtree: bool = False,
+) -> list[MissedOut]:
+    """What the scheduler flagged as missed and no late report has cleared yet."""
+    last = day_to or utcnow().date() + timedelta(days=1)
+    first = day_from or last - timedelta(days=7)
+    if not timedelta(0) <= last - first <= timedelta(days=MISSED_RANGE_DAYS):
+        raise InvalidError(
+            f"Khoảng ngày phải từ 0 đến {MISSED_RANGE_DAYS} ngày.",
+            errors=[{"field": "from"}, {"field": "to"}],
+        )
+    ids = subtree_ids(session, root_id=grant.station.id) if subtree else {grant.station.id}
+    codes = dict(
+        session.exec(select(Station.id, Station.code).where(col(Station.id).in_(ids))).all()
+    )
+    return [
+        MissedOut(station=codes[m.station_id], **m.model_dump(exclude={"id", "station_id"}))
+        for m in missed_airings(session, station_ids=ids, first=first, last=last)
+    ]
 
 
 class HeartbeatIn(BaseModel):

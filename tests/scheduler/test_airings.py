@@ -12,7 +12,7 @@ from sqlmodel import Session, func, select
 
 from core.clock import utcnow
 from core.db import session_scope
-from scheduler.airings import ingest_airings, record_hash, verify_chain
+from scheduler.airings import flag_missed, ingest_airings, record_hash, verify_chain
 from scheduler.models import AiringIn, AiringRecord, Station
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -355,3 +355,32 @@ def test_concurrent_batches_for_one_station_keep_one_unbroken_chain(client, aire
         seqs = session.exec(select(AiringRecord.seq).order_by(AiringRecord.seq)).all()
     assert check.ok and check.records == 80
     assert list(seqs) == list(range(1, 81))
+
+
+def test_entries_nobody_reported_are_flagged_until_a_late_report_arrives(
+    client, aired, newsroom, engine
+) -> None:
+    with session_scope(engine) as session:
+        first = flag_missed(session)
+    with session_scope(engine) as session:
+        again = flag_missed(session)
+    assert first >= 2 and again == 0, "each entry is flagged once"
+    path = "/api/v1/stations/XA-A/airings/missed"
+    flagged = client.get(path, headers=newsroom.operator).json()
+    assert aired["yesterday"]["id"] in [m["entry_id"] for m in flagged]
+    assert all(m["station"] == "XA-A" for m in flagged)
+    province = client.get(
+        "/api/v1/stations/TINH-P/airings/missed",
+        headers=newsroom.planner,
+        params={"subtree": True},
+    ).json()
+    assert {m["station"] for m in province} == {"XA-A", "XA-B"}
+
+    _post(client, aired["device"], _record(aired["yesterday"]))
+    cleared = client.get(path, headers=newsroom.operator).json()
+    assert aired["yesterday"]["id"] not in [m["entry_id"] for m in cleared]
+    assert len(cleared) == len(flagged) - 1
+    too_long = client.get(
+        path, headers=newsroom.operator, params={"from": "2020-01-01", "to": "2026-01-01"}
+    )
+    assert too_long.status_code == 422
