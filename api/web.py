@@ -1,7 +1,7 @@
 """Web pages in Vietnamese, with cookie sessions and CSRF tokens on every form."""
 
 import secrets
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -11,23 +11,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import func, select
 
-from api.auth import Permission, Principal, reaches, visible_station_ids, web_principal
+from api.auth import Principal, visible_station_ids, web_principal
 from api.deps import SessionDep, SettingsDep
 from api.routes.auth import client_address
-from api.routes.playlists import current_playlist
-from content.languages import LANGUAGES
 from core.errors import (
-    ForbiddenError,
-    InvalidError,
-    ProblemError,
     ThrottledError,
     UnauthorizedError,
 )
 from core.identity import authenticate
 from core.models import AuditEvent, User
 from scheduler.models import Cluster, Station
-from scheduler.playlists import playlist_document
-from scheduler.service import CODE_PATTERN, get_station, list_stations
+from scheduler.service import list_stations
 
 ROLE_NAMES = {
     "admin": "Quản trị hệ thống",
@@ -198,86 +192,3 @@ def home(
         timezone=settings.timezone,
     )
 
-
-WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
-PRIORITY_NAMES = {"normal": "thường", "priority": "ưu tiên", "emergency": "khẩn cấp"}
-
-
-def _minutes(seconds: float) -> str:
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} phút {rest:02d} giây" if rest else f"{minutes} phút"
-
-
-@router.get("/stations/{code}/sheet/{day}")
-def programme_sheet(
-    code: str,
-    day: date,
-    request: Request,
-    principal: WebPrincipal,
-    session: SessionDep,
-    settings: SettingsDep,
-    cluster: str | None = None,
-) -> Response:
-    """The day's programme as a printable sheet for the operator's desk."""
-    if principal is None:
-        return RedirectResponse("/login", status_code=303)
-    try:
-        station = get_station(session, code=code)
-        if not principal.may(Permission.playlists_read) or not reaches(
-            session, principal, station.id
-        ):
-            raise ForbiddenError(f"Đài {station.code} nằm ngoài phạm vi được giao.")
-        if cluster is not None and not CODE_PATTERN.match(cluster):
-            raise InvalidError("Mã cụm loa không hợp lệ.")
-        playlist = current_playlist(session, station_id=station.id, day=day, settings=settings)
-    except ProblemError as exc:
-        return render(
-            request,
-            "message.html",
-            principal,
-            status=exc.status,
-            heading="Không mở được chương trình phát thanh",
-            message=exc.detail,
-            link="/",
-            link_text="Về trang chính",
-        )
-    document = playlist_document(playlist, cluster=cluster)
-    zone = ZoneInfo(station.timezone)
-    entries = []
-    for entry in document["entries"]:
-        start = datetime.fromisoformat(entry["start"]).astimezone(zone)
-        end = datetime.fromisoformat(entry["end"]).astimezone(zone)
-        entries.append(
-            {
-                **entry,
-                "start_text": f"{start:%H:%M}",
-                "end_text": f"{end:%H:%M}",
-                "length_text": _minutes((end - start).total_seconds()),
-                "language_text": LANGUAGES.get(entry.get("language") or "", "—"),
-                "clusters_text": "tất cả"
-                if "*" in entry["clusters"]
-                else ", ".join(entry["clusters"]),
-            }
-        )
-    gaps = [
-        {
-            **gap,
-            "start_text": f"{datetime.fromisoformat(gap['start']).astimezone(zone):%H:%M}",
-            "end_text": f"{datetime.fromisoformat(gap['end']).astimezone(zone):%H:%M}",
-        }
-        for gap in playlist.gaps
-    ]
-    return render(
-        request,
-        "sheet.html",
-        principal,
-        station=station,
-        document=document,
-        entries=entries,
-        gaps=gaps,
-        cluster=cluster,
-        day_text=f"{day:%d/%m/%Y}",
-        weekday=WEEKDAYS[day.weekday()],
-        zone_name=station.timezone,
-        priority_names=PRIORITY_NAMES,
-    )

@@ -1,0 +1,303 @@
+"""The commune operator's pages: the day's programme, confirming airings, the printed sheet."""
+
+import time
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from api.auth import Permission, Principal, audio_query, reaches
+from api.deps import SessionDep, SettingsDep
+from api.routes.playlists import current_playlist
+from api.web import WebPrincipal, check_csrf, render
+from content.languages import LANGUAGES
+from core.clock import utcnow
+from core.errors import ForbiddenError, InvalidError, ProblemError
+from core.settings import Settings
+from scheduler.airings import IngestReport, ingest_airings
+from scheduler.models import AiringIn, AiringRecord, AiringStatus, Cluster, Playlist, Station
+from scheduler.playlists import playlist_document
+from scheduler.service import CODE_PATTERN, get_station
+
+router = APIRouter(include_in_schema=False)
+
+WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
+PRIORITY_NAMES = {"normal": "thường", "priority": "ưu tiên", "emergency": "khẩn cấp"}
+AIRING_NAMES = {
+    "aired": "đã phát",
+    "partial": "phát một phần",
+    "skipped": "không phát",
+    "failed": "phát lỗi",
+}
+
+
+def _minutes(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} phút {rest:02d} giây" if rest else f"{minutes} phút"
+
+
+def _problem_page(request: Request, principal: Principal, exc: ProblemError) -> Response:
+    return render(
+        request,
+        "message.html",
+        principal,
+        status=exc.status,
+        heading="Không mở được chương trình phát thanh",
+        message=exc.detail,
+        link="/",
+        link_text="Về trang chính",
+    )
+
+
+def _station(session: Session, principal: Principal, code: str, permission: Permission) -> Station:
+    station = get_station(session, code=code)
+    if not principal.may(permission) or not reaches(session, principal, station.id):
+        raise ForbiddenError(f"Đài {station.code} nằm ngoài phạm vi được giao.")
+    return station
+
+
+def _entries(
+    playlist: Playlist, station: Station, settings: Settings, cluster: str | None
+) -> list[dict[str, Any]]:
+    zone = ZoneInfo(station.timezone)
+    expires = int(time.time()) + 2 * 86_400
+    out = []
+    for entry in playlist_document(playlist, cluster=cluster)["entries"]:
+        start = datetime.fromisoformat(entry["start"]).astimezone(zone)
+        end = datetime.fromisoformat(entry["end"]).astimezone(zone)
+        audio = entry.get("audio")
+        out.append(
+            {
+                **entry,
+                "start_text": f"{start:%H:%M}",
+                "end_text": f"{end:%H:%M}",
+                "length_text": _minutes((end - start).total_seconds()),
+                "language_text": LANGUAGES.get(entry.get("language") or "", "—"),
+                "clusters_text": "tất cả"
+                if "*" in entry["clusters"]
+                else ", ".join(entry["clusters"]),
+                # The page's player opens the file with a signed link: the web session
+                # cookie does not open the REST API.
+                "listen": f"{audio['url']}?"
+                + audio_query(settings=settings, sha256=audio["sha256"], expires=expires)
+                if audio
+                else None,
+            }
+        )
+    return out
+
+
+@router.get("/stations/{code}/sheet/{day}")
+def programme_sheet(
+    code: str,
+    day: date,
+    request: Request,
+    principal: WebPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    cluster: str | None = None,
+) -> Response:
+    """The day's programme as a printable sheet for the operator's desk."""
+    if principal is None:
+        return RedirectResponse("/login", status_code=303)
+    try:
+        station = _station(session, principal, code, Permission.playlists_read)
+        if cluster is not None and not CODE_PATTERN.match(cluster):
+            raise InvalidError("Mã cụm loa không hợp lệ.")
+        playlist = current_playlist(session, station_id=station.id, day=day, settings=settings)
+    except ProblemError as exc:
+        return _problem_page(request, principal, exc)
+    zone = ZoneInfo(station.timezone)
+    gaps = [
+        {
+            **gap,
+            "start_text": f"{datetime.fromisoformat(gap['start']).astimezone(zone):%H:%M}",
+            "end_text": f"{datetime.fromisoformat(gap['end']).astimezone(zone):%H:%M}",
+        }
+        for gap in playlist.gaps
+    ]
+    return render(
+        request,
+        "sheet.html",
+        principal,
+        station=station,
+        document=playlist_document(playlist, cluster=cluster),
+        entries=_entries(playlist, station, settings, cluster),
+        gaps=gaps,
+        cluster=cluster,
+        day_text=f"{day:%d/%m/%Y}",
+        weekday=WEEKDAYS[day.weekday()],
+        zone_name=station.timezone,
+        priority_names=PRIORITY_NAMES,
+    )
+
+
+def _latest_records(session: Session, station: Station, day: date) -> dict[str, AiringRecord]:
+    # The newest record of each entry wins: a correction comes after what it corrects.
+    latest: dict[str, AiringRecord] = {}
+    for record in session.exec(
+        select(AiringRecord)
+        .where(AiringRecord.station_id == station.id, AiringRecord.day == day)
+        .order_by(col(AiringRecord.seq))
+    ):
+        latest[record.entry_id] = record
+    return latest
+
+
+def _day_page(
+    request: Request,
+    principal: Principal,
+    session: Session,
+    settings: Settings,
+    station: Station,
+    day: date,
+    *,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    saved: str | None = None,
+) -> Response:
+    playlist = current_playlist(session, station_id=station.id, day=day, settings=settings)
+    zone = ZoneInfo(station.timezone)
+    latest = _latest_records(session, station, day)
+    now = utcnow()
+    entries = _entries(playlist, station, settings, None)
+    for entry in entries:
+        record = latest.get(entry["id"])
+        entry["record"] = record
+        entry["record_text"] = (
+            f"{AIRING_NAMES[record.status]}"
+            + (f" lúc {record.started_at.astimezone(zone):%H:%M}" if record.started_at else "")
+            + (" (thiết bị báo)" if record.source == "device" else " (cán bộ xác nhận)")
+            + (f": {record.reason}" if record.reason else "")
+            if record
+            else (
+                "chưa có báo cáo, đã quá giờ"
+                if datetime.fromisoformat(entry["end"]) < now
+                else "chưa đến giờ"
+            )
+        )
+    clusters = list(
+        session.exec(
+            select(Cluster.code).where(Cluster.station_id == station.id).order_by(Cluster.code)
+        )
+    )
+    return render(
+        request,
+        "day.html",
+        principal,
+        status=status,
+        station=station,
+        day=day,
+        day_text=f"{day:%d/%m/%Y}",
+        weekday=WEEKDAYS[day.weekday()],
+        previous_day=day - timedelta(days=1),
+        next_day=day + timedelta(days=1),
+        frozen=playlist.frozen_at is not None,
+        entries=entries,
+        clusters=clusters,
+        errors=errors or {},
+        saved=saved,
+        airing_names=AIRING_NAMES,
+        priority_names=PRIORITY_NAMES,
+        may_confirm=principal.may(Permission.airings_write),
+        emergency=any(e["priority"] == "emergency" for e in entries),
+    )
+
+
+@router.get("/stations/{code}/day/{day}")
+def day_page(
+    code: str,
+    day: date,
+    request: Request,
+    principal: WebPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    saved: str | None = None,
+) -> Response:
+    """A station's day: each entry with its player and what was reported about it."""
+    if principal is None:
+        return RedirectResponse("/login", status_code=303)
+    try:
+        station = _station(session, principal, code, Permission.playlists_read)
+        return _day_page(request, principal, session, settings, station, day, saved=saved)
+    except ProblemError as exc:
+        return _problem_page(request, principal, exc)
+
+
+def _clock(day: date, value: str, zone: ZoneInfo) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.combine(day, datetime.strptime(value, "%H:%M").time(), zone)
+    except ValueError as exc:
+        raise InvalidError("Giờ ghi theo dạng HH:MM, ví dụ 05:30.") from exc
+
+
+@router.post("/stations/{code}/day/{day}/airings", dependencies=[Depends(check_csrf)])
+def confirm_airing(
+    code: str,
+    day: date,
+    request: Request,
+    principal: WebPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    entry_id: Annotated[str, Form(max_length=64)],
+    status: Annotated[str, Form(max_length=16)],
+    reason: Annotated[str, Form(max_length=500)] = "",
+    cluster: Annotated[str, Form(max_length=64)] = "",
+    started: Annotated[str, Form(max_length=5)] = "",
+    ended: Annotated[str, Form(max_length=5)] = "",
+) -> Response:
+    """Record what the operator saw; a second answer for an entry corrects the first."""
+    if principal is None:
+        return RedirectResponse("/login", status_code=303)
+    try:
+        station = _station(session, principal, code, Permission.airings_write)
+    except ProblemError as exc:
+        return _problem_page(request, principal, exc)
+    zone = ZoneInfo(station.timezone)
+    try:
+        if status not in AIRING_NAMES:
+            raise InvalidError("Hãy chọn đã phát, phát một phần, không phát hoặc phát lỗi.")
+        previous = _latest_records(session, station, day).get(entry_id)
+        record = AiringIn(
+            id=f"web-{uuid.uuid4()}",
+            entry_id=entry_id,
+            cluster=cluster or None,
+            started_at=_clock(day, started, zone),
+            ended_at=_clock(day, ended, zone),
+            status=AiringStatus(status),
+            reason=reason.strip() or None,
+            corrects=previous.client_id if previous else None,
+        )
+        report = ingest_airings(
+            session,
+            station=station,
+            records=[record],
+            source="operator",
+            recorded_by=principal.name,
+        )
+    except ValidationError:
+        report = IngestReport(rejected=[{"id": "", "reason": "Biểu mẫu thiếu hoặc sai thông tin."}])
+    except ProblemError as exc:
+        session.rollback()
+        errors = {entry_id: exc.detail}
+        return _day_page(
+            request, principal, session, settings, station, day, status=422, errors=errors
+        )
+    if report.rejected:
+        session.rollback()
+        errors = {entry_id: report.rejected[0]["reason"]}
+        return _day_page(
+            request, principal, session, settings, station, day, status=422, errors=errors
+        )
+    session.commit()
+    return RedirectResponse(
+        f"/stations/{station.code}/day/{day.isoformat()}?saved={entry_id}#{entry_id}",
+        status_code=303,
+    )
