@@ -14,6 +14,7 @@ from sqlmodel import func, select
 from api.auth import Principal, visible_station_ids, web_principal
 from api.deps import SessionDep, SettingsDep
 from api.routes.auth import client_address
+from core.clock import utcnow
 from core.errors import (
     ThrottledError,
     UnauthorizedError,
@@ -190,5 +191,5 @@ def home(
         cluster_counts=counts,
         events=events,
         timezone=settings.timezone,
+        today=utcnow().astimezone(ZoneInfo(settings.timezone)).date().isoformat(),
     )
-

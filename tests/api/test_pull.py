@@ -1,6 +1,7 @@
 """What devices and players pull from a real server: M3U8, signed audio links, events."""
 
 import hashlib
+import re
 import subprocess
 import threading
 import time
@@ -289,3 +290,21 @@ def test_heartbeats_show_which_clusters_play_are_silent_or_offline(served, engin
         "/api/v1/stations/XA-A/heartbeats", headers=served["device"], json={"volume": 300}
     )
     assert volume.status_code == 422
+
+
+def test_the_overview_page_puts_silent_and_offline_clusters_first(served) -> None:
+    client = served["client"]
+    client.post("/api/v1/stations/XA-A/heartbeats", headers=served["bound"], json={"volume": 0})
+    _emergency(client, served["planner"])
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+    client.post(
+        "/login", data={"username": "alice", "password": "mật-khẩu-đủ-dài", "csrf_token": token}
+    )
+    home = client.get("/").text
+    assert "/stations/XA-A/clusters" in home
+    page = client.get("/stations/TINH-P/clusters")
+    assert page.status_code == 200
+    text = page.text
+    assert "im lặng trong giờ phát" in text and "(âm lượng 0)" in text
+    assert text.index("Bản B") < text.index("Bản A"), "the silent cluster comes first"
+    assert "XA-B" in text, "stations below are included"

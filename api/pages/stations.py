@@ -1,0 +1,64 @@
+"""The stations overview: which loudspeaker clusters play, are silent or offline."""
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import col, select
+
+from api.auth import Permission, reaches
+from api.deps import SessionDep
+from api.web import WebPrincipal, render
+from core.errors import ForbiddenError, ProblemError
+from scheduler.devices import cluster_states
+from scheduler.models import Station
+from scheduler.service import get_station, subtree_ids
+
+router = APIRouter(include_in_schema=False)
+
+STATE_NAMES = {
+    "playing": "đang phát",
+    "idle": "trực tuyến",
+    "silent": "im lặng trong giờ phát",
+    "offline": "mất liên lạc",
+    "unknown": "chưa có thiết bị báo",
+}
+ATTENTION = ("silent", "offline")
+
+
+@router.get("/stations/{code}/clusters")
+def clusters_overview(
+    code: str, request: Request, principal: WebPrincipal, session: SessionDep
+) -> Response:
+    """Every cluster of the station and the stations below it, the worrying ones first."""
+    if principal is None:
+        return RedirectResponse("/login", status_code=303)
+    try:
+        station = get_station(session, code=code)
+        if not principal.may(Permission.stations_read) or not reaches(
+            session, principal, station.id
+        ):
+            raise ForbiddenError(f"Đài {station.code} nằm ngoài phạm vi được giao.")
+    except ProblemError as exc:
+        return render(
+            request,
+            "message.html",
+            principal,
+            status=exc.status,
+            heading="Không mở được danh sách cụm loa",
+            message=exc.detail,
+        )
+    ids = subtree_ids(session, root_id=station.id)
+    stations = list(session.exec(select(Station).where(col(Station.id).in_(ids))))
+    states = cluster_states(session, stations=sorted(stations, key=lambda s: s.code))
+    states.sort(key=lambda s: (s.state not in ATTENTION, s.station, s.cluster or ""))
+    counts = {name: sum(1 for s in states if s.state == name) for name in STATE_NAMES}
+    return render(
+        request,
+        "clusters.html",
+        principal,
+        station=station,
+        states=states,
+        counts=counts,
+        state_names=STATE_NAMES,
+        attention=ATTENTION,
+        timezone=station.timezone,
+    )
