@@ -1,0 +1,525 @@
+"""Planned against aired: what the plans asked for, what the schedule held, what went out.
+
+The planned side is read from the daily playlists (what devices were given); the aired
+side is the airing log, summed per entry in the database. The unit is one entry on one
+loudspeaker cluster: an entry for the whole station counts once per cluster. A record
+without a cluster speaks for every cluster of its entry that has no record of its own.
+The newest record wins: a correction replaces the record it names.
+"""
+
+import calendar
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, func
+from sqlmodel import Session, col, select
+
+from audio.models import Programme
+from content.models import ContentItem, Plan, PlanRequirement
+from core.errors import InvalidError
+from scheduler.models import AiringRecord, AiringStatus, Booking, Cluster, Playlist, Station
+
+MAX_PERIOD_DAYS = 3 * 366  # a report for a hundred years is refused
+STATUSES = ("aired", "partial", "skipped", "failed")
+CHANNEL_KINDS = {
+    "provincial_station": "province",
+    "district_station": "district",
+    "commune_loudspeaker": "commune",
+    "relay": "commune",
+}
+ETHNIC = "und"  # the importer's marker for "ethnic languages", unnamed
+
+
+@dataclass(frozen=True)
+class Period:
+    """A closed range of local dates and how people name it."""
+
+    first: date
+    last: date
+    label: str
+
+
+PERIOD = re.compile(
+    r"^(?P<year>\d{4})(?:-(?:(?P<half>H[12])|(?P<quarter>Q[1-4])|(?P<month>\d{2})|W(?P<week>\d{2})))?$"
+)
+
+
+def parse_period(text: str) -> Period:
+    """2026, 2026-H1, 2026-Q3, 2026-07, 2026-W27 or 2026-07-01..2026-09-30."""
+    text = text.strip()
+    if ".." in text:
+        try:
+            first, last = (date.fromisoformat(part) for part in text.split("..", 1))
+        except ValueError as exc:
+            raise _bad_period(text) from exc
+        label = f"{first:%d/%m/%Y}–{last:%d/%m/%Y}"
+    else:
+        match = PERIOD.match(text)
+        if match is None:
+            raise _bad_period(text)
+        year = int(match["year"])
+        if not 2000 <= year <= 2199:
+            raise _bad_period(text)
+        if match["half"]:
+            half = int(match["half"][1])
+            first, last = date(year, 6 * half - 5, 1), _month_end(year, 6 * half)
+            label = f"6 tháng {'đầu' if half == 1 else 'cuối'} năm {year}"
+        elif match["quarter"]:
+            quarter = int(match["quarter"][1])
+            first, last = date(year, 3 * quarter - 2, 1), _month_end(year, 3 * quarter)
+            label = f"Quý {['I', 'II', 'III', 'IV'][quarter - 1]} năm {year}"
+        elif match["month"]:
+            month = int(match["month"])
+            if not 1 <= month <= 12:
+                raise _bad_period(text)
+            first, last = date(year, month, 1), _month_end(year, month)
+            label = f"Tháng {month}/{year}"
+        elif match["week"]:
+            try:
+                first = date.fromisocalendar(year, int(match["week"]), 1)
+            except ValueError as exc:
+                raise _bad_period(text) from exc
+            last = first + timedelta(days=6)
+            label = f"Tuần {int(match['week'])}/{year}"
+        else:
+            first, last, label = date(year, 1, 1), date(year, 12, 31), f"Năm {year}"
+    if last < first or (last - first).days >= MAX_PERIOD_DAYS:
+        raise InvalidError(
+            f"Kỳ báo cáo phải từ một ngày đến {MAX_PERIOD_DAYS // 366} năm.",
+            errors=[{"field": "period", "value": text}],
+        )
+    return Period(first, last, label)
+
+
+def _bad_period(text: str) -> InvalidError:
+    return InvalidError(
+        "Kỳ báo cáo viết như 2026, 2026-H1, 2026-Q3, 2026-07, 2026-W27 "
+        "hoặc 2026-07-01..2026-09-30.",
+        errors=[{"field": "period", "value": text}],
+    )
+
+
+def _month_end(year: int, month: int) -> date:
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+@dataclass
+class Tally:
+    """Counts of planned units by outcome, and minutes planned and aired."""
+
+    planned: int = 0
+    aired: int = 0
+    partial: int = 0
+    skipped: int = 0
+    failed: int = 0
+    missing: int = 0
+    planned_minutes: float = 0.0
+    aired_minutes: float = 0.0
+
+    def add(self, other: "Tally") -> None:
+        """Add another tally into this one."""
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def aired_share(self) -> float:
+        """The share of planned units that aired in full."""
+        return self.aired / self.planned if self.planned else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The public shape, minutes rounded to a tenth."""
+        return {
+            "planned": self.planned,
+            "aired": self.aired,
+            "partial": self.partial,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "missing": self.missing,
+            "planned_minutes": round(self.planned_minutes, 1),
+            "aired_minutes": round(self.aired_minutes, 1),
+            "aired_share": round(self.aired_share, 4),
+        }
+
+
+@dataclass
+class PlannedEntry:
+    """One scheduled entry of a playlist, with what it counts for."""
+
+    station_id: int
+    day: date
+    entry_id: str
+    title: str
+    start: datetime
+    seconds: float
+    units: int
+    booking_id: int | None
+    item_id: int | None
+    language: str | None
+    plan_ids: frozenset[int]
+    theme_ids: frozenset[int]
+    tally: Tally = field(default_factory=Tally)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a report covers besides the period: stations and optional narrowing."""
+
+    station_ids: frozenset[int]
+    plan_id: int | None = None
+    theme_id: int | None = None
+    language: str | None = None
+    booking_id: int | None = None
+    item_id: int | None = None
+
+
+@dataclass
+class Judgement:
+    """Whether one requirement was met at one station in one week, month or period."""
+
+    requirement_id: int
+    plan: str
+    requirement: str
+    station: str
+    bucket: str
+    met: bool
+    reason: str
+
+
+@dataclass
+class ComplianceReport:
+    """Totals and breakdowns for a period and scope, and each requirement judged."""
+
+    period: Period
+    totals: Tally
+    by_station: dict[str, Tally]
+    by_month: dict[str, Tally]
+    by_language: dict[str, Tally]
+    by_day: dict[str, Tally]
+    judgements: list[Judgement]
+    entries: list[PlannedEntry]
+
+
+def _programme_items(session: Session, booking_ids: set[int]) -> dict[int, list[int]]:
+    # An assembled programme counts for the plans and themes of the items it carries.
+    rows = session.exec(
+        select(Booking.id, Programme.parts)
+        .join(Programme, col(Booking.programme_id) == Programme.id)
+        .where(col(Booking.id).in_(booking_ids))
+    )
+    return {
+        booking_id: [p["item_id"] for p in parts if p.get("item_id")] for booking_id, parts in rows
+    }
+
+
+def planned_entries(session: Session, *, scope: Scope, period: Period) -> list[PlannedEntry]:
+    """Every entry of the playlists in scope, expanded to the clusters it plays on."""
+    clusters = dict(
+        session.exec(
+            select(Cluster.station_id, func.count())
+            .where(col(Cluster.station_id).in_(scope.station_ids))
+            .group_by(Cluster.station_id)
+        ).all()
+    )
+    rows = list(
+        session.exec(
+            select(Playlist.station_id, Playlist.day, Playlist.body).where(
+                col(Playlist.station_id).in_(scope.station_ids),
+                col(Playlist.day).between(period.first, period.last),
+            )
+        )
+    )
+    item_ids = {e.get("content_item_id") for _, _, body in rows for e in body["entries"]}
+    booking_ids = {e.get("booking_id") for _, _, body in rows for e in body["entries"]}
+    programmes = _programme_items(session, {b for b in booking_ids if b})
+    item_ids |= {i for items in programmes.values() for i in items}
+    items = {
+        item.id: (item.plan_id, item.theme_id)
+        for item in session.exec(
+            select(ContentItem).where(col(ContentItem.id).in_({i for i in item_ids if i}))
+        )
+    }
+    out = []
+    for station_id, day, body in rows:
+        for entry in body["entries"]:
+            if entry.get("booking_id") is None:
+                continue  # the fallback relay fills silence; no plan asked for it
+            carried = [entry["content_item_id"]] if entry.get("content_item_id") else []
+            carried += programmes.get(entry["booking_id"], [])
+            plans = frozenset(items[i][0] for i in carried if i in items and items[i][0])
+            themes = frozenset(items[i][1] for i in carried if i in items and items[i][1])
+            planned = PlannedEntry(
+                station_id=station_id,
+                day=day,
+                entry_id=entry["id"],
+                title=entry["title"],
+                start=datetime.fromisoformat(entry["start"]),
+                seconds=(
+                    datetime.fromisoformat(entry["end"]) - datetime.fromisoformat(entry["start"])
+                ).total_seconds(),
+                units=len(entry["clusters"])
+                if "*" not in entry["clusters"]
+                else max(1, clusters.get(station_id, 0)),
+                booking_id=entry.get("booking_id"),
+                item_id=entry.get("content_item_id"),
+                language=entry.get("language"),
+                plan_ids=plans,
+                theme_ids=themes,
+            )
+            if _in_scope(planned, scope):
+                out.append(planned)
+    return out
+
+
+def _in_scope(entry: PlannedEntry, scope: Scope) -> bool:
+    return (
+        (scope.plan_id is None or scope.plan_id in entry.plan_ids)
+        and (scope.theme_id is None or scope.theme_id in entry.theme_ids)
+        and (scope.language is None or entry.language == scope.language)
+        and (scope.booking_id is None or entry.booking_id == scope.booking_id)
+        and (scope.item_id is None or entry.item_id == scope.item_id)
+    )
+
+
+RANK = {status: rank for rank, status in enumerate(STATUSES, start=1)}
+
+
+def aired_by_entry(
+    session: Session, *, station_ids: Iterable[int], period: Period
+) -> dict[tuple[int, str], dict[tuple[str, bool], tuple[int, float]]]:
+    """Per (station, entry): clusters by their best status, station-wide apart, and seconds."""
+    ids = list(station_ids)
+    corrected = (
+        select(AiringRecord.corrects)
+        .where(col(AiringRecord.station_id).in_(ids), col(AiringRecord.corrects).is_not(None))
+        .scalar_subquery()
+    )
+    rank = case(*((AiringRecord.status == s, r) for s, r in RANK.items()), else_=len(RANK))
+    length = case(
+        (
+            col(AiringRecord.status).in_(("aired", "partial")),
+            _seconds(session, AiringRecord.ended_at) - _seconds(session, AiringRecord.started_at),
+        ),
+        else_=0,
+    )
+    # First each cluster's best report (a cluster reported twice counts once), then
+    # clusters counted per entry and status: rows stay per entry, never per cluster.
+    per_cluster = (
+        select(
+            AiringRecord.station_id,
+            AiringRecord.entry_id,
+            col(AiringRecord.cluster).is_(None).label("wide"),
+            func.min(rank).label("best"),
+            func.max(length).label("seconds"),
+        )
+        .where(
+            col(AiringRecord.station_id).in_(ids),
+            col(AiringRecord.day).between(period.first, period.last),
+            col(AiringRecord.client_id).not_in(corrected),
+        )
+        .group_by(AiringRecord.station_id, AiringRecord.entry_id, AiringRecord.cluster)
+        .subquery()
+    )
+    query = select(
+        per_cluster.c.station_id,
+        per_cluster.c.entry_id,
+        per_cluster.c.wide,
+        per_cluster.c.best,
+        func.count(),
+        func.coalesce(func.sum(per_cluster.c.seconds), 0),
+    ).group_by(
+        per_cluster.c.station_id, per_cluster.c.entry_id, per_cluster.c.wide, per_cluster.c.best
+    )
+    out: dict[tuple[int, str], dict[tuple[str, bool], tuple[int, float]]] = defaultdict(dict)
+    for station_id, entry_id, wide, best, clusters, seconds in session.exec(query):
+        status = STATUSES[int(best) - 1]
+        out[(station_id, entry_id)][(status, bool(wide))] = (int(clusters), float(seconds or 0))
+    return out
+
+
+def _seconds(session: Session, column: Any) -> Any:
+    # Epoch seconds of a stored instant, in each database's own words.
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", column)
+    return func.julianday(column) * 86_400.0
+
+
+def _tally(entry: PlannedEntry, outcomes: dict[tuple[str, bool], tuple[int, float]]) -> Tally:
+    tally = Tally(planned=entry.units, planned_minutes=entry.seconds / 60)
+    left, aired_seconds = entry.units, 0.0
+    for status in STATUSES:
+        clusters, seconds = outcomes.get((status, False), (0, 0.0))
+        count = min(left, clusters)
+        setattr(tally, status, count)
+        left -= count
+        aired_seconds += min(seconds, entry.seconds * clusters)
+    # A station-wide report speaks for every cluster without a report of its own.
+    wide = next((s for s in STATUSES if (s, True) in outcomes), None)
+    if wide is not None and left:
+        setattr(tally, wide, getattr(tally, wide) + left)
+        aired_seconds += min(outcomes[(wide, True)][1], entry.seconds) * left
+        left = 0
+    tally.missing = left
+    # Aired minutes weigh each cluster equally: a full airing on half the clusters is half.
+    tally.aired_minutes = min(aired_seconds / entry.units, entry.seconds) / 60
+    return tally
+
+
+def compliance(session: Session, *, scope: Scope, period: Period) -> ComplianceReport:
+    """Planned against aired for the scope and period, with each plan requirement judged."""
+    entries = planned_entries(session, scope=scope, period=period)
+    outcomes = aired_by_entry(session, station_ids=scope.station_ids, period=period)
+    codes = dict(
+        session.exec(
+            select(Station.id, Station.code).where(col(Station.id).in_(scope.station_ids))
+        ).all()
+    )
+    totals = Tally()
+    by_station: dict[str, Tally] = defaultdict(Tally)
+    by_month: dict[str, Tally] = defaultdict(Tally)
+    by_language: dict[str, Tally] = defaultdict(Tally)
+    by_day: dict[str, Tally] = defaultdict(Tally)
+    for entry in entries:
+        entry.tally = _tally(entry, outcomes.get((entry.station_id, entry.entry_id), {}))
+        totals.add(entry.tally)
+        by_station[codes[entry.station_id]].add(entry.tally)
+        by_month[f"{entry.day:%Y-%m}"].add(entry.tally)
+        by_language[entry.language or "—"].add(entry.tally)
+        by_day[entry.day.isoformat()].add(entry.tally)
+    return ComplianceReport(
+        period=period,
+        totals=totals,
+        by_station=dict(sorted(by_station.items())),
+        by_month=dict(sorted(by_month.items())),
+        by_language=dict(sorted(by_language.items())),
+        by_day=dict(sorted(by_day.items())),
+        judgements=judge_requirements(session, scope=scope, period=period, entries=entries),
+        entries=entries,
+    )
+
+
+def _buckets(cadence: str | None, period: Period) -> list[tuple[str, date, date]]:
+    if cadence == "weekly":
+        monday = period.first - timedelta(days=period.first.weekday())
+        out = []
+        while monday <= period.last:
+            year, week, _ = monday.isocalendar()
+            out.append((f"Tuần {week}/{year}", monday, monday + timedelta(days=6)))
+            monday += timedelta(days=7)
+        return out
+    if cadence == "monthly":
+        out, cursor = [], period.first.replace(day=1)
+        while cursor <= period.last:
+            out.append(
+                (
+                    f"Tháng {cursor.month}/{cursor.year}",
+                    cursor,
+                    _month_end(cursor.year, cursor.month),
+                )
+            )
+            cursor = _month_end(cursor.year, cursor.month) + timedelta(days=1)
+        return out
+    if cadence == "daily":
+        days = (period.first + timedelta(d) for d in range((period.last - period.first).days + 1))
+        return [(f"{day:%d/%m/%Y}", day, day) for day in days]
+    if cadence == "quarterly":
+        out, cursor = [], period.first.replace(day=1)
+        while cursor <= period.last:
+            quarter = (cursor.month - 1) // 3 + 1
+            end = _month_end(cursor.year, quarter * 3)
+            out.append((f"Quý {quarter}/{cursor.year}", date(cursor.year, quarter * 3 - 2, 1), end))
+            cursor = end + timedelta(days=1)
+        return out
+    return [(period.label, period.first, period.last)]
+
+
+def _language_fits(requirement: PlanRequirement, language: str | None) -> bool:
+    wanted = set(requirement.languages)
+    if not wanted:
+        return True
+    if ETHNIC in wanted and language not in (None, "vie"):
+        return True
+    return language in wanted
+
+
+def _bounds(requirement: PlanRequirement) -> str:
+    low, high = requirement.minutes_min, requirement.minutes_max
+    if low and high:
+        return f" (yêu cầu {low}–{high} phút)"
+    if low:
+        return f" (yêu cầu ít nhất {low} phút)"
+    if high:
+        return f" (yêu cầu tối đa {high} phút)"
+    return ""
+
+
+def judge_requirements(
+    session: Session, *, scope: Scope, period: Period, entries: list[PlannedEntry]
+) -> list[Judgement]:
+    """Each broadcasting requirement, for each station it binds and each week or month."""
+    plan_ids = {scope.plan_id} if scope.plan_id else {p for e in entries for p in e.plan_ids}
+    if not plan_ids:
+        return []
+    plans = {p.id: p for p in session.exec(select(Plan).where(col(Plan.id).in_(plan_ids)))}
+    requirements = session.exec(
+        select(PlanRequirement)
+        .where(col(PlanRequirement.plan_id).in_(plan_ids))
+        .order_by(PlanRequirement.plan_id, PlanRequirement.id)
+    )
+    stations = list(
+        session.exec(
+            select(Station).where(col(Station.id).in_(scope.station_ids)).order_by(Station.code)
+        )
+    )
+    by_station: dict[int, list[PlannedEntry]] = defaultdict(list)
+    for entry in entries:
+        by_station[entry.station_id].append(entry)
+    out = []
+    for requirement in requirements:
+        kind = CHANNEL_KINDS.get(requirement.channel)
+        if kind is None:
+            continue  # newspapers, meetings and leaflets are not aired
+        plan = plans[requirement.plan_id]
+        name = plan.number or plan.title
+        text = (requirement.text or requirement.channel)[:200]
+        for station in (s for s in stations if s.kind == kind):
+            for bucket, first, last in _buckets(requirement.cadence, period):
+                relevant = [
+                    e
+                    for e in by_station[station.id]
+                    if requirement.plan_id in e.plan_ids
+                    and first <= e.day <= last
+                    and _language_fits(requirement, e.language)
+                ]
+                met, reason = _judge(requirement, relevant)
+                out.append(Judgement(requirement.id, name, text, station.code, bucket, met, reason))
+    return out
+
+
+def _judge(requirement: PlanRequirement, entries: list[PlannedEntry]) -> tuple[bool, str]:
+    bounds = _bounds(requirement)
+    if not entries:
+        return False, "không có buổi phát nào được lên lịch" + bounds
+    whole = [e for e in entries if e.tally.aired == e.units]
+    low = (requirement.minutes_min or 0) * 60 * 0.95  # a few seconds short still counts
+    high = (requirement.minutes_max or 0) * 60 * 1.05 if requirement.minutes_max else None
+    fitting = [e for e in whole if e.seconds >= low and (high is None or e.seconds <= high)]
+    if fitting:
+        longest = max(e.seconds for e in fitting) / 60
+        return True, f"đã phát trọn {len(fitting)} buổi, dài nhất {longest:.0f} phút{bounds}"
+    if whole:
+        lengths = ", ".join(f"{e.seconds / 60:.0f}" for e in whole[:5])
+        return False, f"đã phát {len(whole)} buổi nhưng dài {lengths} phút{bounds}"
+    units = sum(e.units for e in entries)
+    aired = sum(e.tally.aired for e in entries)
+    missing = sum(e.tally.missing for e in entries)
+    return False, (
+        f"đã lên lịch {len(entries)} buổi nhưng không buổi nào phát trọn ở mọi cụm loa: "
+        f"{aired}/{units} lượt cụm loa đã phát, {missing} lượt chưa có báo cáo"
+    )
+
+
+__all__ = ["AiringStatus", "ComplianceReport", "Period", "Scope", "Tally", "compliance"]

@@ -1,0 +1,287 @@
+"""Planned against aired: periods, outcomes per cluster, corrections, requirements judged."""
+
+import random
+import uuid
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import Session, select
+
+from audio.service import process_queue
+from content.models import ContentItem, Plan, PlanRequirement
+from core.clock import utcnow
+from core.db import session_scope
+from core.errors import InvalidError
+from scheduler.airings import ingest_airings
+from scheduler.compliance import Period, Scope, compliance, parse_period
+from scheduler.models import AiringIn, Station
+from scheduler.service import subtree_ids
+
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+WINDOWS = [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "05:30", "end": "06:30"}]
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "last"),
+    [
+        ("2026", date(2026, 1, 1), date(2026, 12, 31)),
+        ("2026-H1", date(2026, 1, 1), date(2026, 6, 30)),
+        ("2026-H2", date(2026, 7, 1), date(2026, 12, 31)),
+        ("2026-Q3", date(2026, 7, 1), date(2026, 9, 30)),
+        ("2028-02", date(2028, 2, 1), date(2028, 2, 29)),
+        ("2026-W01", date(2025, 12, 29), date(2026, 1, 4)),
+        ("2026-07-03..2026-07-05", date(2026, 7, 3), date(2026, 7, 5)),
+    ],
+)
+def test_periods_are_named_as_the_plans_name_them(text, first, last) -> None:
+    period = parse_period(text)
+    assert (period.first, period.last) == (first, last)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2026-Q5", "2026-13", "26", "1900", "2000-01-01..2099-12-31", "2026-07-05..2026-07-01", "x"],
+)
+def test_bad_periods_are_refused(text) -> None:
+    with pytest.raises(InvalidError):
+        parse_period(text)
+
+
+def _today() -> date:
+    return utcnow().astimezone(ZONE).date()
+
+
+@pytest.fixture
+def scheduled(client, newsroom, engine) -> dict:
+    """XA-A (clusters BAN-A, BAN-B) and XA-B (none) air a 10-minute relay daily at 05:30."""
+    bookings = {}
+    for code in ("XA-A", "XA-B"):
+        client.patch(
+            f"/api/v1/stations/{code}", headers=newsroom.planner, json={"windows": WINDOWS}
+        )
+        bookings[code] = client.post(
+            "/api/v1/bookings",
+            headers=newsroom.planner,
+            json={
+                "station": code,
+                "source": "relay",
+                "relay_url": "http://vov.example/vov1",
+                "duration_s": 600,
+                "title": "Tiếp sóng VOV1",
+                "at": "05:30",
+                "recurrence": {"freq": "daily", "start": (_today() - timedelta(10)).isoformat()},
+            },
+        ).json()["id"]
+    for cluster in ("BAN-A", "BAN-B"):
+        client.post(
+            "/api/v1/stations/XA-A/clusters",
+            headers=newsroom.planner,
+            json={"code": cluster, "name": f"Cụm {cluster}"},
+        )
+
+    class Entries(dict):
+        # Past playlists are made on first request and never change after: a test that
+        # books more for those days must do so before it asks for them.
+        def __missing__(self, key: tuple[str, int]) -> dict:
+            code, back = key
+            day = _today() - timedelta(back)
+            playlist = client.get(
+                f"/api/v1/stations/{code}/playlists/{day}", headers=newsroom.planner
+            ).json()
+            self[key] = next(e for e in playlist["entries"] if e["title"] == "Tiếp sóng VOV1")
+            return self[key]
+
+        def all(self) -> "Entries":
+            for key in [(c, b) for c in ("XA-A", "XA-B") for b in (1, 2, 3)]:
+                self[key]
+            return self
+
+    return {"entries": Entries(), "bookings": bookings}
+
+
+def _send(engine, code: str, *records: dict, source: str = "device") -> list[str]:
+    with session_scope(engine, write=True) as session:
+        station = session.exec(select(Station).where(Station.code == code)).one()
+        report = ingest_airings(
+            session,
+            station=station,
+            records=[AiringIn(**r) for r in records],
+            source=source,
+            recorded_by="test",
+        )
+    assert not report.rejected, report.rejected
+    return report.accepted
+
+
+def _record(entry: dict, cluster: str | None, status: str = "aired", minutes: float = 10, **kw):
+    start = datetime.fromisoformat(entry["start"])
+    timed = status in ("aired", "partial")
+    return {
+        "id": kw.pop("id", str(uuid.uuid4())),
+        "entry_id": entry["id"],
+        "cluster": cluster,
+        "status": status,
+        "started_at": start.isoformat() if timed else None,
+        "ended_at": (start + timedelta(minutes=minutes)).isoformat() if timed else None,
+        "reason": None if timed else "mất điện",
+        **kw,
+    }
+
+
+def _report(engine, code: str = "TINH-P", **scope) -> object:
+    period = Period(_today() - timedelta(3), _today() - timedelta(1), "ba ngày")
+    with Session(engine) as session:
+        root = session.exec(select(Station).where(Station.code == code)).one()
+        ids = frozenset(subtree_ids(session, root_id=root.id))
+        return compliance(session, scope=Scope(station_ids=ids, **scope), period=period)
+
+
+def test_each_cluster_counts_once_with_its_best_and_newest_report(scheduled, engine) -> None:
+    e = scheduled["entries"].all()
+    _send(
+        engine,
+        "XA-A",
+        _record(e[("XA-A", 1)], "BAN-A"),
+        _record(e[("XA-A", 1)], "BAN-A"),  # two receivers of one cluster
+        _record(e[("XA-A", 1)], "BAN-B", "partial", minutes=5),
+        _record(e[("XA-A", 2)], None),  # the operator confirms for the whole station
+        _record(e[("XA-A", 3)], "BAN-A", "failed", id="wrong"),
+    )
+    _send(
+        engine,
+        "XA-A",
+        _record(e[("XA-A", 3)], "BAN-A", corrects="wrong"),
+        source="operator",
+    )
+    _send(engine, "XA-B", _record(e[("XA-B", 1)], None))
+    report = _report(engine, booking_id=None)
+    a, b = report.by_station["XA-A"], report.by_station["XA-B"]
+    assert (a.planned, a.aired, a.partial, a.failed, a.missing) == (6, 4, 1, 0, 1)
+    assert (b.planned, b.aired, b.missing) == (3, 1, 2)
+    # Minutes weigh clusters: day 1 = (10 + 5) / 2, day 2 = 10, day 3 = 10 / 2.
+    assert a.planned_minutes == pytest.approx(30)
+    assert a.aired_minutes == pytest.approx(7.5 + 10 + 5)
+    assert report.totals.planned == 9 and report.totals.aired == 5
+    assert list(report.by_month) == sorted({f"{_today() - timedelta(d):%Y-%m}" for d in (1, 2, 3)})
+    assert set(report.by_language) == {"—"}
+
+
+def test_a_report_narrowed_to_a_booking_or_station(scheduled, engine) -> None:
+    e = scheduled["entries"].all()
+    _send(engine, "XA-B", _record(e[("XA-B", 1)], None))
+    only_b = _report(engine, booking_id=scheduled["bookings"]["XA-B"])
+    assert set(only_b.by_station) == {"XA-B"}
+    assert only_b.totals.aired == 1
+    station = _report(engine, code="XA-A")
+    assert set(station.by_station) == {"XA-A"} and station.totals.aired == 0
+
+
+def test_the_report_agrees_with_a_cluster_by_cluster_count_of_the_raw_log(
+    scheduled, engine
+) -> None:
+    rng = random.Random(7)
+    sent: dict[str, list[dict]] = {"XA-A": [], "XA-B": []}
+    for (code, _back), entry in scheduled["entries"].all().items():
+        clusters = ["BAN-A", "BAN-B", None] if code == "XA-A" else [None]
+        for _ in range(rng.randint(0, 4)):
+            status = rng.choice(["aired", "partial", "skipped", "failed"])
+            record = _record(entry, rng.choice(clusters), status, minutes=rng.randint(1, 10))
+            sent[code].append(record)
+    for code, records in sent.items():
+        if records:
+            _send(engine, code, *records)
+    report = _report(engine)
+    # The reference: for each entry and cluster, its best report, else a station-wide one.
+    order = ["aired", "partial", "skipped", "failed"]
+    expected = {"aired": 0, "partial": 0, "skipped": 0, "failed": 0, "missing": 0}
+    for (code, _back), entry in scheduled["entries"].items():
+        records = [r for r in sent[code] if r["entry_id"] == entry["id"]]
+        wide = [r["status"] for r in records if r["cluster"] is None]
+        for cluster in ["BAN-A", "BAN-B"] if code == "XA-A" else [None]:
+            own = [r["status"] for r in records if r["cluster"] == cluster and cluster]
+            best = min(
+                own or wide or ["missing"], key=lambda s: order.index(s) if s in order else 9
+            )
+            expected[best] += 1
+    totals = report.totals
+    assert {k: getattr(totals, k) for k in expected} == expected
+
+
+def test_requirements_are_judged_per_station_and_week_with_the_reason(
+    client, newsroom, scheduled, engine
+) -> None:
+    with session_scope(engine) as session:
+        plan = Plan(number="12/KH-UBND", title="Kế hoạch tuyên truyền CCHC", year=2026)
+        session.add(plan)
+        session.flush()
+        session.add(
+            PlanRequirement(
+                plan_id=plan.id,
+                channel="commune_loudspeaker",
+                cadence="weekly",
+                text="Phát trên loa truyền thanh xã mỗi tuần",
+            )
+        )
+        session.add(
+            PlanRequirement(
+                plan_id=plan.id,
+                channel="commune_loudspeaker",
+                cadence="monthly",
+                minutes_min=10,
+                minutes_max=15,
+                text="Chuyên mục hằng tháng 10-15 phút",
+            )
+        )
+        session.add(PlanRequirement(plan_id=plan.id, channel="newspaper", cadence="monthly"))
+        item = session.get(ContentItem, newsroom.item_id)
+        item.plan_id = plan.id
+        session.add(item)
+        plan_id = plan.id
+    client.post(f"/api/v1/content-items/{newsroom.item_id}/render", headers=newsroom.planner)
+    process_queue(engine, store=newsroom.store, worker="test")
+    booked = client.post(
+        "/api/v1/bookings",
+        headers=newsroom.planner,
+        json={
+            "station": "XA-A",
+            "source": "item",
+            "item_id": newsroom.item_id,
+            "title": "Khai sinh trực tuyến",
+            "at": "06:00",
+            "recurrence": {"freq": "once", "start": (_today() - timedelta(2)).isoformat()},
+        },
+    )
+    assert booked.status_code == 201, booked.text
+    day = _today() - timedelta(2)
+    entry = next(
+        x
+        for x in client.get(
+            f"/api/v1/stations/XA-A/playlists/{day}", headers=newsroom.planner
+        ).json()["entries"]
+        if x["booking_id"] == booked.json()["id"]
+    )
+    scheduled["entries"].all()
+    report = _report(engine, plan_id=plan_id)
+    assert report.totals.planned == 2 and report.totals.missing == 2
+    judged = {(j.station, j.met) for j in report.judgements}
+    assert judged >= {("XA-A", False), ("XA-B", False)}
+    reasons = {j.station: j.reason for j in report.judgements if j.bucket.startswith("Tuần")}
+    assert "chưa có báo cáo" in reasons["XA-A"]
+    assert "không có buổi phát nào" in reasons["XA-B"]
+    assert all(j.requirement_id for j in report.judgements)
+
+    seconds = (
+        datetime.fromisoformat(entry["end"]) - datetime.fromisoformat(entry["start"])
+    ).total_seconds()
+    _send(
+        engine,
+        "XA-A",
+        *[_record(entry, c, minutes=seconds / 60) for c in ("BAN-A", "BAN-B")],
+    )
+    after = _report(engine, plan_id=plan_id)
+    weekly = [j for j in after.judgements if j.station == "XA-A" and "mỗi tuần" in j.requirement]
+    assert any(j.met and "đã phát trọn 1 buổi" in j.reason for j in weekly), weekly
+    monthly = [j for j in after.judgements if j.station == "XA-A" and "10-15" in j.requirement]
+    assert monthly and not any(j.met for j in monthly)
+    assert any("(yêu cầu 10–15 phút)" in j.reason and "nhưng dài" in j.reason for j in monthly)
