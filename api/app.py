@@ -29,6 +29,7 @@ from api.routes import (
     health,
     plans,
     playlists,
+    reports,
     stations,
     users,
 )
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         bookings,
         airings,
         events,
+        reports,
         users,
         devices,
         audit,

@@ -1,11 +1,13 @@
 """Planned against aired: periods, outcomes per cluster, corrections, requirements judged."""
 
+import io
 import random
 import uuid
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from openpyxl import load_workbook
 from sqlmodel import Session, select
 
 from audio.service import process_queue
@@ -285,3 +287,85 @@ def test_requirements_are_judged_per_station_and_week_with_the_reason(
     monthly = [j for j in after.judgements if j.station == "XA-A" and "10-15" in j.requirement]
     assert monthly and not any(j.met for j in monthly)
     assert any("(yêu cầu 10–15 phút)" in j.reason and "nhưng dài" in j.reason for j in monthly)
+
+
+def _range() -> str:
+    return f"{_today() - timedelta(3)}..{_today() - timedelta(1)}"
+
+
+def test_the_report_api_answers_in_json_csv_and_xlsx(client, newsroom, scheduled, engine) -> None:
+    e = scheduled["entries"].all()
+    _send(engine, "XA-B", _record(e[("XA-B", 1)], None))
+    with session_scope(engine) as session:
+        plan = Plan(number="=2+3", title="@SUM(A1)", year=2026)
+        session.add(plan)
+        session.flush()
+        session.add(
+            PlanRequirement(
+                plan_id=plan.id, channel="commune_loudspeaker", cadence="monthly", text="-1+1"
+            )
+        )
+        plan_id = plan.id
+    params = {"station": "TINH-P", "period": _range()}
+    response = client.get("/api/v1/reports/compliance", headers=newsroom.planner, params=params)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["totals"]["planned"] == 9 and body["totals"]["aired"] == 1
+    assert [s["station"] for s in body["by_station"]] == ["XA-A", "XA-B"]
+    assert body["by_station"][1]["name"] == "Đài xã B"
+    assert body["period"]["first"] == (_today() - timedelta(3)).isoformat()
+
+    csv = client.get("/api/v1/reports/compliance.csv", headers=newsroom.planner, params=params)
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert "attachment" in csv.headers["content-disposition"]
+    raw = csv.content
+    assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
+    lines = raw.decode("utf-8-sig").split("\r\n")
+    assert lines[0].startswith("Mã đài,Tên đài,Lượt phát theo kế hoạch")
+    assert lines[2].startswith("XA-B,Đài xã B,3,1,")
+    assert lines[3].startswith(",Tổng cộng,9,1,")
+
+    judged = client.get(
+        "/api/v1/reports/compliance.csv",
+        headers=newsroom.planner,
+        params={**params, "plan": plan_id, "table": "requirements"},
+    ).content.decode("utf-8-sig")
+    assert "'=2+3" in judged and "'-1+1" in judged and "Chưa đạt" in judged
+
+    xlsx = client.get(
+        "/api/v1/reports/compliance.xlsx",
+        headers=newsroom.planner,
+        params={**params, "plan": plan_id},
+    )
+    assert xlsx.status_code == 200
+    book = load_workbook(io.BytesIO(xlsx.content))
+    assert book.sheetnames == ["Theo đài", "Theo tháng", "Theo ngôn ngữ", "Yêu cầu kế hoạch"]
+    cell = book["Yêu cầu kế hoạch"]["A2"]
+    assert (cell.value, cell.data_type) == ("=2+3", "s")
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"period": "2026-Q9"}, 422),
+        ({"period": "2000-01-01..2099-12-31"}, 422),
+        ({"period": "2026-Q3", "plan": 99999}, 404),
+        ({"period": "2026-Q3", "language": "xyz"}, 422),
+        ({"period": "2026-Q3", "station": "KHONG-CO"}, 404),
+        ({}, 422),
+    ],
+)
+def test_bad_report_requests_are_problem_reports(client, newsroom, params, status) -> None:
+    response = client.get(
+        "/api/v1/reports/compliance",
+        headers=newsroom.planner,
+        params={"station": "TINH-P", **params},
+    )
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_only_readers_of_reports_within_their_scope_get_them(client, newsroom) -> None:
+    params = {"station": "TINH-P", "period": "2026-Q3"}
+    operator = client.get("/api/v1/reports/compliance", headers=newsroom.operator, params=params)
+    assert operator.status_code == 403

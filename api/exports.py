@@ -1,0 +1,54 @@
+"""Tables as files people open in a spreadsheet: CSV (RFC 4180) and XLSX."""
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+
+# A cell starting with one of these is a formula to a spreadsheet: a title like
+# "=HYPERLINK(…)" typed by someone must stay text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+Table = tuple[str, Sequence[str], Iterable[Sequence[Any]]]
+
+
+def safe_cell(value: Any) -> Any:
+    """A value that spreadsheets show as typed, never run as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """RFC 4180 CSV with CRLF line ends, UTF-8 with a BOM so Excel reads Vietnamese."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None else safe_cell(v) for v in row])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def to_xlsx(tables: Sequence[Table]) -> bytes:
+    """One worksheet per table, written row by row so memory stays flat."""
+    book = Workbook(write_only=True)
+    for title, header, rows in tables:
+        sheet = book.create_sheet(title=title[:31])
+        sheet.append(list(header))
+        for row in rows:
+            sheet.append([_xlsx_cell(sheet, v) for v in row])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _xlsx_cell(sheet: Any, value: Any) -> Any:
+    # In a workbook the text itself can be marked as text: no apostrophe to show.
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"
+        return cell
+    return value
