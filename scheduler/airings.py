@@ -14,7 +14,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
+from sqlalchemy import insert, tuple_
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from core.clock import utcnow
@@ -23,6 +25,7 @@ from scheduler.models import (
     AiringIn,
     AiringRecord,
     AiringStatus,
+    AiringTally,
     Cluster,
     MissedAiring,
     Playlist,
@@ -278,10 +281,85 @@ def ingest_airings(
         known[record.id] = AiringRecord(**row)
         report.accepted.append(record.id)
     if rows:
+        tally(session, station_id=station.id, rows=rows)
         session.execute(insert(AiringRecord), rows)
         session.merge(head)
         session.flush()
     return report
+
+
+TALLIED = ("aired", "partial", "skipped", "failed")
+
+
+def tally(session: Session, *, station_id: int, rows: list[dict[str, Any]]) -> None:
+    """Add records (not yet inserted) to the per-entry tallies the reports read."""
+    # A cluster reported again, or a correction, can change what counted before: such
+    # an entry is marked inexact and recounted from the log when reported.
+    named = [(r["entry_id"], r["cluster"]) for r in rows if r["cluster"] is not None]
+    wide = [r["entry_id"] for r in rows if r["cluster"] is None]
+    seen: set[tuple[str, str | None]] = set()
+    for first in range(0, len(named), 400):
+        seen.update(
+            session.exec(
+                select(AiringRecord.entry_id, AiringRecord.cluster).where(
+                    AiringRecord.station_id == station_id,
+                    tuple_(AiringRecord.entry_id, AiringRecord.cluster).in_(
+                        named[first : first + 400]
+                    ),
+                )
+            ).all()
+        )
+    for first in range(0, len(wide), 400):
+        seen.update(
+            (entry_id, None)
+            for entry_id in session.exec(
+                select(AiringRecord.entry_id).where(
+                    AiringRecord.station_id == station_id,
+                    col(AiringRecord.entry_id).in_(wide[first : first + 400]),
+                    col(AiringRecord.cluster).is_(None),
+                )
+            )
+        )
+    sums: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        key = (row["entry_id"], row["cluster"])
+        entry = sums.setdefault(
+            row["entry_id"],
+            {"station_id": station_id, "entry_id": row["entry_id"], "day": row["day"]}
+            | {name: 0 for name in TALLY_COLUMNS}
+            | {"exact": True},
+        )
+        if key in seen or row["corrects"] is not None:
+            entry["exact"] = False
+        seen.add(key)
+        status = str(row["status"])
+        prefix = "" if row["cluster"] is not None else "wide_"
+        entry[prefix + status] += 1
+        if status in ("aired", "partial"):
+            entry[f"{prefix}{status}_s"] += (row["ended_at"] - row["started_at"]).total_seconds()
+    dialect = session.get_bind().dialect.name
+    upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(AiringTally)
+    table = AiringTally.__table__
+    session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=["station_id", "entry_id"],
+            set_={
+                **{name: table.c[name] + upsert.excluded[name] for name in TALLY_COLUMNS},
+                "exact": table.c.exact & upsert.excluded.exact,
+            },
+        ),
+        list(sums.values()),
+    )
+
+
+TALLY_COLUMNS = (
+    *TALLIED,
+    "aired_s",
+    "partial_s",
+    *(f"wide_{s}" for s in TALLIED),
+    "wide_aired_s",
+    "wide_partial_s",
+)
 
 
 @dataclass

@@ -15,13 +15,21 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func
+from sqlalchemy import case, func, true, tuple_
 from sqlmodel import Session, col, select
 
 from audio.models import Programme
 from content.models import ContentItem, Plan, PlanRequirement
 from core.errors import InvalidError
-from scheduler.models import AiringRecord, AiringStatus, Booking, Cluster, Playlist, Station
+from scheduler.models import (
+    AiringRecord,
+    AiringStatus,
+    AiringTally,
+    Booking,
+    Cluster,
+    Playlist,
+    Station,
+)
 
 MAX_PERIOD_DAYS = 3 * 366  # a report for a hundred years is refused
 STATUSES = ("aired", "partial", "skipped", "failed")
@@ -287,10 +295,47 @@ def _in_scope(entry: PlannedEntry, scope: Scope) -> bool:
 RANK = {status: rank for rank, status in enumerate(STATUSES, start=1)}
 
 
-def aired_by_entry(
-    session: Session, *, station_ids: Iterable[int], period: Period
-) -> dict[tuple[int, str], dict[tuple[str, bool], tuple[int, float]]]:
-    """Per (station, entry): clusters by their best status, station-wide apart, and seconds."""
+Outcomes = dict[tuple[int, str], dict[tuple[str, bool], tuple[int, float]]]
+
+
+def aired_by_entry(session: Session, *, station_ids: Iterable[int], period: Period) -> Outcomes:
+    """Per (station, entry) and (status, station-wide): clusters and seconds, from the tallies."""
+    ids = list(station_ids)
+    table = AiringTally.__table__
+    out: Outcomes = defaultdict(dict)
+    inexact: list[tuple[int, str]] = []
+    for row in session.execute(
+        select(table).where(
+            table.c.station_id.in_(ids), table.c.day.between(period.first, period.last)
+        )
+    ).mappings():
+        key = (row["station_id"], row["entry_id"])
+        if not row["exact"]:
+            inexact.append(key)
+            continue
+        found = out[key]
+        for status in STATUSES:
+            for wide, prefix in ((False, ""), (True, "wide_")):
+                count = row[prefix + status]
+                if count:
+                    seconds = row.get(f"{prefix}{status}_s", 0.0)
+                    found[(status, wide)] = (count if not wide else 1, float(seconds))
+    # Entries reported twice for one cluster, or corrected, are recounted from the log.
+    for first in range(0, len(inexact), 400):
+        out.update(
+            recount(session, station_ids=ids, period=period, entries=inexact[first : first + 400])
+        )
+    return out
+
+
+def recount(
+    session: Session,
+    *,
+    station_ids: Iterable[int],
+    period: Period,
+    entries: list[tuple[int, str]] | None = None,
+) -> Outcomes:
+    """The same outcomes counted from the raw log: each cluster's best, newest report."""
     ids = list(station_ids)
     corrected = (
         select(AiringRecord.corrects)
@@ -319,6 +364,9 @@ def aired_by_entry(
             col(AiringRecord.station_id).in_(ids),
             col(AiringRecord.day).between(period.first, period.last),
             col(AiringRecord.client_id).not_in(corrected),
+            tuple_(AiringRecord.station_id, AiringRecord.entry_id).in_(entries)
+            if entries is not None
+            else true(),
         )
         .group_by(AiringRecord.station_id, AiringRecord.entry_id, AiringRecord.cluster)
         .subquery()
@@ -333,7 +381,7 @@ def aired_by_entry(
     ).group_by(
         per_cluster.c.station_id, per_cluster.c.entry_id, per_cluster.c.wide, per_cluster.c.best
     )
-    out: dict[tuple[int, str], dict[tuple[str, bool], tuple[int, float]]] = defaultdict(dict)
+    out: Outcomes = defaultdict(dict)
     for station_id, entry_id, wide, best, clusters, seconds in session.exec(query):
         status = STATUSES[int(best) - 1]
         out[(station_id, entry_id)][(status, bool(wide))] = (int(clusters), float(seconds or 0))

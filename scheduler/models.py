@@ -144,6 +144,7 @@ class AiringRecord(SQLModel, table=True):
         UniqueConstraint("station_id", "client_id"),
         UniqueConstraint("station_id", "seq"),
         Index("ix_airing_record_station_day", "station_id", "day"),
+        Index("ix_airing_record_entry", "station_id", "entry_id", "cluster"),
     )
     # The log is its own audit trail: every row names who sent it and is chained.
     __audit__: ClassVar[bool] = False
@@ -253,3 +254,33 @@ class MissedAiring(SQLModel, table=True):
     scheduled_start: datetime = Field(sa_type=UTCDateTime)
     scheduled_end: datetime = Field(sa_type=UTCDateTime)
     flagged_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AiringTally(SQLModel, table=True):
+    """Reports per entry kept up to date at ingest, so a quarter never rescans the log.
+
+    Counts are clusters by status, apart for station-wide records. When a cluster is
+    reported twice or a record is corrected the counts could mislead, so the entry is
+    marked inexact and reports recount it from the log.
+    """
+
+    __tablename__ = "airing_tally"
+    __table_args__ = (Index("ix_airing_tally_station_day", "station_id", "day"),)
+    __audit__: ClassVar[bool] = False
+
+    station_id: int = Field(foreign_key="station.id", primary_key=True, ondelete="RESTRICT")
+    entry_id: str = Field(max_length=64, primary_key=True)
+    day: date
+    aired: int = 0
+    partial: int = 0
+    skipped: int = 0
+    failed: int = 0
+    aired_s: float = 0.0
+    partial_s: float = 0.0
+    wide_aired: int = 0
+    wide_partial: int = 0
+    wide_skipped: int = 0
+    wide_failed: int = 0
+    wide_aired_s: float = 0.0
+    wide_partial_s: float = 0.0
+    exact: bool = True

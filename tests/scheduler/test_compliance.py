@@ -16,7 +16,14 @@ from core.clock import utcnow
 from core.db import session_scope
 from core.errors import InvalidError
 from scheduler.airings import ingest_airings
-from scheduler.compliance import Period, Scope, compliance, parse_period
+from scheduler.compliance import (
+    Period,
+    Scope,
+    aired_by_entry,
+    compliance,
+    parse_period,
+    recount,
+)
 from scheduler.models import AiringIn, Station
 from scheduler.service import subtree_ids
 
@@ -208,6 +215,41 @@ def test_the_report_agrees_with_a_cluster_by_cluster_count_of_the_raw_log(
             expected[best] += 1
     totals = report.totals
     assert {k: getattr(totals, k) for k in expected} == expected
+
+
+def _rounded(outcomes: dict) -> dict:
+    return {
+        key: {k: (n, round(s, 2)) for k, (n, s) in found.items()}
+        for key, found in outcomes.items()
+        if found
+    }
+
+
+def test_the_tallies_always_equal_a_recount_of_the_raw_log(scheduled, engine) -> None:
+    rng = random.Random(11)
+    entries = scheduled["entries"].all()
+    sent: list[tuple[str, dict]] = []
+    for _round in range(6):
+        batch: dict[str, list[dict]] = {"XA-A": [], "XA-B": []}
+        for (code, _back), entry in entries.items():
+            clusters = ["BAN-A", "BAN-B", None] if code == "XA-A" else [None]
+            for _ in range(rng.randint(0, 2)):
+                status = rng.choice(["aired", "partial", "skipped", "failed"])
+                record = _record(entry, rng.choice(clusters), status, minutes=rng.randint(1, 9))
+                mine = [r for c, r in sent if c == code and r["entry_id"] == entry["id"]]
+                if mine and rng.random() < 0.3:
+                    record["corrects"] = rng.choice(mine)["id"]
+                batch[code].append(record)
+        for code, records in batch.items():
+            if records:
+                _send(engine, code, *records)
+                sent += [(code, r) for r in records]
+        period = Period(_today() - timedelta(3), _today() - timedelta(1), "ba ngày")
+        with Session(engine) as session:
+            ids = set(session.exec(select(Station.id)))
+            tallied = aired_by_entry(session, station_ids=ids, period=period)
+            counted = recount(session, station_ids=ids, period=period)
+        assert _rounded(tallied) == _rounded(counted), f"round {_round}"
 
 
 def test_requirements_are_judged_per_station_and_week_with_the_reason(
