@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, tuple_
+from sqlalchemy import case, delete, func, insert, tuple_
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -350,6 +350,48 @@ def tally(session: Session, *, station_id: int, rows: list[dict[str, Any]]) -> N
         ),
         list(sums.values()),
     )
+
+
+def rebuild_tallies(session: Session, *, station_ids: Iterable[int]) -> int:
+    """Recompute the stations' tallies from the log (after a bulk load or a repair)."""
+    ids = list(station_ids)
+    table = AiringTally.__table__
+    session.execute(delete(table).where(table.c.station_id.in_(ids)))
+    record = AiringRecord.__table__.c
+    length = seconds_between(session, record.started_at, record.ended_at)
+
+    def counted(status: str, wide: bool, value: Any = 1) -> Any:
+        named = record.cluster.is_(None) if wide else record.cluster.is_not(None)
+        return func.coalesce(func.sum(case(((record.status == status) & named, value), else_=0)), 0)
+
+    columns = [record.station_id, record.entry_id, func.min(record.day)]
+    for wide in (False, True):
+        columns += [counted(status, wide) for status in TALLIED]
+        columns += [counted(status, wide, length) for status in ("aired", "partial")]
+    # Exact when every cluster (and the station as a whole) was reported once, uncorrected.
+    exact = (func.count() == func.count(func.distinct(func.coalesce(record.cluster, "")))) & (
+        func.count(record.corrects) == 0
+    )
+    names = ["station_id", "entry_id", "day"]
+    for prefix in ("", "wide_"):
+        names += [prefix + status for status in TALLIED]
+        names += [f"{prefix}aired_s", f"{prefix}partial_s"]
+    query = (
+        select(*columns, exact)
+        .where(record.station_id.in_(ids))
+        .group_by(record.station_id, record.entry_id)
+    )
+    session.execute(insert(table).from_select([*names, "exact"], query))
+    return session.execute(
+        select(func.count()).select_from(table).where(table.c.station_id.in_(ids))
+    ).scalar_one()
+
+
+def seconds_between(session: Session, start: Any, end: Any) -> Any:
+    """Seconds from one stored instant to another, in each database's own words."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", end) - func.extract("epoch", start)
+    return (func.julianday(end) - func.julianday(start)) * 86_400.0
 
 
 TALLY_COLUMNS = (
