@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from audio.models import Programme
 from content.models import ContentItem, Plan, PlanRequirement
 from core.errors import InvalidError
+from scheduler.airings import seconds_between
 from scheduler.models import (
     AiringRecord,
     AiringStatus,
@@ -346,7 +347,7 @@ def recount(
     length = case(
         (
             col(AiringRecord.status).in_(("aired", "partial")),
-            _seconds(session, AiringRecord.ended_at) - _seconds(session, AiringRecord.started_at),
+            seconds_between(session, AiringRecord.started_at, AiringRecord.ended_at),
         ),
         else_=0,
     )
@@ -386,13 +387,6 @@ def recount(
         status = STATUSES[int(best) - 1]
         out[(station_id, entry_id)][(status, bool(wide))] = (int(clusters), float(seconds or 0))
     return out
-
-
-def _seconds(session: Session, column: Any) -> Any:
-    # Epoch seconds of a stored instant, in each database's own words.
-    if session.get_bind().dialect.name == "postgresql":
-        return func.extract("epoch", column)
-    return func.julianday(column) * 86_400.0
 
 
 def _tally(entry: PlannedEntry, outcomes: dict[tuple[str, bool], tuple[int, float]]) -> Tally:
