@@ -18,9 +18,9 @@ import typer
 import uvicorn
 from rich.progress import Progress
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from api.demo import DemoSummary, prepare_demo, prepare_demo_audio
+from api.demo import HISTORY_DAYS, DemoSummary, prepare_demo, prepare_demo_audio
 from audio.models import JobStatus, RenderJob
 from audio.service import process_queue
 from audio.store import MediaStore
@@ -35,7 +35,9 @@ from core.identity import create_device_token, create_user, revoke_device_token
 from core.migrations import current_revision, require_current, upgrade
 from core.models import DeviceToken, Role
 from core.settings import Settings, load_settings, prepare_directories
+from scheduler.airings import verify_chain
 from scheduler.jobs import build_scheduler
+from scheduler.models import Station
 from scheduler.service import enqueue_approved, get_cluster, get_station
 from scheduler.stations_csv import import_stations_csv
 
@@ -50,8 +52,10 @@ users_app = typer.Typer(help="Quản lý tài khoản người dùng.", no_args_
 tokens_app = typer.Typer(
     help="Quản lý mã thiết bị (cụm thu phát, playout agent).", no_args_is_help=True
 )
+airings_app = typer.Typer(help="Nhật ký phát sóng.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(airings_app, name="airings")
 
 SHUTDOWN_GRACE_S = 10
 JsonOption = Annotated[bool, typer.Option("--json", help="In kết quả dạng JSON cho script.")]
@@ -110,6 +114,8 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
         workers=workers,
         proxy_headers=True,
         log_level="info",
+        # Event streams stay open until their agents leave: do not wait for them forever.
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
 
 
@@ -234,7 +240,8 @@ def _demo_lines(summary: DemoSummary, *, url: str, database: str) -> list[str]:
             f"bản ghi tiếng Thái của {audio.recording_speaker};",
             f"  {audio.programme}: {audio.programme_seconds / 60:.1f} phút, {audio.programme_url}",
             f"Lịch phát: {audio.bookings} lịch đặt (hằng tuần, hằng tháng), "
-            f"{audio.playlists} danh sách phát cho 7 ngày tới.",
+            f"{audio.playlists} danh sách phát cho 7 ngày tới; "
+            f"{audio.airings} bản ghi phát sóng mô phỏng cho {HISTORY_DAYS} ngày qua.",
         ]
     if summary.device:
         lines += [
@@ -327,6 +334,38 @@ def tokens_create(
             f"  {token}",
         ],
     )
+
+
+@airings_app.command("verify")
+def airings_verify(
+    stations: Annotated[
+        list[str] | None, typer.Argument(help="Mã đài; bỏ trống để kiểm tra mọi đài.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Kiểm tra chuỗi băm của nhật ký phát sóng; báo bản ghi đầu tiên bị sửa hoặc xoá."""
+    with _stops_cleanly():
+        _, engine = _open(migrate=False)
+        with Session(engine) as session:
+            chosen = (
+                [get_station(session, code=code) for code in stations]
+                if stations
+                else list(session.exec(select(Station).order_by(Station.code)))
+            )
+            checks = [verify_chain(session, station=station) for station in chosen]
+    lines = []
+    for check in checks:
+        if check.ok:
+            lines.append(f"{check.station}: nguyên vẹn, {check.records} bản ghi.")
+        else:
+            broken = check.first_broken or {}
+            lines.append(
+                f"{check.station}: HỎNG tại bản ghi số {broken.get('seq')}"
+                f"{' (' + broken['id'] + ')' if broken.get('id') else ''}: {broken.get('problem')}."
+            )
+    _print({"stations": [asdict(check) for check in checks]}, as_json=as_json, lines=lines)
+    if not all(check.ok for check in checks):
+        raise typer.Exit(1)
 
 
 @tokens_app.command("revoke")
@@ -504,6 +543,86 @@ def import_stations_command(
         lines=[
             f"Đã tạo {result.stations_created} đài, {result.clusters_created} cụm loa; "
             f"bỏ qua {result.skipped} dòng đã có.",
+        ],
+    )
+
+
+@app.command("agent")
+def agent_command(
+    server: Annotated[
+        str, typer.Option(help="Địa chỉ máy chủ, ví dụ https://truyenthanh.tinh.vn.")
+    ],
+    token: Annotated[
+        str,
+        typer.Option(envvar="TRUYENTHANH_AGENT_TOKEN", help="Mã thiết bị (ttd_…) do đài cấp."),
+    ],
+    cache: Annotated[
+        Path, typer.Option(help="Thư mục lưu lịch phát, âm thanh và nhật ký phát của máy này.")
+    ],
+    output: Annotated[
+        str, typer.Option(help="Đầu ra âm thanh: null, file:THƯ_MỤC, ffplay hoặc mpv.")
+    ] = "ffplay",
+    days: Annotated[
+        int, typer.Option(min=0, max=14, help="Số ngày tải lịch trước, ngoài hôm nay.")
+    ] = 3,
+    once: Annotated[
+        bool,
+        typer.Option("--once", help="Chỉ đồng bộ một lần (lịch, âm thanh, nhật ký) rồi dừng."),
+    ] = False,
+    start_grace: Annotated[
+        float, typer.Option(min=0, help="Trễ quá số giây này thì bỏ qua buổi phát và ghi lý do.")
+    ] = 60.0,
+    sync_interval: Annotated[
+        float, typer.Option(min=0.2, help="Số giây giữa hai lần hỏi lịch mới.")
+    ] = 60.0,
+    heartbeat_interval: Annotated[
+        float, typer.Option(min=0.2, help="Số giây giữa hai lần báo trạng thái.")
+    ] = 60.0,
+    events_poll: Annotated[
+        float,
+        typer.Option(min=0.2, help="Khi luồng tin khẩn cấp hỏng: số giây giữa hai lần hỏi lại."),
+    ] = 5.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Tác tử phát thanh của xã: tải lịch và âm thanh, phát đúng giờ, báo cáo buổi phát."""
+    # Imported here: the agent runs on a commune's machine and needs none of the server.
+    from agent.client import Refused, Unreachable
+    from agent.output import OutputError
+    from agent.runner import Options, serve, sync_once
+
+    options = Options(
+        server=server,
+        token=token,
+        cache=cache,
+        output=output,
+        days=days,
+        start_grace=start_grace,
+        sync_interval=sync_interval,
+        heartbeat_interval=heartbeat_interval,
+        events_poll=events_poll,
+    )
+    if not once:
+        try:
+            status = serve(options)
+        except OutputError as exc:
+            typer.echo(f"Lỗi: {exc}", err=True)
+            raise typer.Exit(2) from None
+        raise typer.Exit(status)
+    try:
+        data = sync_once(options)
+    except (Unreachable, Refused) as exc:
+        typer.echo(f"Lỗi: {exc}", err=True)
+        raise typer.Exit(1) from None
+    _print(
+        data,
+        as_json=as_json,
+        lines=[
+            f"Đài {data['station']}{'/' + data['cluster'] if data['cluster'] else ''}: "
+            f"lịch {len(data['days'])} ngày, {data['entries_ahead']} buổi sắp phát.",
+            f"Âm thanh: {data['audio_files']} tệp, đủ {data['cache_fill']:.0%}; "
+            f"vừa tải {data['downloaded']}, tải lại {data['repaired']} tệp hỏng.",
+            f"Nhật ký phát: đã gửi {data['records_sent']}, còn chờ {data['records_pending']}, "
+            f"bị từ chối {data['records_rejected']}.",
         ],
     )
 

@@ -1,8 +1,11 @@
 """Sample data written for this project, so a new install has something true to show."""
 
+import random
 import secrets
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -34,9 +37,10 @@ from core.db import session_scope
 from core.errors import NotFoundError
 from core.identity import create_device_token, create_user, revoke_device_token, set_password
 from core.models import DeviceToken, Role, User
+from scheduler.airings import ingest_airings
 from scheduler.bookings import create_booking, regenerate
-from scheduler.models import Booking, Cluster, Station, StationKind
-from scheduler.playlists import rule_to_json
+from scheduler.models import AiringIn, Booking, Cluster, Station, StationKind
+from scheduler.playlists import generate_playlists, rule_to_json
 from scheduler.recurrence import Recurrence
 from scheduler.service import (
     add_cluster,
@@ -155,6 +159,7 @@ class DemoAudio:
     programme_url: str
     recording_language: str
     recording_speaker: str
+    airings: int = 0
 
 
 @dataclass
@@ -392,7 +397,9 @@ def prepare_demo_audio(
             session, store=store, programme=programme, settings=render_settings(commune)
         )
         bookings, playlists = _schedule(session, commune, programme, items[0], base_url)
+        airings = _simulate_airings(session, commune, base_url)
         return DemoAudio(
+            airings=airings,
             bookings=bookings,
             playlists=playlists,
             rendered=rendered,
@@ -427,6 +434,7 @@ def _schedule(
         },
     )
     today = utcnow().astimezone(ZoneInfo(commune.timezone)).date()
+    since = today - timedelta(days=HISTORY_DAYS)
     wanted = [
         Booking(
             station_id=commune.id,
@@ -435,7 +443,17 @@ def _schedule(
             title=PROGRAMME,
             at="05:35",
             created_by="kehoach.sonla",
-            recurrence=rule_to_json(Recurrence(freq="weekly", start=today, weekdays=(0,))),
+            recurrence=rule_to_json(Recurrence(freq="weekly", start=since, weekdays=(0,))),
+        ),
+        Booking(
+            station_id=commune.id,
+            source="relay",
+            relay_url=DEMO_RELAY["url"],
+            duration_s=900,
+            title="Thời sự VOV1 (tiếp sóng)",
+            at="06:10",
+            created_by="kehoach.sonla",
+            recurrence=rule_to_json(Recurrence(freq="daily", start=since)),
         ),
         Booking(
             station_id=commune.id,
@@ -445,7 +463,7 @@ def _schedule(
             at="17:05",
             pair_languages=True,
             created_by="kehoach.sonla",
-            recurrence=rule_to_json(Recurrence(freq="monthly", start=today, nth=-1, weekdays=(4,))),
+            recurrence=rule_to_json(Recurrence(freq="monthly", start=since, nth=-1, weekdays=(4,))),
         ),
     ]
     existing = {
@@ -457,3 +475,56 @@ def _schedule(
     count = regenerate(session, station_ids={commune.id}, today=today, base_url=base_url)
     total = session.exec(select(func.count()).select_from(Booking)).one()
     return total, count
+
+
+HISTORY_DAYS = 28
+# How a month of a mountain commune's receivers goes: mostly aired, a few cut short by
+# power cuts, some broken receivers, some that never reported.
+DEMO_OUTCOMES = (
+    [("aired", None)] * 85
+    + [("partial", "mất điện giữa chừng")] * 5
+    + [("skipped", "mất điện")] * 3
+    + [("failed", "hỏng bộ thu")] * 2
+    + [(None, None)] * 5
+)
+
+
+def _simulate_airings(session: Session, commune: Station, base_url: str) -> int:
+    """Play out the past weeks as the commune's receivers would have reported them."""
+    today = utcnow().astimezone(ZoneInfo(commune.timezone)).date()
+    past = [today - timedelta(days=back) for back in range(HISTORY_DAYS, 0, -1)]
+    playlists = generate_playlists(session, station=commune, days=past, base_url=base_url)
+    clusters = list(session.exec(select(Cluster.code).where(Cluster.station_id == commune.id)))
+    records = []
+    for playlist in playlists:
+        for entry in playlist.body["entries"]:
+            if entry["booking_id"] is None:
+                continue
+            targets = clusters if "*" in entry["clusters"] else entry["clusters"]
+            for cluster in targets:
+                # The same entry and cluster always get the same story and the same id:
+                # running the demo again reports duplicates, never new rows.
+                key = f"{commune.code}|{entry['id']}|{cluster}"
+                status, reason = random.Random(key).choice(DEMO_OUTCOMES)
+                if status is None:
+                    continue
+                start = datetime.fromisoformat(entry["start"])
+                end = datetime.fromisoformat(entry["end"])
+                if status == "partial":
+                    end = start + (end - start) / 2
+                timed = status in ("aired", "partial")
+                records.append(
+                    AiringIn(
+                        id=str(uuid.uuid5(uuid.NAMESPACE_URL, key)),
+                        entry_id=entry["id"],
+                        cluster=cluster,
+                        started_at=start + timedelta(seconds=2) if timed else None,
+                        ended_at=end + timedelta(seconds=2) if timed else None,
+                        status=status,
+                        reason=reason,
+                    )
+                )
+    report = ingest_airings(
+        session, station=commune, records=records, source="device", recorded_by="device:demo"
+    )
+    return len(report.accepted) + len(report.duplicates)

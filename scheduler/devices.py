@@ -90,9 +90,7 @@ def cluster_states(
     out = []
     for station in stations:
         on_air = _expected_now(session, station, now)
-        targets = [(c.code, c.name) for c in clusters.get(station.id, [])] or [
-            (None, station.name)
-        ]
+        targets = [(c.code, c.name) for c in clusters.get(station.id, [])] or [(None, station.name)]
         for code, name in targets:
             beat = beats.get((station.id, code)) or beats.get((station.id, None))
             due = on_air.get(code) or on_air.get(None)

@@ -2,7 +2,7 @@ import hashlib
 import json
 import signal
 import subprocess
-from datetime import date
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -113,7 +113,8 @@ def test_demo_walks_the_pipeline_on_an_empty_database(empty_env) -> None:
     assert audio["rendered"] == 3
     assert audio["recording_language"] == "blt"
     assert audio["programme_seconds"] > 60
-    assert (audio["bookings"], audio["playlists"]) == (2, 7)
+    assert (audio["bookings"], audio["playlists"]) == (3, 7)
+    assert audio["airings"] > 50, "a month of simulated airings"
 
     port = free_port()
     with running_server("serve", "--port", str(port), env=empty_env, port=port) as base:
@@ -143,10 +144,32 @@ def test_demo_walks_the_pipeline_on_an_empty_database(empty_env) -> None:
         assert programme.status_code == 200
         assert hashlib.sha256(programme.content).hexdigest() == sha256
 
+        # The simulated month gives the auditor something true to report, missed airings too.
+        auditor = next(a for a in summary["accounts"] if a["role"] == "auditor")
+        token = httpx.post(
+            f"{base}/api/v1/auth/token",
+            data={"username": auditor["username"], "password": auditor["password"]},
+        ).json()["access_token"]
+        last = date.today() - timedelta(days=1)
+        report = httpx.get(
+            f"{base}/api/v1/reports/compliance",
+            headers={"Authorization": f"Bearer {token}"},
+            params={"station": "TINH-SON-LA", "period": f"{last - timedelta(days=27)}..{last}"},
+        ).json()
+        totals = report["totals"]
+        assert totals["planned"] > totals["aired"] > 0
+        assert totals["missing"] > 0 and totals["partial"] > 0
+        chain = httpx.get(
+            f"{base}/api/v1/stations/XA-CHIENG-PAN/airings/verify",
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
+        assert chain["ok"] and chain["records"] == audio["airings"]
+
     second = json.loads(run_cli("demo", "--no-serve", "--json", env=empty_env).stdout)
     for key in ("stations", "clusters", "content_items"):
         assert second[key] == summary[key]
     assert second["audio"]["rendered"] == 0, "nothing changed, nothing rendered again"
+    assert second["audio"]["airings"] == audio["airings"], "replayed, not duplicated"
     # No fixed password anywhere: every run draws new ones.
     assert {a["password"] for a in second["accounts"]}.isdisjoint(
         a["password"] for a in summary["accounts"]

@@ -1,5 +1,7 @@
 """Airing records: idempotent, checked against the schedule, late and out of order, chained."""
 
+import json
+import re
 import threading
 import uuid
 from datetime import date, datetime, timedelta
@@ -14,6 +16,7 @@ from core.clock import utcnow
 from core.db import session_scope
 from scheduler.airings import flag_missed, ingest_airings, record_hash, verify_chain
 from scheduler.models import AiringIn, AiringRecord, Station
+from tests.processes import cli_env, run_cli
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 WINDOWS = [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "05:30", "end": "06:30"}]
@@ -384,3 +387,84 @@ def test_entries_nobody_reported_are_flagged_until_a_late_report_arrives(
         path, headers=newsroom.operator, params={"from": "2020-01-01", "to": "2026-01-01"}
     )
     assert too_long.status_code == 422
+
+
+def test_the_command_line_reports_the_first_broken_link(
+    client, aired, engine, database_url, tmp_path
+) -> None:
+    records = _three_records(client, aired)
+    env = cli_env(database_url=database_url, data_dir=tmp_path / "cli")
+    intact = run_cli("airings", "verify", "XA-A", env=env)
+    assert intact.returncode == 0, intact.stderr
+    assert "XA-A: nguyên vẹn, 3 bản ghi." in intact.stdout
+    _tamper(engine, "DELETE FROM airing_record WHERE client_id = :id", id=records[0]["id"])
+    broken = run_cli("airings", "verify", "--json", env=env)
+    assert broken.returncode == 1
+    report = {s["station"]: s for s in json.loads(broken.stdout)["stations"]}
+    assert report["XA-A"]["first_broken"]["seq"] == 1
+    assert report["XA-B"]["ok"] is True
+
+
+def test_the_operator_prints_the_days_programme_sheet(client, aired) -> None:
+    day = _today() - timedelta(1)
+    path = f"/stations/XA-A/sheet/{day.isoformat()}"
+    assert client.get(path, follow_redirects=False).headers["location"] == "/login"
+    _web_login(client)
+    sheet = client.get(path)
+    assert sheet.status_code == 200
+    html = sheet.text
+    assert f"Chương trình phát thanh ngày {day:%d/%m/%Y}" in html
+    assert "05:30–05:40" in html and "10 phút" in html and "Tiếp sóng VOV1" in html
+    assert "Người trực phát thanh" in html
+    other = client.get(f"/stations/XA-B/sheet/{day.isoformat()}")
+    assert other.status_code == 403 and "ngoài phạm vi" in other.text
+
+
+def _web_login(client) -> str:
+    login = client.get("/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', login).group(1)
+    client.post(
+        "/login",
+        data={"username": "vanhanh", "password": "mật-khẩu-đủ-dài", "csrf_token": token},
+    )
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").text).group(1)
+
+
+def test_the_operator_confirms_and_corrects_airings_on_the_day_page(client, aired, engine):
+    token = _web_login(client)
+    day = (_today() - timedelta(1)).isoformat()
+    page = client.get(f"/stations/XA-A/day/{day}")
+    assert page.status_code == 200
+    assert "Tiếp sóng VOV1" in page.text and "chưa có báo cáo, đã quá giờ" in page.text
+    form = {"csrf_token": token, "entry_id": aired["yesterday"]["id"]}
+    url = f"/stations/XA-A/day/{day}/airings"
+
+    refused = client.post(url, data={**form, "status": "skipped", "started": "", "ended": ""})
+    assert refused.status_code == 422 and "cần ghi lý do" in refused.text
+    assert _count(engine) == 0
+    assert client.post(url, data={**form, "csrf_token": "x", "status": "aired"}).status_code == 403
+
+    done = client.post(
+        url,
+        data={**form, "status": "aired", "started": "05:30", "ended": "05:40"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert "đã phát lúc 05:30 (cán bộ xác nhận)" in client.get(done.headers["location"]).text
+    fixed = client.post(
+        url,
+        data={
+            **form,
+            "status": "partial",
+            "started": "05:30",
+            "ended": "05:35",
+            "reason": "mất điện",
+        },
+    )
+    assert fixed.status_code == 200 and "phát một phần lúc 05:30" in fixed.text
+    rows = client.get("/api/v1/stations/XA-A/airings", headers=aired["device"]).json()
+    assert [(r["status"], r["source"], r["recorded_by"]) for r in rows] == [
+        ("aired", "operator", "vanhanh"),
+        ("partial", "operator", "vanhanh"),
+    ]
+    assert rows[1]["corrects"] == rows[0]["id"]
