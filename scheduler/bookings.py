@@ -90,7 +90,9 @@ def _cap_problem(station: Station, plan_entries: list, day: date) -> str | None:
         inside = [
             e
             for e in plan_entries
-            if window.start <= e.start.time() < window.end and e.booking_id is not None
+            if window.start <= e.start.time() < window.end
+            and e.booking_id is not None
+            and e.priority != "emergency"  # an emergency interrupts; it is no session time
         ]
         minutes = sum((e.end - e.start).total_seconds() for e in inside) / 60
         if minutes > station.max_minutes_per_session:
@@ -166,14 +168,17 @@ def create_booking(
                     f"Chưa thể đặt lịch: {missing[0]['reason']}.",
                     errors=[{"field": booking.source, "msg": missing[0]["reason"]}],
                 )
-            problem = (
-                missing[0]["reason"]
-                if missing
-                else _window_problem(
-                    station, booking, day, (mine[0].end - mine[0].start).total_seconds()
+            if missing:
+                problem = missing[0]["reason"]
+            elif not mine or booking.priority == "emergency":
+                # No entry without a reason: the station is off that day (weekdays only),
+                # so the occurrence simply does not air. An emergency interrupts anything.
+                problem = None
+            else:
+                seconds = (mine[0].end - mine[0].start).total_seconds()
+                problem = _window_problem(station, booking, day, seconds) or _cap_problem(
+                    station, plan.entries, day
                 )
-                or _cap_problem(station, plan.entries, day)
-            )
             if problem:
                 conflicts.append(
                     {

@@ -380,3 +380,46 @@ def test_a_booking_edited_after_its_playlist_froze_waits_for_the_next_day(
     assert [e["start"][11:16] for e in thursday["entries"] if e["booking_id"] == made["id"]] == [
         "17:00"
     ]
+
+
+def test_a_weekdays_only_station_skips_weekends_and_emergencies_ignore_the_cap(
+    client, newsroom, booked
+) -> None:
+    patched = client.patch(
+        "/api/v1/stations/XA-A",
+        headers=newsroom.planner,
+        json={
+            "weekdays_only": True,
+            "max_minutes_per_session": 1,
+            "windows": [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "05:30", "end": "05:31"}],
+        },
+    )
+    assert patched.status_code == 200, patched.text
+    relay = {
+        "station": "XA-A",
+        "source": "relay",
+        "relay_url": "http://vov.example/vov1",
+        "duration_s": 50,
+        "title": "Tin sáng",
+        "at": "05:30",
+        "recurrence": {"freq": "daily", "start": MONDAY.isoformat()},
+    }
+    daily = client.post("/api/v1/bookings", headers=newsroom.planner, json=relay)
+    assert daily.status_code == 201, daily.text
+    saturday = _playlist(client, newsroom.operator, MONDAY + timedelta(days=5)).json()
+    assert saturday["entries"] == []
+    emergency = client.post(
+        "/api/v1/bookings",
+        headers=newsroom.planner,
+        json={
+            **relay,
+            "title": "Khẩn cấp",
+            "priority": "emergency",
+            "duration_s": 120,
+            "at": "05:30",
+            "recurrence": {"freq": "once", "start": MONDAY.isoformat()},
+        },
+    )
+    assert emergency.status_code == 201, emergency.text
+    monday = _playlist(client, newsroom.operator, MONDAY).json()["entries"]
+    assert [e["title"] for e in monday] == ["Khẩn cấp"], "the emergency displaced the relay"
