@@ -14,8 +14,10 @@ from swagger_ui_bundle import swagger_ui_path
 
 from api import web
 from api.events import EventHub
+from api.pages import content as content_pages
 from api.pages import operator
 from api.pages import reports as report_pages
+from api.pages import schedule as schedule_pages
 from api.pages import stations as station_pages
 from api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from api.routes import (
@@ -102,6 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(operator.router)
     app.include_router(station_pages.router)
     app.include_router(report_pages.router)
+    app.include_router(schedule_pages.router)
+    app.include_router(content_pages.router)
     app.add_exception_handler(web.CsrfError, web.csrf_failed)
     app.add_middleware(
         SessionMiddleware,
