@@ -71,3 +71,31 @@ def test_an_auditor_reports_the_month_and_checks_the_log(page, demo) -> None:
     assert "Nhật ký nguyên vẹn" in page.locator(".chains").inner_text()
     assert page.locator("table tbody tr").count() > 10
     screenshot(page, "auditor-log")
+
+
+def test_a_planner_books_a_weekly_relay_and_finds_it_on_the_calendar(page, demo) -> None:
+    log_in(page, demo, "planner")
+    page.get_by_role("link", name="Đặt lịch phát").click()
+    page.get_by_label("Đài", exact=True).select_option("XA-CHIENG-PAN")
+    page.get_by_label("Tiếp sóng (luồng phát)").check()
+    page.get_by_label("Địa chỉ luồng tiếp sóng").fill("http://vov.example/vov1")
+    page.get_by_label("Thời lượng tiếp sóng (phút)").fill("5")
+    page.get_by_label("Tên buổi phát").fill("Phòng chống cháy rừng")
+    page.get_by_label("Vào lúc giờ cố định").check()
+    page.get_by_label("Giờ phát (giờ tại đài)").fill("17:30")
+    page.get_by_label("Hằng tuần", exact=True).check()
+    page.get_by_label("Thứ Tư", exact=True).check()
+    monday = _local_today() + timedelta(days=7 - _local_today().weekday())
+    page.get_by_label("Từ ngày").fill(f"{monday:%d/%m/%Y}")
+    page.get_by_role("button", name="Kiểm tra và đặt lịch").click()
+    page.get_by_role("heading", name="Phòng chống cháy rừng").wait_for()
+    assert "Thứ Tư" in page.content() or "thứ Tư" in page.content()
+    screenshot(page, "planner-booked")
+    page.get_by_role("link", name="Xem trên lịch tuần của đài").click()
+    wednesday = monday + timedelta(days=2)
+    column = page.locator(f"[aria-labelledby='head-{wednesday.isoformat()}']")
+    if column.count() == 0:
+        column = page.locator("section, div").filter(has=page.locator(f"#head-{wednesday}"))
+    assert "Phòng chống cháy rừng" in column.first.inner_text()
+    assert "17:30" in column.first.inner_text()
+    screenshot(page, "planner-calendar")
