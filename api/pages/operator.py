@@ -1,5 +1,6 @@
 """The commune operator's pages: the day's programme, confirming airings, the printed sheet."""
 
+import secrets
 import time
 import uuid
 from datetime import date, datetime, timedelta
@@ -12,17 +13,22 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from api.auth import Permission, Principal, audio_query, reaches
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep, StoreDep
+from api.routes.content import readable_item
 from api.routes.playlists import current_playlist
-from api.web import WebPrincipal, check_csrf, render
+from api.uploads import receive_upload
+from api.web import CsrfError, WebPrincipal, check_csrf, render
+from audio.models import AudioAsset
+from audio.service import add_recording
 from content.languages import LANGUAGES
+from content.models import ContentItem, ContentStatus
 from core.clock import utcnow
 from core.errors import ForbiddenError, InvalidError, ProblemError
 from core.settings import Settings
 from scheduler.airings import IngestReport, ingest_airings
 from scheduler.models import AiringIn, AiringRecord, AiringStatus, Cluster, Playlist, Station
 from scheduler.playlists import playlist_document
-from scheduler.service import CODE_PATTERN, get_station
+from scheduler.service import CODE_PATTERN, ancestor_ids, get_station, render_settings
 
 router = APIRouter(include_in_schema=False)
 
@@ -300,4 +306,128 @@ def confirm_airing(
     return RedirectResponse(
         f"/stations/{station.code}/day/{day.isoformat()}?saved={entry_id}#{entry_id}",
         status_code=303,
+    )
+
+
+def _recordable_items(session: Session, principal: Principal) -> list[ContentItem]:
+    # Recordings translate approved Vietnamese items of the operator's station or above.
+    owners = (
+        ancestor_ids(session, station_id=principal.station_id) if principal.station_id else None
+    )
+    query = select(ContentItem).where(
+        ContentItem.status == ContentStatus.approved, ContentItem.language == "vie"
+    )
+    if owners is not None:
+        query = query.where(col(ContentItem.station_id).in_(owners))
+    return list(session.exec(query.order_by(col(ContentItem.id).desc()).limit(200)))
+
+
+def _recording_form(
+    request: Request,
+    principal: Principal,
+    session: Session,
+    *,
+    status: int = 200,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    saved: dict[str, Any] | None = None,
+) -> Response:
+    return render(
+        request,
+        "recording.html",
+        principal,
+        status=status,
+        items=_recordable_items(session, principal),
+        languages={k: v for k, v in LANGUAGES.items() if k != "vie"},
+        form=form or {},
+        errors=errors or {},
+        saved=saved,
+    )
+
+
+@router.get("/recordings/new")
+def recording_form(
+    request: Request, principal: WebPrincipal, session: SessionDep, item: int | None = None
+) -> Response:
+    """The form an operator uses to upload a villager's recording in an ethnic language."""
+    if principal is None:
+        return RedirectResponse("/login", status_code=303)
+    if not principal.may(Permission.recordings_write):
+        return _problem_page(request, principal, ForbiddenError("Vai trò này không tải bản ghi."))
+    return _recording_form(request, principal, session, form={"item": str(item or "")})
+
+
+@router.post("/recordings/new")
+async def upload_recording_page(
+    request: Request,
+    principal: WebPrincipal,
+    session: SessionDep,
+    settings: SettingsDep,
+    store: StoreDep,
+) -> Response:
+    """Stream the file with a size cap, check the CSRF token, then decode and keep it."""
+    if principal is None:
+        return RedirectResponse("/login", status_code=303)
+    if not principal.may(Permission.recordings_write):
+        return _problem_page(request, principal, ForbiddenError("Vai trò này không tải bản ghi."))
+    try:
+        temp, filename, fields = await receive_upload(
+            request, store=store, limit=settings.max_upload_mb << 20
+        )
+    except ProblemError as exc:
+        return _recording_form(
+            request, principal, session, status=exc.status, errors={"file": exc.detail}
+        )
+    try:
+        # The form is read by the upload streamer, not by FastAPI: check the token here.
+        expected = request.session.get("csrf", "")
+        if not expected or not secrets.compare_digest(
+            expected.encode(), fields.get("csrf_token", "").encode()
+        ):
+            raise CsrfError
+        try:
+            item = readable_item(session, principal, int(fields.get("item") or 0))
+            station = session.get(Station, principal.station_id or item.station_id)
+            recording = add_recording(
+                session,
+                store=store,
+                item=item,
+                language=fields.get("language", ""),
+                speaker=fields.get("speaker", "").strip(),
+                upload=temp,
+                filename=filename,
+                station_id=station.id,
+                uploaded_by=principal.name,
+                settings=render_settings(station),
+            )
+        except ProblemError as exc:
+            session.rollback()
+            field = next((e.get("field") for e in exc.errors or [] if e.get("field")), "file")
+            return _recording_form(
+                request,
+                principal,
+                session,
+                status=exc.status,
+                form=fields,
+                errors={field if field in ("language", "speaker") else "file": exc.detail},
+            )
+        session.commit()
+    finally:
+        temp.unlink(missing_ok=True)
+    asset = session.get(AudioAsset, recording.broadcast_sha256)
+    expires = int(time.time()) + 2 * 86_400
+    listen = f"{settings.public_base_url}/api/v1/audio/{asset.sha256}?" + audio_query(
+        settings=settings, sha256=asset.sha256, expires=expires
+    )
+    return _recording_form(
+        request,
+        principal,
+        session,
+        saved={
+            "title": item.title,
+            "language": LANGUAGES[recording.language],
+            "speaker": recording.speaker,
+            "seconds": round(asset.duration_s),
+            "listen": listen,
+        },
     )

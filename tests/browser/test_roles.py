@@ -99,3 +99,42 @@ def test_a_planner_books_a_weekly_relay_and_finds_it_on_the_calendar(page, demo)
     assert "Phòng chống cháy rừng" in column.first.inner_text()
     assert "17:30" in column.first.inner_text()
     screenshot(page, "planner-calendar")
+
+
+def test_an_operator_uploads_a_recording_and_a_bad_file_is_refused(page, demo, tmp_path) -> None:
+    import subprocess
+
+    from audio.ffmpeg import ffmpeg_exe
+
+    voice = tmp_path / "ban-doc.wav"
+    subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=220:duration=6",
+            "-af",
+            "volume=0.5",
+            str(voice),
+        ],
+        check=True,
+    )
+    text = tmp_path / "khong-phai-am-thanh.mp3"
+    text.write_text("đây không phải âm thanh", encoding="utf-8")
+    log_in(page, demo, "operator")
+    page.get_by_role("link", name="Tải bản ghi tiếng dân tộc").click()
+    page.get_by_label("Ngôn ngữ").select_option("blt")
+    page.get_by_label("Người đọc").fill("Lò Văn Pản")
+    page.get_by_label("Tệp âm thanh").set_input_files(str(text))
+    page.get_by_role("button", name="Tải lên và kiểm tra").click()
+    page.locator("#file-error").wait_for()
+    assert page.locator("#file-error").inner_text()
+    page.get_by_label("Tệp âm thanh").set_input_files(str(voice))
+    page.get_by_role("button", name="Tải lên và kiểm tra").click()
+    page.get_by_role("heading", name="Đã lưu bản ghi").wait_for()
+    saved = page.get_by_role("status").inner_text()
+    assert "Lò Văn Pản" in saved and "Tiếng Thái Đen" in saved
+    screenshot(page, "operator-recording")

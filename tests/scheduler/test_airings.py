@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, func, select
 
+from audio.models import Recording
 from core.clock import utcnow
 from core.db import session_scope
 from scheduler.airings import flag_missed, ingest_airings, record_hash, verify_chain
@@ -468,3 +469,15 @@ def test_the_operator_confirms_and_corrects_airings_on_the_day_page(client, aire
         ("partial", "operator", "vanhanh"),
     ]
     assert rows[1]["corrects"] == rows[0]["id"]
+
+
+def test_a_recording_upload_needs_the_forms_token_and_real_audio(client, newsroom, engine) -> None:
+    token = _web_login(client)
+    form = {"item": str(newsroom.item_id), "language": "blt", "speaker": "Lò Văn Pản"}
+    noise = {"file": ("ghi-am.mp3", b"not audio at all", "audio/mpeg")}
+    forged = client.post("/recordings/new", data={**form, "csrf_token": "x"}, files=noise)
+    assert forged.status_code == 403
+    refused = client.post("/recordings/new", data={**form, "csrf_token": token}, files=noise)
+    assert refused.status_code == 422 and 'id="file-error"' in refused.text
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(Recording)).one() == 0
