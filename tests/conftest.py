@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import ProgrammingError
 
 from api.app import create_app
 from core.db import create_db_engine
@@ -64,8 +66,19 @@ class Databases:
         names = [*self._created, *([self._pg_template] if self._pg_template else [])]
         with self._pg_admin.connect() as connection:
             for name in names:
-                connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                self._drop(connection, name)
         self._pg_admin.dispose()
+
+    @staticmethod
+    def _drop(connection, name: str) -> None:
+        # An autovacuum worker busy in a freshly written database cannot be ended by a
+        # role without superuser rights: wait for it a little, then leave the database.
+        for attempt in range(10):
+            try:
+                connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                return
+            except ProgrammingError:
+                time.sleep(0.5 * (attempt + 1))
 
     def _sqlite_head(self) -> Path:
         if self._sqlite_template is None:

@@ -1061,7 +1061,8 @@ def _day_view(station: Station, day: date, playlist: Playlist | None, today: dat
         {
             "start_text": _clock_text(gap["start"], zone),
             "end_text": _clock_text(gap["end"], zone),
-            "clusters": "" if "*" in gap["clusters"] else ", ".join(gap["clusters"]),
+            # Playlists made before gaps were told per cluster name no clusters.
+            "clusters": ", ".join(c for c in gap.get("clusters", ["*"]) if c != "*"),
             "gap": True,
         }
         for gap in (playlist.gaps if playlist else [])
