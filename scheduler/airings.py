@@ -127,7 +127,9 @@ def _schedule(
         query = query.where(col(Playlist.day).in_(days))
     found: dict[str, _Scheduled] = {}
     for day, body in session.exec(query):
-        for entry in body["entries"]:
+        # An entry a priority bulletin pushed out of a frozen day was still held by the
+        # devices, and may have aired in part before it was interrupted.
+        for entry in [*body.get("displaced", []), *body["entries"]]:
             found[entry["id"]] = _Scheduled(day, entry)
     return found
 

@@ -24,8 +24,14 @@ from core.clock import utcnow
 from core.db import create_db_engine, session_scope
 from core.locks import acquire_lease
 from core.settings import Settings, load_settings
+from scheduler.airings import flag_missed
 from scheduler.models import Playlist, Station
-from scheduler.playlists import freeze_time, generate_playlist, generate_playlists
+from scheduler.playlists import (
+    BATCH_STATIONS,
+    freeze_time,
+    generate_playlist,
+    generate_stations,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,16 +77,14 @@ def generate_ahead(database_url: str | None = None, days: int = DAYS_AHEAD) -> i
     with session_scope(engine) as session:
         station_ids = list(session.exec(select(Station.id).order_by(Station.id)))
     count = 0
-    for station_id in station_ids:
-        # One short transaction per station: the lock is never held for the whole country.
+    for first in range(0, len(station_ids), BATCH_STATIONS):
+        # One short transaction per batch: the lock is never held for the whole country.
         with session_scope(engine, write=True) as session:
-            station = session.get(Station, station_id)
-            today = utcnow().astimezone(ZoneInfo(station.timezone)).date()
-            span = [today + timedelta(days=offset) for offset in range(days)]
-            count += len(
-                generate_playlists(
-                    session, station=station, days=span, base_url=settings.public_base_url
-                )
+            count += generate_stations(
+                session,
+                station_ids=station_ids[first : first + BATCH_STATIONS],
+                days_ahead=days,
+                base_url=settings.public_base_url,
             )
     log.info("generated %s playlist(s)", count)
     return count
@@ -108,6 +112,18 @@ def freeze_due(database_url: str | None = None) -> int:
                     session, station=station, day=day, base_url=settings.public_base_url, now=now
                 )
                 count += 1
+    return count
+
+
+def flag_missed_airings(database_url: str | None = None) -> int:
+    """Flag scheduled entries that nobody reported some minutes after they ended."""
+    _, engine = _runtime(database_url)
+    if not _leads(engine):
+        return 0
+    with session_scope(engine, write=True) as session:
+        count = flag_missed(session)
+    if count:
+        log.warning("%s buổi phát không có báo cáo phát sóng", count)
     return count
 
 
@@ -148,6 +164,16 @@ def build_scheduler(*, settings: Settings, engine: Engine) -> BackgroundSchedule
         minutes=5,
         id="freeze-playlists",
         name="Freeze playlists",
+        jobstore="persistent",
+        replace_existing=True,
+        next_run_time=now,
+    )
+    scheduler.add_job(
+        flag_missed_airings,
+        "interval",
+        minutes=5,
+        id="flag-missed-airings",
+        name="Flag missed airings",
         jobstore="persistent",
         replace_existing=True,
         next_run_time=now,

@@ -17,6 +17,7 @@ from core.clock import utcnow
 from core.db import session_scope
 from scheduler.airings import flag_missed, ingest_airings, record_hash, verify_chain
 from scheduler.models import AiringIn, AiringRecord, Station
+from scheduler.playlists import generate_playlist
 from tests.processes import cli_env, run_cli
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -481,3 +482,32 @@ def test_a_recording_upload_needs_the_forms_token_and_real_audio(client, newsroo
     assert refused.status_code == 422 and 'id="file-error"' in refused.text
     with Session(engine) as session:
         assert session.exec(select(func.count()).select_from(Recording)).one() == 0
+
+
+def test_an_entry_a_bulletin_pushed_out_can_still_be_reported(client, aired, newsroom, engine):
+    yesterday = _today() - timedelta(1)
+    relay = aired["yesterday"]
+    bulletin = client.post(
+        "/api/v1/bookings",
+        headers=newsroom.planner,
+        json={
+            "station": "XA-A",
+            "source": "relay",
+            "relay_url": "http://vov.example/khancap",
+            "duration_s": 120,
+            "title": "Tin khẩn cấp",
+            "priority": "emergency",
+            "at": "05:32",
+            "recurrence": {"freq": "once", "start": yesterday.isoformat()},
+        },
+    )
+    assert bulletin.status_code == 201, bulletin.text
+    base = client.app.state.settings.public_base_url
+    with session_scope(engine) as session:
+        station = session.exec(select(Station).where(Station.code == "XA-A")).one()
+        playlist = generate_playlist(session, station=station, day=yesterday, base_url=base)
+        assert playlist.frozen_at is not None
+        assert relay["id"] not in [e["id"] for e in playlist.body["entries"]]
+        assert [e["id"] for e in playlist.body["displaced"]] == [relay["id"]]
+    cut = _record(relay, length=120, status="partial", reason="ngắt bởi tin khẩn cấp")
+    assert _post(client, aired["device"], cut).json()["accepted"] == [cut["id"]]
