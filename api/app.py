@@ -14,6 +14,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from api import web
 from api.events import EventHub
+from api.limits import ConcurrencyLimit
 from api.pages import content as content_pages
 from api.pages import operator
 from api.pages import reports as report_pages
@@ -37,7 +38,7 @@ from api.routes import (
     users,
 )
 from audio.store import MediaStore
-from core.db import check_connection, create_db_engine
+from core.db import POOL_CAPACITY, check_connection, create_db_engine
 from core.migrations import require_current
 from core.settings import Settings, load_settings, prepare_directories
 
@@ -115,6 +116,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         same_site="lax",
         https_only=settings.secure_cookies,
     )
+    # Added last, so it runs first: no request takes a connection before it has a slot.
+    # A request may hold two at once (a pull that makes a missing day), hence half.
+    app.add_middleware(ConcurrencyLimit, limit=POOL_CAPACITY // 2)
     app.mount("/static/app", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _serve_docs_offline(app)
     return app

@@ -13,19 +13,24 @@ import core.audit  # noqa: F401 - installs the audit hook on every session
 from core.errors import ConfigError
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+POOL_SIZE = 10
+MAX_OVERFLOW = 10
+POOL_CAPACITY = POOL_SIZE + MAX_OVERFLOW  # connections one process may hold at once
 
 
 def create_db_engine(url: URL) -> Engine:
     """Create an engine with the connection settings each backend needs."""
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW)
 
 
 def _sqlite_engine(url: URL) -> Engine:
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        pool_size=POOL_SIZE,
+        max_overflow=MAX_OVERFLOW,
     )
 
     @event.listens_for(engine, "connect")

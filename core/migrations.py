@@ -1,5 +1,6 @@
 """Runs the Alembic migrations that live in the top-level `migrations` package."""
 
+from functools import cache
 from importlib.resources import files
 
 from alembic import command
@@ -19,6 +20,7 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+@cache  # the files do not change while the process runs; health checks ask often
 def head_revision() -> str:
     """Return the newest migration revision the code knows."""
     script = ScriptDirectory(str(files("migrations")))

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -70,6 +71,14 @@ class IngestReport:
     accepted: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     rejected: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """Where a station's chain ends while a batch is appended."""
+
+    seq: int
+    hash: str
 
 
 @dataclass(frozen=True)
@@ -176,7 +185,7 @@ def _problem(
     return None
 
 
-def _same(row: AiringRecord, record: AiringIn, cluster: str | None) -> bool:
+def _same(row: Any, record: AiringIn, cluster: str | None) -> bool:
     sent = {
         "entry_id": record.entry_id,
         "cluster": cluster,
@@ -207,7 +216,7 @@ def ingest_airings(
     session.exec(select(Station.id).where(Station.id == station.id).with_for_update()).one()
     head = session.exec(
         select(AiringChain).where(AiringChain.station_id == station.id).with_for_update()
-    ).first() or AiringChain(station_id=station.id, seq=0, hash=GENESIS)
+    ).first() or ChainHead(seq=0, hash=GENESIS)
     ids = {r.id for r in records} | {r.corrects for r in records if r.corrects}
     known = {
         row.client_id: row
@@ -277,15 +286,15 @@ def ingest_airings(
             "prev_hash": head.hash,
         }
         row["hash"] = record_hash(row)
-        head = AiringChain(station_id=station.id, seq=row["seq"], hash=row["hash"])
+        head = ChainHead(seq=row["seq"], hash=row["hash"])
         rows.append(row)
         # A later record of the same batch may be a replay of, or a correction to, this one.
-        known[record.id] = AiringRecord(**row)
+        known[record.id] = SimpleNamespace(**row)
         report.accepted.append(record.id)
     if rows:
         tally(session, station_id=station.id, rows=rows)
         session.execute(insert(AiringRecord), rows)
-        session.merge(head)
+        session.merge(AiringChain(station_id=station.id, seq=head.seq, hash=head.hash))
         session.flush()
     return report
 

@@ -13,7 +13,7 @@ from core.errors import ConflictError, InvalidError, refuse_fields
 from scheduler.models import Booking, Playlist, Station
 from scheduler.playlists import (
     bookings_for,
-    generate_playlists,
+    generate_stations,
     plan_day,
     rule_from_json,
     rule_to_json,
@@ -248,22 +248,13 @@ def regenerate(
 ) -> int:
     """Refresh these stations' coming days and every later day already made; return how many."""
     # A day further ahead that a device already pulled must not keep the old booking.
-    made: dict[int, set[date]] = {}
-    for station_id, day in session.exec(
-        select(Playlist.station_id, Playlist.day).where(
-            col(Playlist.station_id).in_(station_ids), Playlist.day >= today
-        )
-    ):
-        made.setdefault(station_id, set()).add(day)
-    count = 0
-    for station in session.exec(select(Station).where(col(Station.id).in_(station_ids))):
-        span = {today + timedelta(days=offset) for offset in range(days)} | made.get(
-            station.id, set()
-        )
-        count += len(
-            generate_playlists(session, station=station, days=sorted(span), base_url=base_url)
-        )
-    return count
+    made = session.exec(
+        select(Playlist.day)
+        .where(col(Playlist.station_id).in_(station_ids), Playlist.day >= today)
+        .distinct()
+    ).all()
+    span = {today + timedelta(days=offset) for offset in range(days)} | set(made)
+    return generate_stations(session, station_ids=station_ids, days=sorted(span), base_url=base_url)
 
 
 __all__ = ["BookingReport", "create_booking", "regenerate", "rule_to_json", "update_booking"]

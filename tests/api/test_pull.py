@@ -5,6 +5,7 @@ import re
 import subprocess
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -308,3 +309,17 @@ def test_the_overview_page_puts_silent_and_offline_clusters_first(served) -> Non
     assert "im lặng trong giờ phát" in text and "(âm lượng 0)" in text
     assert text.index("Bản B") < text.index("Bản A"), "the silent cluster comes first"
     assert "XA-B" in text, "stations below are included"
+
+
+def test_a_crowd_of_receivers_pulling_at_once_is_served(served) -> None:
+    # More requests at once than one worker has threads or connections: without the
+    # limit on requests in flight they wait for each other until the pool times out.
+    url = f"{served['url']}/api/v1/stations/XA-A/playlists/{MONDAY}"
+
+    def pull(n: int) -> int:
+        headers = served["device"] if n % 2 else served["bound"]
+        return httpx.get(url, headers=headers, timeout=120).status_code
+
+    with ThreadPoolExecutor(max_workers=120) as pool:
+        answers = list(pool.map(pull, range(240)))
+    assert answers == [200] * 240
