@@ -16,6 +16,7 @@ from api.deps import SessionDep, SettingsDep
 from api.routes.auth import client_address
 from core.clock import utcnow
 from core.errors import (
+    ProblemError,
     ThrottledError,
     UnauthorizedError,
 )
@@ -95,6 +96,28 @@ def render(
         },
         status_code=status,
         headers=headers,
+    )
+
+
+def problem_page(
+    request: Request,
+    principal: Principal | None,
+    exc: ProblemError,
+    *,
+    heading: str,
+    link: str = "/",
+    link_text: str | None = None,
+) -> HTMLResponse:
+    """A refused or failed page request told in words, with its status and a way back."""
+    return render(
+        request,
+        "message.html",
+        principal,
+        status=exc.status,
+        heading=heading,
+        message=exc.detail,
+        link=link,
+        link_text=link_text or ("Về trang chính" if link == "/" else "Quay lại"),
     )
 
 

@@ -19,7 +19,7 @@ from api.deps import SessionDep, SettingsDep
 from api.pages.operator import PRIORITY_NAMES
 from api.routes.content import readable_item
 from api.uploads import MAX_DOCUMENT_BYTES
-from api.web import WebPrincipal, check_csrf, render, templates
+from api.web import WebPrincipal, check_csrf, problem_page, render, templates
 from audio.models import AudioAsset, JobStatus, RenderJob
 from audio.service import enqueue_render, rendered_asset
 from content.importer import ETHNIC_UNSPECIFIED, NotAPlanError, ParsedPlan, parse_plan
@@ -134,16 +134,7 @@ def _message(
     heading: str,
     link: str = "/",
 ) -> Response:
-    return render(
-        request,
-        "message.html",
-        principal,
-        status=exc.status,
-        heading=heading,
-        message=exc.detail,
-        link=link,
-        link_text="Quay lại" if link != "/" else "Về trang chính",
-    )
+    return problem_page(request, principal, exc, heading=heading, link=link)
 
 
 def _refusal(principal: Principal) -> ForbiddenError | None:

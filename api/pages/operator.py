@@ -17,7 +17,7 @@ from api.deps import SessionDep, SettingsDep, StoreDep
 from api.routes.content import readable_item
 from api.routes.playlists import current_playlist
 from api.uploads import receive_upload
-from api.web import CsrfError, WebPrincipal, check_csrf, render
+from api.web import CsrfError, WebPrincipal, check_csrf, problem_page, render
 from audio.models import AudioAsset
 from audio.service import add_recording
 from content.languages import LANGUAGES
@@ -48,16 +48,7 @@ def _minutes(seconds: float) -> str:
 
 
 def _problem_page(request: Request, principal: Principal, exc: ProblemError) -> Response:
-    return render(
-        request,
-        "message.html",
-        principal,
-        status=exc.status,
-        heading="Không mở được chương trình phát thanh",
-        message=exc.detail,
-        link="/",
-        link_text="Về trang chính",
-    )
+    return problem_page(request, principal, exc, heading="Không mở được chương trình phát thanh")
 
 
 def _station(session: Session, principal: Principal, code: str, permission: Permission) -> Station:

@@ -19,7 +19,7 @@ from api.charts import bar_chart, number
 from api.deps import SessionDep, SettingsDep
 from api.exports import to_csv, to_xlsx
 from api.routes.reports import Built, ComplianceQuery, build_report, document, tables
-from api.web import WebPrincipal, render, templates
+from api.web import WebPrincipal, problem_page, render, templates
 from content.languages import LANGUAGES
 from content.models import Plan, Theme
 from core.clock import utcnow
@@ -55,16 +55,7 @@ FIELD_LIMIT = 64
 def _message(
     request: Request, principal: Principal, exc: ProblemError, heading: str, link: str
 ) -> Response:
-    return render(
-        request,
-        "message.html",
-        principal,
-        status=exc.status,
-        heading=heading,
-        message=exc.detail,
-        link=link,
-        link_text="Quay lại",
-    )
+    return problem_page(request, principal, exc, heading=heading, link=link, link_text="Quay lại")
 
 
 def _scope_stations(session: Session, principal: Principal) -> list[Station]:

@@ -22,7 +22,7 @@ from api.pages.operator import PRIORITY_NAMES, WEEKDAYS
 from api.routes.bookings import _refresh as refresh_after_booking
 from api.routes.content import _readable_station_ids as readable_station_ids
 from api.routes.playlists import current_playlist
-from api.web import WebPrincipal, check_csrf, render
+from api.web import WebPrincipal, check_csrf, problem_page, render
 from audio.models import AudioAsset, JobStatus, Programme, RenderJob
 from content.languages import LANGUAGES
 from content.models import ContentItem, ContentStatus
@@ -237,16 +237,7 @@ def _message(
     link: str = "/",
     link_text: str = "Về trang chính",
 ) -> Response:
-    return render(
-        request,
-        "message.html",
-        principal,
-        status=exc.status,
-        heading=heading,
-        message=exc.detail,
-        link=link,
-        link_text=link_text,
-    )
+    return problem_page(request, principal, exc, heading=heading, link=link, link_text=link_text)
 
 
 def _require_planner(principal: Principal) -> None:

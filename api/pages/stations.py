@@ -6,7 +6,7 @@ from sqlmodel import col, select
 
 from api.auth import Permission, reaches
 from api.deps import SessionDep
-from api.web import WebPrincipal, render
+from api.web import WebPrincipal, problem_page, render
 from core.errors import ForbiddenError, ProblemError
 from scheduler.devices import cluster_states
 from scheduler.models import Station
@@ -38,14 +38,7 @@ def clusters_overview(
         ):
             raise ForbiddenError(f"Đài {station.code} nằm ngoài phạm vi được giao.")
     except ProblemError as exc:
-        return render(
-            request,
-            "message.html",
-            principal,
-            status=exc.status,
-            heading="Không mở được danh sách cụm loa",
-            message=exc.detail,
-        )
+        return problem_page(request, principal, exc, heading="Không mở được danh sách cụm loa")
     ids = subtree_ids(session, root_id=station.id)
     stations = list(session.exec(select(Station).where(col(Station.id).in_(ids))))
     states = cluster_states(session, stations=sorted(stations, key=lambda s: s.code))
