@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from sqlmodel import Session
 from starlette.middleware.sessions import SessionMiddleware
 from swagger_ui_bundle import swagger_ui_path
 
@@ -39,6 +40,7 @@ from api.routes import (
 )
 from audio.store import MediaStore
 from core.db import POOL_CAPACITY, check_connection, create_db_engine
+from core.identity import UsageLog
 from core.migrations import require_current
 from core.settings import Settings, load_settings, prepare_directories
 
@@ -64,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         require_current(engine)
         yield
         await app.state.events.close()
+        with Session(engine) as session:
+            app.state.device_usage.flush(session)
         engine.dispose()
 
     app = FastAPI(
@@ -79,20 +83,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.store = MediaStore(settings.media_path)
     app.state.events = EventHub(engine)
+    app.state.device_usage = UsageLog()
     install_problem_handlers(app)
 
     v1 = APIRouter(prefix="/api/v1")
+    # Routes are matched in order, one by one: what every device calls all day comes first.
     modules = (
+        playlists,
+        airings,
+        events,
         health,
         auth,
         stations,
         content,
         plans,
         audio,
-        playlists,
         bookings,
-        airings,
-        events,
         reports,
         users,
         devices,

@@ -17,7 +17,7 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 from sqlmodel import Session
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep, UsageDep
 from core.audit import Actor, act_as
 from core.errors import ForbiddenError, UnauthorizedError
 from core.identity import (
@@ -141,17 +141,22 @@ _device_bearer = HTTPBearer(
 )
 
 
+UserBearer = Annotated[str | None, Depends(_user_bearer)]
+DeviceBearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_device_bearer)]
+
+
 def get_principal(
     session: SessionDep,
     settings: SettingsDep,
-    token: Annotated[str | None, Depends(_user_bearer)],
-    _device: Annotated[HTTPAuthorizationCredentials | None, Depends(_device_bearer)],
+    token: UserBearer,
+    _device: DeviceBearer,
+    usage: UsageDep,
 ) -> Principal:
     """Identify the caller from the bearer token, or answer 401."""
     if not token:
         raise UnauthorizedError("Cần đăng nhập: gửi kèm mã truy cập (Authorization: Bearer …).")
     if token.startswith(DEVICE_TOKEN_PREFIX):
-        principal = principal_for_device(device_from_token(session, token=token))
+        principal = principal_for_device(device_from_token(session, token=token, usage=usage))
     else:
         principal = principal_for_user(
             user_from_access_token(session, settings=settings, token=token)
@@ -220,10 +225,17 @@ class OnStation:
         self.permission = permission
 
     def __call__(self, code: str, principal: CurrentPrincipal, session: SessionDep) -> StationGrant:
-        require(principal, self.permission)
-        station = get_station(session, code=code)
-        require_reach(session, principal, station)
-        return StationGrant(principal=principal, station=station)
+        return grant_on_station(session, principal=principal, code=code, permission=self.permission)
+
+
+def grant_on_station(
+    session: Session, *, principal: Principal, code: str, permission: Permission
+) -> StationGrant:
+    """The station with this code, if the caller may act on it there; else 403 or 404."""
+    require(principal, permission)
+    station = get_station(session, code=code)
+    require_reach(session, principal, station)
+    return StationGrant(principal=principal, station=station)
 
 
 def web_principal(request: Request, session: SessionDep) -> Principal | None:
@@ -255,15 +267,17 @@ def audio_reader(
     sha256: str,
     session: SessionDep,
     settings: SettingsDep,
-    token: Annotated[str | None, Depends(_user_bearer)],
-    device: Annotated[HTTPAuthorizationCredentials | None, Depends(_device_bearer)],
+    token: UserBearer,
+    device: DeviceBearer,
+    usage: UsageDep,
     exp: Annotated[int | None, Query(description="expiry of a signed link (Unix time)")] = None,
     sig: Annotated[str | None, Query(max_length=64, description="signature of the link")] = None,
 ) -> None:
     """Allow a signed link from an M3U8 playlist, or anyone who may read playlists."""
     if sig is not None and exp is not None:
-        valid = hmac.compare_digest(sig, _audio_signature(settings, sha256, exp))
+        # Bytes: compare_digest refuses str with non-ASCII characters (a 500 otherwise).
+        valid = hmac.compare_digest(sig.encode(), _audio_signature(settings, sha256, exp).encode())
         if valid and exp >= time.time():
             return
         raise ForbiddenError("Liên kết tải âm thanh đã hết hạn hoặc không đúng.")
-    require(get_principal(session, settings, token, device), Permission.playlists_read)
+    require(get_principal(session, settings, token, device, usage), Permission.playlists_read)

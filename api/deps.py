@@ -8,15 +8,19 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from audio.store import MediaStore
+from core.identity import UsageLog
 from core.settings import Settings
 
+# The plain attribute reads here are async: a sync dependency costs every request a
+# hop to the thread pool and back.
 
-def get_settings(request: Request) -> Settings:
+
+async def get_settings(request: Request) -> Settings:
     """The settings the app was created with."""
     return request.app.state.settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     """The app's database engine."""
     return request.app.state.engine
 
@@ -38,12 +42,18 @@ def get_session(
         yield session
 
 
-def get_store(request: Request) -> MediaStore:
+async def get_store(request: Request) -> MediaStore:
     """The content-addressed media store."""
     return request.app.state.store
+
+
+async def get_usage(request: Request) -> UsageLog:
+    """Where this process keeps device tokens' last uses until they are written."""
+    return request.app.state.device_usage
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[MediaStore, Depends(get_store)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
+UsageDep = Annotated[UsageLog, Depends(get_usage)]

@@ -3,13 +3,14 @@
 import hashlib
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
 import jwt
 from pwdlib import PasswordHash
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlmodel import Session, col, func, select
 
 from core.clock import utcnow
@@ -219,25 +220,66 @@ def create_device_token(
     return device, secret
 
 
-def device_from_token(session: Session, *, token: str) -> DeviceToken:
+class UsageLog:
+    """Last uses of device tokens, written in one batch every few seconds.
+
+    A morning pull after a night's silence would otherwise write one row per device,
+    each waiting its turn for SQLite's write lock; the last use is bookkeeping, so a
+    crash may lose a few seconds of it.
+    """
+
+    def __init__(self, *, every: timedelta = timedelta(seconds=2)) -> None:
+        self.every = every
+        self.pending: dict[int, datetime] = {}
+        self.flushed_at = utcnow()
+        self.lock = threading.Lock()
+
+    def note(self, session: Session, *, device_id: int, at: datetime) -> None:
+        """Remember a use, and write what is pending once it is due."""
+        with self.lock:
+            self.pending[device_id] = at
+            if at - self.flushed_at < self.every:
+                return
+            due, self.pending, self.flushed_at = self.pending, {}, at
+        _write_last_used(session, due)
+
+    def flush(self, session: Session) -> None:
+        """Write every pending use now."""
+        with self.lock:
+            due, self.pending = self.pending, {}
+        _write_last_used(session, due)
+
+
+def _write_last_used(session: Session, uses: dict[int, datetime]) -> None:
+    if not uses:
+        return
+    # In a transaction of its own that asks for the write lock first, so a pull (a
+    # read) never fails because another writer got in between.
+    session.commit()
+    session.connection(execution_options={"sqlite_immediate": True})
+    session.execute(update(DeviceToken), [{"id": i, "last_used_at": at} for i, at in uses.items()])
+    session.commit()
+
+
+# Built once: on a device's every request, building the statement cost more than running it.
+_DEVICE_BY_HASH = select(DeviceToken).where(DeviceToken.token_hash == bindparam("digest"))
+
+
+def device_from_token(
+    session: Session, *, token: str, usage: UsageLog | None = None
+) -> DeviceToken:
     """Return the live device a token belongs to and note its use, or raise Unauthorized."""
-    device = session.exec(
-        select(DeviceToken).where(DeviceToken.token_hash == _digest(token))
-    ).first()
+    device = session.exec(_DEVICE_BY_HASH, params={"digest": _digest(token)}).first()
     if device is None:
         raise UnauthorizedError("Mã thiết bị không hợp lệ.")
     if device.revoked_at is not None:
         raise UnauthorizedError("Mã thiết bị đã bị thu hồi.")
     now = utcnow()
     if device.last_used_at is None or now - device.last_used_at > LAST_USED_RESOLUTION:
-        # Bookkeeping in a transaction of its own that asks for the write lock first,
-        # so a pull (a read) never fails because another writer got in between.
-        session.commit()
-        session.connection(execution_options={"sqlite_immediate": True})
-        session.execute(
-            update(DeviceToken).where(DeviceToken.id == device.id).values(last_used_at=now)
-        )
-        session.commit()
+        if usage is None:
+            _write_last_used(session, {device.id: now})
+        else:
+            usage.note(session, device_id=device.id, at=now)
     return device
 
 

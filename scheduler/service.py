@@ -4,7 +4,7 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import literal
+from sqlalchemy import bindparam, literal
 from sqlmodel import Session, select
 
 from audio.engines import ENGINES, ESPEAK_VOICES, Voice
@@ -30,9 +30,14 @@ def _check_code(code: str, *, field: str = "code") -> str:
     return code
 
 
+# Built once: most device requests name their station, and building the statement cost
+# more than running it.
+_STATION_BY_CODE = select(Station).where(Station.code == bindparam("code"))
+
+
 def get_station(session: Session, *, code: str) -> Station:
     """Return the station with this code, or raise NotFoundError."""
-    station = session.exec(select(Station).where(Station.code == code)).first()
+    station = session.exec(_STATION_BY_CODE, params={"code": code}).first()
     if station is None:
         raise NotFoundError(f"Không có đài mã {code!r}.")
     return station

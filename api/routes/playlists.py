@@ -7,10 +7,24 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
+from starlette.datastructures import State
 
-from api.auth import DEVICE, OnStation, Permission, StationGrant, audio_query
+from api.auth import (
+    DEVICE,
+    DeviceBearer,
+    OnStation,
+    Permission,
+    StationGrant,
+    UserBearer,
+    audio_query,
+    get_principal,
+    grant_on_station,
+)
 from api.deps import SessionDep, SettingsDep
 from core.clock import utcnow
 from core.db import session_scope
@@ -29,10 +43,16 @@ Reader = Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))]
 ClusterQuery = Annotated[str | None, Query(description="only what one cluster plays")]
 
 
+# Built once, as devices ask for them all the time: building a statement costs more than
+# running it.
+_OF_DAY = (Playlist.station_id == bindparam("station_id"), Playlist.day == bindparam("day"))
+_PLAYLIST_OF_DAY = select(Playlist).where(*_OF_DAY)
+_ETAG_OF_DAY = select(Playlist.etag).where(*_OF_DAY)
+_CLUSTER_CODE = select(Cluster.code).where(Cluster.id == bindparam("id"))
+
+
 def _stored(session: Session, station_id: int, day: date) -> Playlist | None:
-    return session.exec(
-        select(Playlist).where(Playlist.station_id == station_id, Playlist.day == day)
-    ).first()
+    return session.exec(_PLAYLIST_OF_DAY, params={"station_id": station_id, "day": day}).first()
 
 
 def current_playlist(
@@ -66,7 +86,7 @@ def _cluster(session: Session, grant: StationGrant, cluster: str | None) -> str 
     # A receiver bound to one cluster sees what that cluster plays, whatever it asks for.
     principal = grant.principal
     if principal.kind == DEVICE and principal.cluster_id is not None:
-        bound = session.get(Cluster, principal.cluster_id).code
+        bound = session.exec(_CLUSTER_CODE, params={"id": principal.cluster_id}).one()
         if cluster not in (None, bound):
             raise InvalidError(
                 f"Thiết bị này thuộc cụm loa {bound}.", errors=[{"field": "cluster"}]
@@ -130,20 +150,58 @@ def m3u8(document: dict[str, Any], *, settings: Settings, expires: int) -> str:
     summary="A station's playlist for one local date (strong ETag, 304)",
     responses={304: {"description": "Not modified"}},
 )
-def playlist(
+async def playlist(
+    code: str,
     day: date,
     request: Request,
-    grant: Reader,
-    session: SessionDep,
-    settings: SettingsDep,
+    token: UserBearer,
+    device: DeviceBearer,
     cluster: ClusterQuery = None,
 ) -> Response:
     """Return the day's entries; `?cluster=` keeps what one cluster plays."""
-    cluster = _cluster(session, grant, cluster)
-    current = current_playlist(session, station_id=grant.station.id, day=day, settings=settings)
-    etag = f'"{current.etag}{"-" + cluster if cluster else ""}"'
-    if etag in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers={"ETag": etag})
-    document = playlist_document(current, cluster=cluster)
+    # Every cluster pulls this each morning: all its work is done in one hop to the
+    # thread pool rather than one per dependency.
+    return await run_in_threadpool(
+        _pull,
+        request.app.state,
+        code=code,
+        day=day,
+        token=token,
+        device=device,
+        cluster=cluster,
+        if_none_match=request.headers.get("if-none-match", ""),
+    )
+
+
+def _pull(
+    state: State,
+    *,
+    code: str,
+    day: date,
+    token: str | None,
+    device: HTTPAuthorizationCredentials | None,
+    cluster: str | None,
+    if_none_match: str,
+) -> Response:
+    settings = state.settings
+    with Session(state.engine, expire_on_commit=False) as session:
+        principal = get_principal(session, settings, token, device, state.device_usage)
+        grant = grant_on_station(
+            session, principal=principal, code=code, permission=Permission.playlists_read
+        )
+        cluster = _cluster(session, grant, cluster)
+        suffix = "-" + cluster if cluster else ""
+        if if_none_match:
+            # Most pulls find nothing new: answer those without reading the body.
+            stored = session.exec(
+                _ETAG_OF_DAY, params={"station_id": grant.station.id, "day": day}
+            ).first()
+            if stored is not None and f'"{stored}{suffix}"' in if_none_match:
+                return Response(status_code=304, headers={"ETag": f'"{stored}{suffix}"'})
+        current = current_playlist(session, station_id=grant.station.id, day=day, settings=settings)
+        etag = f'"{current.etag}{suffix}"'
+        if etag in if_none_match:
+            return Response(status_code=304, headers={"ETag": etag})
+        document = playlist_document(current, cluster=cluster)
     body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
     return Response(content=body, media_type="application/json", headers={"ETag": etag})

@@ -1,9 +1,18 @@
-from sqlmodel import select
+from datetime import timedelta
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from core.audit import Actor, act_as
 from core.db import session_scope
-from core.identity import create_device_token, create_user, device_from_token, set_password
-from core.models import AuditEvent, Role
+from core.identity import (
+    UsageLog,
+    create_device_token,
+    create_user,
+    device_from_token,
+    set_password,
+)
+from core.models import AuditEvent, DeviceToken, Role
 from scheduler.models import Cluster, StationKind
 from scheduler.service import add_cluster, create_station
 
@@ -87,3 +96,41 @@ def test_a_rolled_back_write_leaves_no_audit_event(engine) -> None:
     except RuntimeError:
         pass
     assert _events(engine) == []
+
+
+def test_device_uses_are_written_in_batches_and_none_is_lost_at_shutdown(engine) -> None:
+    with session_scope(engine) as session:
+        station = create_station(session, code="TINH-U", name="Tỉnh U", kind=StationKind.province)
+        tokens = [
+            create_device_token(
+                session, station_id=station.id, cluster_id=None, name=f"thu-{n}", created_by="t"
+            )
+            for n in range(3)
+        ]
+    usage = UsageLog(every=timedelta(hours=1))
+
+    def last_used() -> list:
+        with Session(engine) as session:
+            ids = [device.id for device, _ in tokens]
+            rows = session.exec(
+                select(DeviceToken).where(col(DeviceToken.id).in_(ids)).order_by(DeviceToken.id)
+            )
+            return [row.last_used_at for row in rows]
+
+    with Session(engine) as session:
+        for _, token in tokens:
+            device_from_token(session, token=token, usage=usage)
+    assert last_used() == [None, None, None], "not due yet: held for the next batch"
+    assert len(usage.pending) == 3
+    usage.every = timedelta(0)
+    with Session(engine) as session:
+        device_from_token(session, token=tokens[0][1], usage=usage)
+    assert all(last_used()), "the first use past the interval writes the whole batch"
+    assert usage.pending == {}
+    with session_scope(engine) as session:
+        session.execute(update(DeviceToken).values(last_used_at=None))
+    usage.every = timedelta(hours=1)
+    with Session(engine) as session:
+        device_from_token(session, token=tokens[1][1], usage=usage)
+        usage.flush(session)  # what the app does when it stops
+    assert last_used()[1] is not None
