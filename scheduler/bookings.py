@@ -245,8 +245,13 @@ def regenerate(
     today: date,
     base_url: str,
     days: int = GENERATE_DAYS,
+    rules: list[dict[str, Any]] | None = None,
 ) -> int:
-    """Refresh these stations' coming days and every later day already made; return how many."""
+    """Refresh these stations' coming days and every later day already made; return how many.
+
+    With `rules` (a booking's recurrence, before and after an edit), only the days they
+    fall on are refreshed: no other day can change.
+    """
     # A day further ahead that a device already pulled must not keep the old booking.
     made = session.exec(
         select(Playlist.day)
@@ -254,6 +259,16 @@ def regenerate(
         .distinct()
     ).all()
     span = {today + timedelta(days=offset) for offset in range(days)} | set(made)
+    if rules is not None:
+        first, last = min(span), max(span)
+        touched = {
+            day
+            for rule in rules
+            for day in occurrences(rule_from_json(rule), start=first, end=last)
+        }
+        span &= touched
+    if not span:
+        return 0
     return generate_stations(session, station_ids=station_ids, days=sorted(span), base_url=base_url)
 
 

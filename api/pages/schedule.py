@@ -811,6 +811,7 @@ def edit_booking(
         )
     changes = {k: v for k, v in values.items() if k != "source"}
     today = _local_today(station)
+    before = booking.recurrence
     try:
         report = update_booking(
             session,
@@ -820,7 +821,12 @@ def edit_booking(
             today=today,
         )
         refresh_after_booking(
-            session, booking=booking, station=station, settings=settings, today=today
+            session,
+            booking=booking,
+            station=station,
+            settings=settings,
+            today=today,
+            before=before,
         )
     except ProblemError as exc:
         return _refused_booking(request, session, principal, form, exc, rule, values["at"], booking)

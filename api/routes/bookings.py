@@ -133,10 +133,20 @@ def book(
 
 
 def _refresh(
-    session: Session, *, booking: Booking, station: Station, settings: Settings, today: date
+    session: Session,
+    *,
+    booking: Booking,
+    station: Station,
+    settings: Settings,
+    today: date,
+    before: dict | None = None,
 ) -> None:
+    # `before`: the recurrence an edit replaced, whose days must lose the booking.
     ids = subtree_ids(session, root_id=station.id) if booking.subtree else {station.id}
-    regenerate(session, station_ids=ids, today=today, base_url=settings.public_base_url)
+    rules = [booking.recurrence] + ([before] if before and before != booking.recurrence else [])
+    regenerate(
+        session, station_ids=ids, today=today, base_url=settings.public_base_url, rules=rules
+    )
     if booking.priority == Priority.emergency and booking.status == BookingStatus.active:
         # Devices hear of it at once instead of at their next pull.
         publish_bulletin(
@@ -189,10 +199,13 @@ def edit(
         ],
     )
     today = utcnow().astimezone(ZoneInfo(station.timezone)).date()
+    before = booking.recurrence
     report = update_booking(
         session, booking=booking, changes=changes, base_url=settings.public_base_url, today=today
     )
-    _refresh(session, booking=booking, station=station, settings=settings, today=today)
+    _refresh(
+        session, booking=booking, station=station, settings=settings, today=today, before=before
+    )
     session.commit()
     return _out(booking, station.code, report.displaced)
 

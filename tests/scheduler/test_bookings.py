@@ -317,6 +317,27 @@ def test_an_edited_booking_moves_in_every_playlist_it_touches(client, newsroom, 
     assert after["version"] == 2
 
 
+def test_an_edit_to_the_days_leaves_the_old_days_and_fills_the_new(
+    client, newsroom, booked
+) -> None:
+    made = client.post("/api/v1/bookings", headers=newsroom.planner, json=booked).json()
+    tuesday = MONDAY + timedelta(days=1)
+    for day in (MONDAY, tuesday):  # both already pulled by devices
+        _playlist(client, newsroom.operator, day)
+    rule = {"freq": "weekly", "start": MONDAY.isoformat(), "weekdays": [1]}
+    moved = client.patch(
+        f"/api/v1/bookings/{made['id']}", headers=newsroom.planner, json={"recurrence": rule}
+    )
+    assert moved.status_code == 200, moved.text
+
+    def booked_on(day: date) -> bool:
+        entries = _playlist(client, newsroom.operator, day).json()["entries"]
+        return any(e["booking_id"] == made["id"] for e in entries)
+
+    assert not booked_on(MONDAY), "the day it left no longer has it"
+    assert booked_on(tuesday), "the day it moved to has it"
+
+
 def test_an_edit_into_a_clash_is_refused_and_changes_nothing(client, newsroom, booked) -> None:
     first = client.post("/api/v1/bookings", headers=newsroom.planner, json=booked).json()
     evening = client.post(
