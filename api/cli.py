@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +19,7 @@ import typer
 import uvicorn
 from rich.progress import Progress
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, func, select
 
 from api.demo import HISTORY_DAYS, DemoSummary, prepare_demo, prepare_demo_audio
 from audio.models import JobStatus, RenderJob
@@ -29,15 +30,18 @@ from content.labels import CADENCE_NAMES, CHANNEL_NAMES, STAGE_NAMES
 from content.reading import count_syllables, estimate_seconds, read_aloud
 from content.service import import_plan
 from core.audit import Actor, act_as
+from core.backup import backup, restore
+from core.clock import utcnow
 from core.db import check_connection, create_db_engine, session_scope
 from core.errors import ConfigError, ProblemError
 from core.identity import create_device_token, create_user, revoke_device_token
-from core.migrations import current_revision, require_current, upgrade
+from core.migrations import current_revision, head_revision, require_current, upgrade
 from core.models import DeviceToken, Role
 from core.settings import Settings, load_settings, prepare_directories
 from scheduler.airings import verify_chain
 from scheduler.jobs import build_scheduler
-from scheduler.models import Station
+from scheduler.models import AiringCheckpoint, Station
+from scheduler.retention import get_policy, horizon, purge_expired, purge_horizons, set_policy
 from scheduler.service import enqueue_approved, get_cluster, get_station
 from scheduler.stations_csv import import_stations_csv
 
@@ -56,6 +60,10 @@ airings_app = typer.Typer(help="Nhật ký phát sóng.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(airings_app, name="airings")
+retention_app = typer.Typer(
+    help="Thời hạn lưu trữ nhật ký phát sóng và bản ghi âm (theo tỉnh).", no_args_is_help=True
+)
+app.add_typer(retention_app, name="retention")
 
 SHUTDOWN_GRACE_S = 10
 JsonOption = Annotated[bool, typer.Option("--json", help="In kết quả dạng JSON cho script.")]
@@ -345,17 +353,25 @@ def airings_verify(
 ) -> None:
     """Kiểm tra chuỗi băm của nhật ký phát sóng; báo bản ghi đầu tiên bị sửa hoặc xoá."""
     with _stops_cleanly():
-        _, engine = _open(migrate=False)
+        settings, engine = _open(migrate=False)
         with Session(engine) as session:
             chosen = (
                 [get_station(session, code=code) for code in stations]
                 if stations
                 else list(session.exec(select(Station).order_by(Station.code)))
             )
-            checks = [verify_chain(session, station=station) for station in chosen]
+            checks = [
+                verify_chain(session, station=station, key=settings.signing_key)
+                for station in chosen
+            ]
     lines = []
     for check in checks:
-        if check.ok:
+        if check.ok and check.purged:
+            lines.append(
+                f"{check.station}: nguyên vẹn, {check.records} bản ghi; {check.purged} bản ghi "
+                "cũ đã xoá theo thời hạn lưu trữ (điểm mốc có chữ ký hợp lệ)."
+            )
+        elif check.ok:
             lines.append(f"{check.station}: nguyên vẹn, {check.records} bản ghi.")
         else:
             broken = check.first_broken or {}
@@ -365,6 +381,202 @@ def airings_verify(
             )
     _print({"stations": [asdict(check) for check in checks]}, as_json=as_json, lines=lines)
     if not all(check.ok for check in checks):
+        raise typer.Exit(1)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB".replace(".", ",")
+
+
+@app.command("backup")
+def backup_command(
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Tệp sao lưu (.tar); mặc định <thư mục dữ liệu>/backups/truyenthanh-<giờ>.tar.",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Sao lưu cơ sở dữ liệu và kho âm thanh vào một tệp .tar (máy chủ vẫn chạy được)."""
+    with _stops_cleanly():
+        settings = load_settings()
+        prepare_directories(settings)
+        engine = create_db_engine(settings.database)
+        check_connection(engine)
+        engine.dispose()
+        result = backup(settings, output=output)
+    lines = [
+        f"Đã sao lưu vào {result.path} ({_megabytes(result.size)}).",
+        f"  Cơ sở dữ liệu {result.backend}, phiên bản {result.revision or 'trống'}: "
+        f"{_megabytes(result.database_size)}.",
+        f"  Âm thanh: {result.media_files} tệp, {_megabytes(result.media_bytes)}.",
+        "  Tệp sao lưu chứa khoá bí mật của máy chủ (secret.key): hãy cất giữ cẩn thận."
+        if result.secret_key
+        else "  Khoá bí mật (TRUYENTHANH_SECRET_KEY) không nằm trong tệp sao lưu: hãy giữ "
+        "riêng, cần nó để kiểm tra điểm mốc lưu trữ của nhật ký phát sóng.",
+    ]
+    if result.missing_media:
+        lines.append(
+            f"  Cảnh báo: {len(result.missing_media)} tệp âm thanh có trong cơ sở dữ liệu "
+            f"nhưng không có trong kho, ví dụ {result.missing_media[0]}."
+        )
+    if result.damaged_media:
+        lines.append(
+            f"  Cảnh báo: {len(result.damaged_media)} tệp âm thanh trong kho không khớp mã băm "
+            f"(hỏng), ví dụ {result.damaged_media[0]}; khi khôi phục sẽ bỏ qua."
+        )
+    _print(asdict(result), as_json=as_json, lines=lines)
+
+
+@app.command("restore")
+def restore_command(
+    archive: Annotated[
+        Path, typer.Argument(help="Tệp sao lưu (.tar) do `truyenthanh backup` tạo.")
+    ],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Ghi đè cơ sở dữ liệu đang có dữ liệu (dữ liệu đó sẽ mất)."),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Khôi phục bản sao lưu sau khi kiểm tra mã băm; hãy dừng máy chủ và bộ lập lịch trước."""
+    with _stops_cleanly():
+        # Nothing is created, not even the data directory, before the archive is checked.
+        settings = load_settings()
+        result = restore(settings, archive=archive, force=force)
+    where = settings.database.render_as_string(hide_password=True)
+    lines = [
+        f"Đã khôi phục bản sao lưu lập lúc {result.created_at} vào {where}.",
+        f"  Âm thanh: {result.media_files} tệp.",
+    ]
+    if result.secret_key:
+        lines.append("  Đã đặt lại khoá bí mật của máy chủ từ bản sao lưu.")
+    if result.skipped_media:
+        lines.append(f"  Bỏ qua {len(result.skipped_media)} tệp âm thanh đã hỏng từ khi sao lưu.")
+    if result.revision != head_revision():
+        lines.append(
+            f"  Cơ sở dữ liệu ở phiên bản {result.revision}; hãy chạy `truyenthanh init` "
+            f"để nâng cấp lên {head_revision()}."
+        )
+    lines.append("  Kiểm tra nhật ký phát sóng: truyenthanh airings verify")
+    _print(asdict(result) | {"database": where}, as_json=as_json, lines=lines)
+
+
+def _retention_view(session: Session, station: Station) -> dict[str, Any]:
+    policy = get_policy(session, station=station)
+    _, keeps_from = horizon(days=policy.days, now=utcnow(), timezone=station.timezone)
+    purged = session.exec(
+        select(func.coalesce(func.sum(AiringCheckpoint.count), 0)).where(
+            AiringCheckpoint.station_id == station.id
+        )
+    ).one()
+    purged_before = purge_horizons(session, station_ids={station.id}).get(station.id)
+    return {
+        "station": station.code,
+        "province": policy.province,
+        "days": policy.days,
+        "default": policy.default,
+        "keeps_from": keeps_from.isoformat(),
+        "purged_before": purged_before.isoformat() if purged_before else None,
+        "purged_records": purged,
+    }
+
+
+@retention_app.command("show")
+def retention_show(
+    stations: Annotated[
+        list[str] | None, typer.Argument(help="Mã đài; bỏ trống để xem mọi đài cấp tỉnh.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Xem thời hạn lưu trữ và những gì đã xoá theo thời hạn đó."""
+    with _stops_cleanly():
+        _, engine = _open(migrate=False)
+        with Session(engine) as session:
+            chosen = (
+                [get_station(session, code=code) for code in stations]
+                if stations
+                else list(
+                    session.exec(
+                        select(Station)
+                        .where(col(Station.parent_id).is_(None))
+                        .order_by(Station.code)
+                    )
+                )
+            )
+            views = [_retention_view(session, station) for station in chosen]
+        engine.dispose()
+    lines = []
+    for view in views:
+        days = f"{view['days']} ngày" + (" (mặc định)" if view["default"] else "")
+        line = (
+            f"{view['station']}: lưu {days} theo đài {view['province']}, "
+            f"giữ từ ngày {date.fromisoformat(view['keeps_from']):%d/%m/%Y}"
+        )
+        if view["purged_before"]:
+            line += (
+                f"; đã xoá {view['purged_records']} bản ghi phát sóng trước ngày "
+                f"{date.fromisoformat(view['purged_before']):%d/%m/%Y}"
+            )
+        lines.append(line + ".")
+    _print({"stations": views}, as_json=as_json, lines=lines)
+
+
+@retention_app.command("set")
+def retention_set(
+    station: Annotated[str, typer.Argument(help="Mã đài cấp tỉnh.")],
+    days: Annotated[int, typer.Option(help="Số ngày lưu nhật ký phát sóng và bản ghi âm.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Đặt thời hạn lưu trữ cho cả tỉnh (mặc định 730 ngày, tức hai năm)."""
+    with _stops_cleanly():
+        _, engine = _open(migrate=False)
+        with session_scope(engine, write=True) as session:
+            act_as(session, _cli_actor())
+            home = get_station(session, code=station)
+            set_policy(session, station=home, days=days, by=_cli_actor().name)
+            view = _retention_view(session, home)
+        engine.dispose()
+    _print(
+        view,
+        as_json=as_json,
+        lines=[
+            f"Đài {station} và các đài trực thuộc lưu nhật ký phát sóng và bản ghi âm "
+            f"{days} ngày (giữ từ ngày {date.fromisoformat(view['keeps_from']):%d/%m/%Y})."
+        ],
+    )
+
+
+@retention_app.command("purge")
+def retention_purge(as_json: JsonOption = False) -> None:
+    """Xoá ngay những gì quá thời hạn lưu trữ (bộ lập lịch làm việc này hằng đêm)."""
+    with _stops_cleanly():
+        settings, engine = _open(migrate=False)
+        report = purge_expired(
+            engine,
+            key=settings.signing_key,
+            store=MediaStore(settings.media_path),
+            actor=_cli_actor(),
+        )
+        engine.dispose()
+    lines = [
+        f"Đã xoá {report.records} bản ghi phát sóng, {report.recordings} bản ghi âm "
+        f"({report.files} tệp âm thanh) quá thời hạn lưu trữ."
+    ]
+    for station in report.stations:
+        if station.refused:
+            lines.append(f"  {station.station}: KHÔNG XOÁ — {station.refused}.")
+        elif station.records:
+            lines.append(
+                f"  {station.station}: {station.records} bản ghi các ngày "
+                f"{station.first_day:%d/%m/%Y}–{station.last_day:%d/%m/%Y}, có điểm mốc ký."
+            )
+    data = asdict(report) | {"records": report.records}
+    _print(data, as_json=as_json, lines=lines)
+    if any(station.refused for station in report.stations):
         raise typer.Exit(1)
 
 

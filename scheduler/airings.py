@@ -7,6 +7,7 @@ records form a hash chain, so a row altered or removed behind the system's back 
 """
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, delete, func, insert, tuple_
+from sqlalchemy import case, delete, func, insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -23,6 +24,7 @@ from sqlmodel import Session, col, select
 from core.clock import utcnow
 from scheduler.models import (
     AiringChain,
+    AiringCheckpoint,
     AiringIn,
     AiringRecord,
     AiringStatus,
@@ -146,6 +148,7 @@ def _schedule(
 def _problem(
     record: AiringIn,
     *,
+    cluster: str | None,
     scheduled: _Scheduled | None,
     station: Station,
     clusters: set[str],
@@ -155,12 +158,12 @@ def _problem(
     if scheduled is None:
         return f"buổi phát {record.entry_id} không có trong lịch của đài {station.code}"
     entry = scheduled.entry
-    if record.cluster is not None:
-        if record.cluster not in clusters:
-            return f"đài {station.code} không có cụm loa {record.cluster}"
-        if "*" not in entry["clusters"] and record.cluster not in entry["clusters"]:
-            return f"cụm loa {record.cluster} không có trong buổi phát này"
-    if device_cluster is not None and record.cluster != device_cluster:
+    if cluster is not None:
+        if cluster not in clusters:
+            return f"đài {station.code} không có cụm loa {cluster}"
+        if "*" not in entry["clusters"] and cluster not in entry["clusters"]:
+            return f"cụm loa {cluster} không có trong buổi phát này"
+    if device_cluster is not None and cluster != device_cluster:
         return f"thiết bị này chỉ báo cáo cho cụm loa {device_cluster}"
     try:
         started, ended = _as_utc(record.started_at), _as_utc(record.ended_at)
@@ -241,7 +244,8 @@ def ingest_airings(
             continue
         scheduled = schedule.get(record.entry_id)
         problem = _problem(
-            record.model_copy(update={"cluster": cluster}),
+            record,
+            cluster=cluster,
             scheduled=scheduled,
             station=station,
             clusters=clusters,
@@ -306,30 +310,18 @@ def tally(session: Session, *, station_id: int, rows: list[dict[str, Any]]) -> N
     """Add records (not yet inserted) to the per-entry tallies the reports read."""
     # A cluster reported again, or a correction, can change what counted before: such
     # an entry is marked inexact and recounted from the log when reported.
-    named = [(r["entry_id"], r["cluster"]) for r in rows if r["cluster"] is not None]
-    wide = [r["entry_id"] for r in rows if r["cluster"] is None]
+    # Everything already reported for the batch's few entries, matched here: far cheaper
+    # than asking for hundreds of (entry, cluster) pairs by name.
+    entries = sorted({r["entry_id"] for r in rows})
     seen: set[tuple[str, str | None]] = set()
-    for first in range(0, len(named), 400):
+    for first in range(0, len(entries), 400):
         seen.update(
             session.exec(
                 select(AiringRecord.entry_id, AiringRecord.cluster).where(
                     AiringRecord.station_id == station_id,
-                    tuple_(AiringRecord.entry_id, AiringRecord.cluster).in_(
-                        named[first : first + 400]
-                    ),
+                    col(AiringRecord.entry_id).in_(entries[first : first + 400]),
                 )
             ).all()
-        )
-    for first in range(0, len(wide), 400):
-        seen.update(
-            (entry_id, None)
-            for entry_id in session.exec(
-                select(AiringRecord.entry_id).where(
-                    AiringRecord.station_id == station_id,
-                    col(AiringRecord.entry_id).in_(wide[first : first + 400]),
-                    col(AiringRecord.cluster).is_(None),
-                )
-            )
         )
     sums: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -363,11 +355,12 @@ def tally(session: Session, *, station_id: int, rows: list[dict[str, Any]]) -> N
     )
 
 
-def rebuild_tallies(session: Session, *, station_ids: Iterable[int]) -> int:
-    """Recompute the stations' tallies from the log (after a bulk load or a repair)."""
+def rebuild_tallies(
+    session: Session, *, station_ids: Iterable[int], entry_ids: Iterable[str] | None = None
+) -> int:
+    """Recompute the stations' tallies (or only these entries') from the log."""
     ids = list(station_ids)
     table = AiringTally.__table__
-    session.execute(delete(table).where(table.c.station_id.in_(ids)))
     record = AiringRecord.__table__.c
     length = seconds_between(session, record.started_at, record.ended_at)
 
@@ -387,12 +380,16 @@ def rebuild_tallies(session: Session, *, station_ids: Iterable[int]) -> int:
     for prefix in ("", "wide_"):
         names += [prefix + status for status in TALLIED]
         names += [f"{prefix}aired_s", f"{prefix}partial_s"]
-    query = (
-        select(*columns, exact)
-        .where(record.station_id.in_(ids))
-        .group_by(record.station_id, record.entry_id)
-    )
-    session.execute(insert(table).from_select([*names, "exact"], query))
+    chosen = None if entry_ids is None else sorted(set(entry_ids))
+    chunks = [None] if chosen is None else [chosen[i : i + 400] for i in range(0, len(chosen), 400)]
+    for chunk in chunks:
+        tallies, records = table.c.station_id.in_(ids), record.station_id.in_(ids)
+        if chunk is not None:
+            tallies = tallies & table.c.entry_id.in_(chunk)
+            records = records & record.entry_id.in_(chunk)
+        session.execute(delete(table).where(tallies))
+        query = select(*columns, exact).where(records).group_by(record.station_id, record.entry_id)
+        session.execute(insert(table).from_select([*names, "exact"], query))
     return session.execute(
         select(func.count()).select_from(table).where(table.c.station_id.in_(ids))
     ).scalar_one()
@@ -423,14 +420,118 @@ class ChainCheck:
     records: int
     ok: bool
     first_broken: dict[str, Any] | None = None
+    purged: int = 0  # records removed by retention purges, vouched for by checkpoints
 
 
-def verify_chain(session: Session, *, station: Station, batch: int = 5000) -> ChainCheck:
-    """Recompute a station's chain and report the first altered, missing or extra record."""
+CHECKPOINT_SIGNED = (
+    "station_id",
+    "first_seq",
+    "last_seq",
+    "count",
+    "last_hash",
+    "first_day",
+    "last_day",
+    "first_received_at",
+    "last_received_at",
+    "purged_before",
+    "retention_days",
+    "created_at",
+    "previous",
+)
+
+
+def checkpoint_signature(values: dict[str, Any], *, key: str) -> str:
+    """The HMAC-SHA256 vouching for a retention checkpoint; only the server's key makes it."""
+    message = json.dumps(
+        {name: _canonical(values[name]) for name in CHECKPOINT_SIGNED},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    # A key of its own, derived from the signing key, so no token can pass as a checkpoint.
+    derived = hashlib.sha256(b"truyenthanh/airing-checkpoint/v1\0" + key.encode()).digest()
+    return hmac.new(derived, message.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Start:
+    head: ChainHead
+    purged: int
+    problem: dict[str, Any] | None = None
+
+
+def _chain_start(session: Session, *, station_id: int, key: str | None) -> _Start:
+    # Checkpoints follow one another without a gap, each naming the one before; the
+    # newest one says where the kept records begin.
+    start, purged, previous = ChainHead(seq=0, hash=GENESIS), 0, ""
+    checkpoints = session.exec(
+        select(AiringCheckpoint)
+        .where(AiringCheckpoint.station_id == station_id)
+        .order_by(col(AiringCheckpoint.last_seq))
+    )
+    for checkpoint in checkpoints:
+        problem = _checkpoint_problem(checkpoint, after=start.seq, previous=previous, key=key)
+        if problem is not None:
+            return _Start(
+                start, purged, {"seq": checkpoint.last_seq, "id": None, "problem": problem}
+            )
+        start = ChainHead(seq=checkpoint.last_seq, hash=checkpoint.last_hash)
+        purged += checkpoint.count
+        previous = checkpoint.signature
+    return _Start(start, purged)
+
+
+def _checkpoint_problem(
+    checkpoint: AiringCheckpoint, *, after: int, previous: str, key: str | None
+) -> str | None:
+    if key is None:
+        return "không kiểm tra được chữ ký điểm mốc lưu trữ: thiếu khoá ký của máy chủ"
+    expected = checkpoint_signature(checkpoint.model_dump(), key=key)
+    if not hmac.compare_digest(expected, checkpoint.signature):
+        return (
+            f"điểm mốc lưu trữ đến bản ghi số {checkpoint.last_seq} có chữ ký sai "
+            "(bị giả mạo hoặc bị sửa)"
+        )
+    if (
+        checkpoint.first_seq != after + 1
+        or checkpoint.count != checkpoint.last_seq - checkpoint.first_seq + 1
+        or checkpoint.previous != previous
+    ):
+        return "điểm mốc lưu trữ không nối tiếp điểm mốc trước (thiếu hoặc thừa)"
+    return None
+
+
+def verify_chain(
+    session: Session, *, station: Station, batch: int = 5000, key: str | None = None
+) -> ChainCheck:
+    """Recompute a station's chain and report the first altered, missing or extra record.
+
+    After a retention purge the chain starts at the newest signed checkpoint; `key` (the
+    server's signing key) checks the checkpoints, and without it they count as unchecked.
+    """
     head = session.get(AiringChain, station.id) or AiringChain(
         station_id=station.id, seq=0, hash=GENESIS
     )
-    previous, expected_seq, count = GENESIS, 1, 0
+    start = _chain_start(session, station_id=station.id, key=key)
+    if start.problem is not None:
+        return ChainCheck(station.code, 0, False, start.problem, purged=start.purged)
+    previous, expected_seq, count = start.head.hash, start.head.seq + 1, 0
+    if start.head.seq:
+        # A row the checkpoints say was purged cannot be there: it was put back.
+        stale = session.exec(
+            select(AiringRecord.seq, AiringRecord.client_id)
+            .where(AiringRecord.station_id == station.id, AiringRecord.seq <= start.head.seq)
+            .order_by(col(AiringRecord.seq))
+            .limit(1)
+        ).first()
+        if stale is not None:
+            problem = "bản ghi nằm trong phần đã xoá theo điểm mốc lưu trữ (bị thêm vào)"
+            return ChainCheck(
+                station.code,
+                0,
+                False,
+                {"seq": stale[0], "id": stale[1], "problem": problem},
+                purged=start.purged,
+            )
 
     def broken(seq: int, client_id: str | None, problem: str) -> ChainCheck:
         return ChainCheck(
@@ -438,9 +539,10 @@ def verify_chain(session: Session, *, station: Station, batch: int = 5000) -> Ch
             count,
             False,
             {"seq": seq, "id": client_id, "problem": problem},
+            purged=start.purged,
         )
 
-    for row in _rows_in_order(session, station_id=station.id, batch=batch):
+    for row in _rows_in_order(session, station_id=station.id, batch=batch, after=start.head.seq):
         count += 1
         if row.seq != expected_seq:
             return broken(expected_seq, None, f"thiếu bản ghi số {expected_seq} (đã bị xoá)")
@@ -455,12 +557,13 @@ def verify_chain(session: Session, *, station: Station, batch: int = 5000) -> Ch
             None,
             f"chuỗi dừng ở bản ghi số {expected_seq - 1} nhưng đã ghi nhận đến số {head.seq}",
         )
-    return ChainCheck(station.code, count, True)
+    return ChainCheck(station.code, count, True, purged=start.purged)
 
 
-def _rows_in_order(session: Session, *, station_id: int, batch: int) -> Iterable[AiringRecord]:
+def _rows_in_order(
+    session: Session, *, station_id: int, batch: int, after: int = 0
+) -> Iterable[AiringRecord]:
     # Keyset pages keep memory flat for stations with millions of records.
-    after = 0
     while True:
         page = list(
             session.exec(

@@ -31,6 +31,7 @@ from scheduler.models import (
     Cluster,
     Station,
 )
+from scheduler.retention import purge_horizons
 
 MAX_PERIOD_DAYS = 3 * 366  # a report for a hundred years is refused
 STATUSES = ("aired", "partial", "skipped", "failed")
@@ -126,6 +127,7 @@ class Tally:
     skipped: int = 0
     failed: int = 0
     missing: int = 0
+    purged: int = 0  # on days whose airing log the retention policy has removed
     planned_minutes: float = 0.0
     aired_minutes: float = 0.0
 
@@ -137,6 +139,7 @@ class Tally:
         self.skipped += other.skipped
         self.failed += other.failed
         self.missing += other.missing
+        self.purged += other.purged
         self.planned_minutes += other.planned_minutes
         self.aired_minutes += other.aired_minutes
 
@@ -154,6 +157,7 @@ class Tally:
             "skipped": self.skipped,
             "failed": self.failed,
             "missing": self.missing,
+            "purged": self.purged,
             "planned_minutes": round(self.planned_minutes, 1),
             "aired_minutes": round(self.aired_minutes, 1),
             "aired_share": round(self.aired_share, 4),
@@ -216,6 +220,7 @@ class ComplianceReport:
     by_day: dict[str, Tally]
     judgements: list[Judgement]
     entries: list[PlannedEntry]
+    purged_before: dict[str, date] = field(default_factory=dict)  # station -> first day kept
 
 
 def _programme_items(session: Session, booking_ids: set[int]) -> dict[int, list[int]]:
@@ -473,8 +478,16 @@ def compliance(session: Session, *, scope: Scope, period: Period) -> ComplianceR
     by_month: dict[str, Tally] = defaultdict(Tally)
     by_language: dict[str, Tally] = defaultdict(Tally)
     by_day: dict[str, Tally] = defaultdict(Tally)
+    # Before a station's purge horizon nothing can be told from the log any more: those
+    # units are purged, not missing.
+    horizons = purge_horizons(session, station_ids=scope.station_ids)
     for entry in entries:
-        entry.tally = _tally(entry, outcomes.get((entry.station_id, entry.entry_id), {}))
+        if entry.day < horizons.get(entry.station_id, date.min):
+            entry.tally = Tally(
+                planned=entry.units, planned_minutes=entry.seconds / 60, purged=entry.units
+            )
+        else:
+            entry.tally = _tally(entry, outcomes.get((entry.station_id, entry.entry_id), {}))
         totals.add(entry.tally)
         by_station[codes[entry.station_id]].add(entry.tally)
         by_month[f"{entry.day:%Y-%m}"].add(entry.tally)
@@ -489,6 +502,7 @@ def compliance(session: Session, *, scope: Scope, period: Period) -> ComplianceR
         by_day=dict(sorted(by_day.items())),
         judgements=judge_requirements(session, scope=scope, period=period, entries=entries),
         entries=entries,
+        purged_before={codes[i]: day for i, day in sorted(horizons.items()) if day > period.first},
     )
 
 
@@ -594,6 +608,8 @@ def _judge(requirement: PlanRequirement, entries: list[PlannedEntry]) -> tuple[b
     bounds = _bounds(requirement)
     if not entries:
         return False, "không có buổi phát nào được lên lịch" + bounds
+    if all(e.tally.purged for e in entries):
+        return False, "nhật ký phát sóng của kỳ này đã được xoá theo thời hạn lưu trữ" + bounds
     whole = [e for e in entries if e.tally.aired == e.units]
     low = (requirement.minutes_min or 0) * 60 * 0.95  # a few seconds short still counts
     high = (requirement.minutes_max or 0) * 60 * 1.05 if requirement.minutes_max else None
@@ -607,9 +623,11 @@ def _judge(requirement: PlanRequirement, entries: list[PlannedEntry]) -> tuple[b
     units = sum(e.units for e in entries)
     aired = sum(e.tally.aired for e in entries)
     missing = sum(e.tally.missing for e in entries)
+    purged = sum(e.tally.purged for e in entries)
     return False, (
         f"đã lên lịch {len(entries)} buổi nhưng không buổi nào phát trọn ở mọi cụm loa: "
         f"{aired}/{units} lượt cụm loa đã phát, {missing} lượt chưa có báo cáo"
+        + (f", {purged} lượt có nhật ký đã xoá theo thời hạn lưu trữ" if purged else "")
     )
 
 

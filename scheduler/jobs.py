@@ -32,6 +32,7 @@ from scheduler.playlists import (
     generate_playlist,
     generate_stations,
 )
+from scheduler.retention import purge_expired
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,18 @@ def flag_missed_airings(database_url: str | None = None) -> int:
     return count
 
 
+def purge_retention(database_url: str | None = None) -> int:
+    """Apply each province's retention policy to airing logs and recordings."""
+    settings, engine = _runtime(database_url)
+    if not _leads(engine):
+        return 0
+    report = purge_expired(engine, key=settings.signing_key, store=MediaStore(settings.media_path))
+    for station in report.stations:
+        if station.refused:
+            log.error("không xoá nhật ký của đài %s: %s", station.station, station.refused)
+    return report.records
+
+
 def build_scheduler(*, settings: Settings, engine: Engine) -> BackgroundScheduler:
     """Create the scheduler that owns every timed job of the system."""
     zone = ZoneInfo(settings.timezone)
@@ -177,5 +190,17 @@ def build_scheduler(*, settings: Settings, engine: Engine) -> BackgroundSchedule
         jobstore="persistent",
         replace_existing=True,
         next_run_time=now,
+    )
+    scheduler.add_job(
+        purge_retention,
+        "cron",
+        hour=2,
+        minute=30,
+        timezone=zone,
+        id="purge-retention",
+        name="Purge airing logs and recordings past the retention policy",
+        jobstore="persistent",
+        replace_existing=True,
+        misfire_grace_time=12 * 3600,
     )
     return scheduler

@@ -186,6 +186,60 @@ class AiringChain(SQLModel, table=True):
     hash: str = Field(max_length=64)
 
 
+class AiringCheckpoint(SQLModel, table=True):
+    """Where a purged prefix of a station's chain ended, signed with the server's key.
+
+    Verification starts after the newest checkpoint instead of at the genesis hash, so
+    the records kept still prove they were not altered or removed, and a checkpoint
+    made without the key (to hide a deletion) shows as forged.
+    """
+
+    __tablename__ = "airing_checkpoint"
+    __table_args__ = (UniqueConstraint("station_id", "last_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: int = Field(foreign_key="station.id", ondelete="RESTRICT")
+    first_seq: int = Field(description="first record purged under this checkpoint")
+    last_seq: int = Field(description="last record purged; the chain goes on after it")
+    count: int
+    last_hash: str = Field(max_length=64, description="hash of the last purged record")
+    first_day: date
+    last_day: date
+    first_received_at: datetime = Field(sa_type=UTCDateTime)
+    last_received_at: datetime = Field(sa_type=UTCDateTime)
+    purged_before: date = Field(description="local date: records of earlier days were due")
+    retention_days: int
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    previous: str = Field(max_length=64, description="signature of the checkpoint before")
+    signature: str = Field(max_length=64, description="HMAC-SHA256 of the fields above")
+
+
+class AiringPurgePermit(SQLModel, table=True):
+    """Lets the log's delete trigger pass for one checkpoint's records, within one transaction.
+
+    The purge writes it, deletes and removes it before committing: no permit ever
+    outlives the transaction that needed it.
+    """
+
+    __tablename__ = "airing_purge_permit"
+    __audit__: ClassVar[bool] = False
+
+    station_id: int = Field(foreign_key="station.id", primary_key=True, ondelete="CASCADE")
+    checkpoint_id: int = Field(foreign_key="airing_checkpoint.id", ondelete="CASCADE")
+    before_day: date
+
+
+class RetentionPolicy(SQLModel, table=True):
+    """How long a province keeps airing logs and recordings; no row means the default."""
+
+    __tablename__ = "retention_policy"
+
+    station_id: int = Field(foreign_key="station.id", primary_key=True, ondelete="CASCADE")
+    days: int
+    updated_by: str = Field(max_length=100)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class DeviceStatus(SQLModel, table=True):
     """The last heartbeat of a device: what the stations overview shows."""
 

@@ -486,7 +486,7 @@ def _log_rows(session: Session, records: list[AiringRecord]) -> list[dict[str, A
 
 
 def _chains(
-    session: Session, root: Station, tree: list[Station], rows: list[dict[str, Any]]
+    session: Session, root: Station, tree: list[Station], rows: list[dict[str, Any]], key: str
 ) -> tuple[list[ChainCheck], int]:
     """Chain checks of the stations on the page first, then the rest, at most VERIFY_CAP."""
     order: dict[int, Station] = {root.id: root} if len(tree) == 1 else {}
@@ -495,11 +495,13 @@ def _chains(
     for station in sorted(tree, key=lambda s: s.code):
         order.setdefault(station.id, station)
     chosen = list(order.values())[:VERIFY_CAP]
-    return [verify_chain(session, station=s) for s in chosen], len(tree)
+    return [verify_chain(session, station=s, key=key) for s in chosen], len(tree)
 
 
 @router.get("/airings")
-def airing_log(request: Request, principal: WebPrincipal, session: SessionDep) -> Response:
+def airing_log(
+    request: Request, principal: WebPrincipal, session: SessionDep, settings: SettingsDep
+) -> Response:
     """The airing log of a station or a subtree, filtered, a page at a time, chain checked."""
     if principal is None:
         return RedirectResponse("/login", status_code=303)
@@ -563,7 +565,7 @@ def airing_log(request: Request, principal: WebPrincipal, session: SessionDep) -
     records = records[:PAGE_SIZE]
     rows = _log_rows(session, records)
     tree = [s for s in stations if s.id in ids] if form.subtree else [station]
-    checks, tree_size = _chains(session, station, tree, rows)
+    checks, tree_size = _chains(session, station, tree, rows, settings.signing_key)
     names = {s.code: s.name for s in tree}
     last = (records[-1].id if form.subtree else records[-1].seq) if records else None
     return render(

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from api.auth import Allowed, Permission, Principal, require_reach
@@ -154,6 +154,7 @@ class TallyOut(BaseModel):
     skipped: int
     failed: int
     missing: int
+    purged: int = Field(0, description="units on days whose airing log retention removed")
     planned_minutes: float
     aired_minutes: float
     aired_share: float

@@ -1,5 +1,6 @@
 """Stations and their loudspeaker clusters."""
 
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -17,8 +18,18 @@ from api.auth import (
 )
 from api.deps import SessionDep
 from api.uploads import read_text_document
+from core.clock import utcnow
 from core.errors import ForbiddenError
+from core.models import Role
 from scheduler.models import Cluster, Station, StationKind
+from scheduler.retention import (
+    MAX_DAYS,
+    MIN_DAYS,
+    get_policy,
+    horizon,
+    purge_horizons,
+    set_policy,
+)
 from scheduler.service import (
     add_cluster,
     clusters_by_station,
@@ -255,3 +266,68 @@ def new_cluster(
     session.commit()
     response.headers["Location"] = f"/api/v1/stations/{grant.station.code}"
     return ClusterOut(code=cluster.code, name=cluster.name, zone_tags=cluster.zone_tags)
+
+
+class RetentionIn(BaseModel):
+    """How long a province keeps airing logs and recordings."""
+
+    days: int = Field(ge=MIN_DAYS, le=MAX_DAYS, examples=[730])
+
+
+class RetentionOut(BaseModel):
+    """The retention policy that applies to a station, and what has been purged under it."""
+
+    station: str
+    province: str = Field(description="the station whose policy applies: the tree's root")
+    days: int
+    default: bool = Field(description="no policy set: the two-year default applies")
+    updated_by: str | None
+    updated_at: datetime | None
+    keeps_from: date = Field(description="first local day whose records are kept, as of today")
+    purged_before: date | None = Field(description="this station's log is purged before this day")
+
+
+def _retention(session: SessionDep, station: Station) -> RetentionOut:
+    policy = get_policy(session, station=station)
+    _, keeps_from = horizon(days=policy.days, now=utcnow(), timezone=station.timezone)
+    return RetentionOut(
+        station=station.code,
+        province=policy.province,
+        days=policy.days,
+        default=policy.default,
+        updated_by=policy.updated_by,
+        updated_at=policy.updated_at,
+        keeps_from=keeps_from,
+        purged_before=purge_horizons(session, station_ids={station.id}).get(station.id),
+    )
+
+
+@router.get(
+    "/{code}/retention",
+    response_model=RetentionOut,
+    summary="How long the station's airing log and recordings are kept",
+)
+def station_retention(
+    grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_read))],
+    session: SessionDep,
+) -> RetentionOut:
+    """The province's policy (default 730 days) and the station's purge horizon."""
+    return _retention(session, grant.station)
+
+
+@router.put(
+    "/{code}/retention",
+    response_model=RetentionOut,
+    summary="Set a province's retention policy (admins)",
+)
+def set_station_retention(
+    body: RetentionIn,
+    grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_write))],
+    session: SessionDep,
+) -> RetentionOut:
+    """Set how long a province station and its tree keep airing logs and recordings."""
+    if grant.principal.role != Role.admin:
+        raise ForbiddenError("Chỉ quản trị viên mới đặt được thời hạn lưu trữ.")
+    set_policy(session, station=grant.station, days=body.days, by=grant.principal.name)
+    session.commit()
+    return _retention(session, grant.station)
