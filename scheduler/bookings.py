@@ -12,9 +12,9 @@ from core.clock import utcnow
 from core.errors import ConflictError, InvalidError, refuse_fields
 from scheduler.models import Booking, Playlist, Station
 from scheduler.playlists import (
-    bookings_for,
     generate_stations,
     plan_day,
+    plan_stations,
     rule_from_json,
     rule_to_json,
 )
@@ -148,10 +148,22 @@ def create_booking(
     last = min(first + timedelta(days=horizon), date(2199, 12, 31))
     days = occurrences(rule, start=first, end=last)
     conflicts, report = [], BookingReport(booking)
+    # A province-wide booking is checked on every station below: read what that needs
+    # once for all of them, not station by station.
+    context, planned = plan_stations(
+        session, stations=stations, base_url=base_url, first=first, last=max(first, last)
+    )
     for station in stations:
-        bookings = bookings_for(session, station=station)
+        bookings = planned[station.id]
         for day in days:
-            plan = plan_day(session, station=station, day=day, bookings=bookings, base_url=base_url)
+            plan = plan_day(
+                session,
+                station=station,
+                day=day,
+                bookings=bookings,
+                base_url=base_url,
+                context=context,
+            )
             mine = [e for e in plan.entries if e.booking_id == booking.id]
             missing = [u for u in plan.unplaced if u["booking_id"] == booking.id]
             pushed = [d for d in plan.displaced if d["booking_id"] == booking.id]

@@ -635,6 +635,24 @@ def _local_days(station: Station, now: datetime, days_ahead: int) -> list[date]:
     return [today + timedelta(days=offset) for offset in range(days_ahead)]
 
 
+def plan_stations(
+    session: Session,
+    *,
+    stations: list[Station],
+    base_url: str,
+    first: date,
+    last: date,
+    every: bool = False,
+) -> tuple[PlanContext, dict[int, list[Booking]]]:
+    """What planning these stations' days needs, read in a few queries: the context and
+    each station's bookings (`every`: the stations are all there are)."""
+    context = PlanContext(session, base_url=base_url, first=first, last=last)
+    context.parents = _parents(session, None if every else {s.id for s in stations})
+    bookings = _bookings_by_station(session, stations, context.parents, every=every)
+    _load_clusters(session, context, bookings)
+    return context, bookings
+
+
 def _parents(session: Session, station_ids: set[int] | None) -> dict[int, int | None]:
     # Every station with the chain above it, in one recursive query.
     if station_ids is None:
@@ -814,10 +832,9 @@ def _generate(
     if not every_day:
         return 0
     first, last = min(every_day), max(every_day)
-    context = PlanContext(session, base_url=base_url, first=first, last=last)
-    context.parents = _parents(session, ids)
-    bookings = _bookings_by_station(session, stations, context.parents, every=ids is None)
-    _load_clusters(session, context, bookings)
+    context, bookings = plan_stations(
+        session, stations=stations, base_url=base_url, first=first, last=last, every=ids is None
+    )
     stored, held = _stored(session, ids, first, last)
     new_rows, changed_rows = [], []
     for station in stations:
