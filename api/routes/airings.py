@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from api.auth import DEVICE, OnStation, Permission, StationGrant
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep
 from core.clock import utcnow
 from core.errors import ForbiddenError, InvalidError
 from scheduler.airings import ChainCheck, ingest_airings, missed_airings, verify_chain
@@ -128,6 +128,7 @@ class ChainOut(BaseModel):
     records: int
     ok: bool
     first_broken: dict | None
+    purged: int = 0
 
 
 @router.get(
@@ -138,9 +139,10 @@ class ChainOut(BaseModel):
 def verify(
     grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
     session: SessionDep,
+    settings: SettingsDep,
 ) -> ChainCheck:
     """Recompute every link; report the first altered, removed or missing record."""
-    return verify_chain(session, station=grant.station)
+    return verify_chain(session, station=grant.station, key=settings.signing_key)
 
 
 class MissedOut(BaseModel):

@@ -1,13 +1,17 @@
 """Airing records: idempotent, checked against the schedule, late and out of order, chained."""
 
+import hashlib
 import json
 import re
 import threading
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, func, select
@@ -15,8 +19,8 @@ from sqlmodel import Session, func, select
 from audio.models import Recording
 from core.clock import utcnow
 from core.db import session_scope
-from scheduler.airings import flag_missed, ingest_airings, record_hash, verify_chain
-from scheduler.models import AiringIn, AiringRecord, Station
+from scheduler.airings import HASHED, flag_missed, ingest_airings, record_hash, verify_chain
+from scheduler.models import AiringIn, AiringRecord, AiringStatus, Station
 from scheduler.playlists import generate_playlist
 from tests.processes import cli_env, run_cli
 
@@ -284,6 +288,7 @@ def test_an_altered_record_breaks_the_chain_where_it_was_altered(client, aired, 
         "records": 3,
         "ok": True,
         "first_broken": None,
+        "purged": 0,
     }
     _tamper(
         engine,
@@ -511,3 +516,40 @@ def test_an_entry_a_bulletin_pushed_out_can_still_be_reported(client, aired, new
         assert [e["id"] for e in playlist.body["displaced"]] == [relay["id"]]
     cut = _record(relay, length=120, status="partial", reason="ngắt bởi tin khẩn cấp")
     assert _post(client, aired["device"], cut).json()["accepted"] == [cut["id"]]
+
+
+def _hash_as_first_written(row: dict) -> str:
+    # The chain's canonical form as it was first defined: every stored hash depends on it.
+    def canonical(value):
+        if isinstance(value, datetime):
+            return value.astimezone(UTC).isoformat()
+        if isinstance(value, date):
+            return value.isoformat()
+        return str(value) if hasattr(value, "value") else value
+
+    text = json.dumps(
+        {name: canonical(row[name]) for name in HASHED},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+_moments = st.datetimes(
+    min_value=datetime(2000, 1, 1), timezones=st.sampled_from([UTC, timezone(timedelta(hours=7))])
+)
+_values = st.one_of(
+    st.none(),
+    st.integers(),
+    st.text(),
+    _moments,
+    st.dates(),
+    st.sampled_from(list(AiringStatus)),
+)
+
+
+@examples(max_examples=300, deadline=None)
+@given(st.fixed_dictionaries({name: _values for name in HASHED}))
+def test_the_chain_hash_is_the_one_every_stored_record_was_hashed_with(row) -> None:
+    assert record_hash(row) == _hash_as_first_written(row)
