@@ -1,15 +1,18 @@
 """The FastAPI application factory."""
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
+from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from sqlmodel import Session
+from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 from swagger_ui_bundle import swagger_ui_path
 
@@ -45,6 +48,7 @@ from core.migrations import require_current
 from core.settings import Settings, load_settings, prepare_directories
 
 STATIC_DIR = Path(__file__).parent / "static"
+logger = logging.getLogger(__name__)
 
 DESCRIPTION = """
 Lập lịch phát thanh cho đài truyền thanh xã và đài phát thanh huyện, tỉnh:
@@ -52,6 +56,19 @@ kế hoạch → nội dung → âm thanh → lịch phát → nhật ký phát.
 
 Errors are RFC 9457 `application/problem+json`.
 """
+
+
+USAGE_FLUSH_S = 2.0
+
+
+async def _write_device_uses(usage: UsageLog, engine: Engine) -> None:
+    # Device tokens' last uses, written outside any request's transaction.
+    while True:
+        await asyncio.sleep(USAGE_FLUSH_S)
+        try:
+            await run_in_threadpool(usage.flush, engine)
+        except Exception:  # the database is away: the next round writes what is left
+            logger.exception("could not write device tokens' last uses")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -64,10 +81,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         check_connection(engine)
         require_current(engine)
+        usage = asyncio.create_task(_write_device_uses(app.state.device_usage, engine))
         yield
+        usage.cancel()
         await app.state.events.close()
-        with Session(engine) as session:
-            app.state.device_usage.flush(session)
+        app.state.device_usage.flush(engine)
         engine.dispose()
 
     app = FastAPI(

@@ -311,7 +311,7 @@ class Phase:
 
 
 class RawConnection:
-    """A bare HTTP/1.1 keep-alive connection: GET only, Content-Length bodies only.
+    """A bare HTTP/1.1 keep-alive connection: Content-Length bodies only.
 
     Far cheaper per request than httpx, so the server, not the load generator, is what
     is measured; answers without a length (chunked) are refused.
@@ -333,22 +333,33 @@ class RawConnection:
 
     async def get(self, target: str, headers: dict[str, str]) -> tuple[int, dict, bytes]:
         """Send one GET and read its answer; reconnect once if the server closed."""
+        return await self.request("GET", target, headers)
+
+    async def request(
+        self, method: str, target: str, headers: dict[str, str], body: bytes = b""
+    ) -> tuple[int, dict, bytes]:
+        """Send one request and read its answer; reconnect once if the server closed."""
         for attempt in (1, 2):
             if self.writer is None:
                 await self._open()
             try:
-                return await self._exchange(target, headers)
+                return await self._exchange(method, target, headers, body)
             except (asyncio.IncompleteReadError, ConnectionError):
                 self.close()
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
-    async def _exchange(self, target: str, headers: dict[str, str]) -> tuple[int, dict, bytes]:
+    async def _exchange(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict, bytes]:
         assert self.reader is not None and self.writer is not None
+        if body:
+            headers = {**headers, "Content-Length": str(len(body))}
         lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         self.writer.write(
-            f"GET {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{lines}\r\n".encode()
+            f"{method} {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{lines}\r\n".encode()
+            + body
         )
         status_line = await self.reader.readuntil(b"\r\n")
         if not status_line:

@@ -10,10 +10,11 @@ from functools import cache
 
 import jwt
 from pwdlib import PasswordHash
-from sqlalchemy import bindparam, update
+from sqlalchemy import Engine, bindparam, update
 from sqlmodel import Session, col, func, select
 
 from core.clock import utcnow
+from core.db import session_scope
 from core.errors import ConflictError, InvalidError, ThrottledError, UnauthorizedError
 from core.models import DeviceToken, LoginAttempt, Role, User
 from core.settings import Settings
@@ -221,44 +222,41 @@ def create_device_token(
 
 
 class UsageLog:
-    """Last uses of device tokens, written in one batch every few seconds.
+    """Last uses of device tokens, kept here and written in one batch every few seconds.
 
     A morning pull after a night's silence would otherwise write one row per device,
-    each waiting its turn for SQLite's write lock; the last use is bookkeeping, so a
+    each waiting its turn for SQLite's write lock; and a write in the middle of another
+    request's transaction would end that transaction. The last use is bookkeeping, so a
     crash may lose a few seconds of it.
     """
 
-    def __init__(self, *, every: timedelta = timedelta(seconds=2)) -> None:
-        self.every = every
+    def __init__(self) -> None:
         self.pending: dict[int, datetime] = {}
-        self.flushed_at = utcnow()
         self.lock = threading.Lock()
 
-    def note(self, session: Session, *, device_id: int, at: datetime) -> None:
-        """Remember a use, and write what is pending once it is due."""
+    def note(self, *, device_id: int, at: datetime) -> None:
+        """Remember a use until the next flush."""
         with self.lock:
             self.pending[device_id] = at
-            if at - self.flushed_at < self.every:
-                return
-            due, self.pending, self.flushed_at = self.pending, {}, at
-        _write_last_used(session, due)
 
-    def flush(self, session: Session) -> None:
-        """Write every pending use now."""
+    def flush(self, engine: Engine) -> int:
+        """Write every pending use in a transaction of its own; return how many."""
         with self.lock:
             due, self.pending = self.pending, {}
-        _write_last_used(session, due)
+        if not due:
+            return 0
+        try:
+            with session_scope(engine, write=True) as session:
+                _write_last_used(session, due)
+        except Exception:
+            with self.lock:  # kept for the next flush, unless a newer use came meanwhile
+                self.pending = due | self.pending
+            raise
+        return len(due)
 
 
 def _write_last_used(session: Session, uses: dict[int, datetime]) -> None:
-    if not uses:
-        return
-    # In a transaction of its own that asks for the write lock first, so a pull (a
-    # read) never fails because another writer got in between.
-    session.commit()
-    session.connection(execution_options={"sqlite_immediate": True})
     session.execute(update(DeviceToken), [{"id": i, "last_used_at": at} for i, at in uses.items()])
-    session.commit()
 
 
 # Built once: on a device's every request, building the statement cost more than running it.
@@ -277,9 +275,14 @@ def device_from_token(
     now = utcnow()
     if device.last_used_at is None or now - device.last_used_at > LAST_USED_RESOLUTION:
         if usage is None:
+            # In a transaction of its own that asks for the write lock first, so a pull
+            # (a read) never fails because another writer got in between.
+            session.commit()
+            session.connection(execution_options={"sqlite_immediate": True})
             _write_last_used(session, {device.id: now})
+            session.commit()
         else:
-            usage.note(session, device_id=device.id, at=now)
+            usage.note(device_id=device.id, at=now)
     return device
 
 

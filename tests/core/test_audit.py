@@ -1,6 +1,6 @@
-from datetime import timedelta
-
-from sqlalchemy import update
+import pytest
+from sqlalchemy import create_engine, update
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from core.audit import Actor, act_as
@@ -98,7 +98,7 @@ def test_a_rolled_back_write_leaves_no_audit_event(engine) -> None:
     assert _events(engine) == []
 
 
-def test_device_uses_are_written_in_batches_and_none_is_lost_at_shutdown(engine) -> None:
+def test_device_uses_are_written_in_batches_and_none_is_lost_on_failure(engine) -> None:
     with session_scope(engine) as session:
         station = create_station(session, code="TINH-U", name="Tỉnh U", kind=StationKind.province)
         tokens = [
@@ -107,7 +107,7 @@ def test_device_uses_are_written_in_batches_and_none_is_lost_at_shutdown(engine)
             )
             for n in range(3)
         ]
-    usage = UsageLog(every=timedelta(hours=1))
+    usage = UsageLog()
 
     def last_used() -> list:
         with Session(engine) as session:
@@ -120,17 +120,18 @@ def test_device_uses_are_written_in_batches_and_none_is_lost_at_shutdown(engine)
     with Session(engine) as session:
         for _, token in tokens:
             device_from_token(session, token=token, usage=usage)
-    assert last_used() == [None, None, None], "not due yet: held for the next batch"
-    assert len(usage.pending) == 3
-    usage.every = timedelta(0)
-    with Session(engine) as session:
-        device_from_token(session, token=tokens[0][1], usage=usage)
-    assert all(last_used()), "the first use past the interval writes the whole batch"
-    assert usage.pending == {}
+    assert last_used() == [None, None, None], "held for the next batch, not written mid-request"
+    assert usage.flush(engine) == 3
+    assert all(last_used())
+    assert usage.flush(engine) == 0, "nothing twice"
+
     with session_scope(engine) as session:
         session.execute(update(DeviceToken).values(last_used_at=None))
-    usage.every = timedelta(hours=1)
     with Session(engine) as session:
         device_from_token(session, token=tokens[1][1], usage=usage)
-        usage.flush(session)  # what the app does when it stops
+    broken = create_engine("sqlite:///file:/nonexistent/x.db?mode=ro&uri=true")
+    with pytest.raises(OperationalError):
+        usage.flush(broken)
+    assert len(usage.pending) == 1, "kept for the next round when the database is away"
+    usage.flush(engine)
     assert last_used()[1] is not None
