@@ -7,6 +7,7 @@ voice really spoke, so an audio asset can record it.
 import ctypes
 import functools
 import itertools
+import logging
 import re
 import shutil
 import subprocess
@@ -21,11 +22,16 @@ import requests
 
 from audio.ffmpeg import PCM_FORMAT, PCM_RATE, AudioError, decode_to_pcm, run
 
+log = logging.getLogger(__name__)
+
 ENGINES = ("espeak", "gtts", "auto")
 ESPEAK_VOICES = ("vi", "vi-vn-x-central", "vi-vn-x-south")
 
 RATE_MIN, RATE_MAX = 80, 450  # eSpeak NG's own limits, in words per minute
 GTTS_SLOW_BELOW = 110  # gTTS has only two speeds; below this rate we ask for the slow one
+# With the offline voice at hand, auto retries gTTS once: four attempts would keep a bulletin
+# waiting about 15 s on a 429, and hammering a rate limit only prolongs it.
+AUTO_GTTS_ATTEMPTS = 2
 
 OFFLINE_MESSAGE = (
     "không kết nối được dịch vụ giọng đọc trực tuyến (gTTS); "
@@ -87,6 +93,7 @@ def get_engine(name: str, **options: Any) -> SpeechEngine:
         return GttsEngine(**options)
     if name == "auto":
         retry_online_after_s = options.pop("retry_online_after_s", 300.0)
+        options.setdefault("attempts", AUTO_GTTS_ATTEMPTS)
         return AutoEngine(
             GttsEngine(**options), EspeakEngine(), retry_online_after_s=retry_online_after_s
         )
@@ -551,6 +558,11 @@ class AutoEngine:
         if self._clock() >= self._online_again_at:
             try:
                 return self.online.synthesize(text, voice=voice)
-            except EngineUnavailable:
+            except EngineUnavailable as exc:
                 self._online_again_at = self._clock() + self.retry_online_after_s
+                log.warning(
+                    "online voice unavailable, speaking offline for %.0f s: %s",
+                    self.retry_online_after_s,
+                    exc,
+                )
         return self.offline.synthesize(text, voice=voice)

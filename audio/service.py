@@ -24,7 +24,7 @@ from audio.ffmpeg import (
     pcm_to_wav,
 )
 from audio.models import AssetOrigin, AudioAsset, JobStatus, Programme, Recording, RenderJob
-from audio.store import MediaStore
+from audio.store import MediaStore, StoreFullError, reporting_full_disk
 from content.languages import check_language
 from content.models import ContentItem, ContentStatus, ContentVersion
 from core.clock import utcnow
@@ -141,10 +141,14 @@ def speak_to_store(
     progress("normalizing", 60)
     wav, mp3 = store.temp_path(".wav"), store.temp_path(".mp3")
     try:
-        pcm_to_wav(speech.pcm, dest=wav)
-        loudness = normalize_to_mp3(
-            wav, dest=mp3, target_lufs=settings.loudness_lufs, bitrate_kbps=settings.bitrate_kbps
-        )
+        with reporting_full_disk():
+            pcm_to_wav(speech.pcm, dest=wav)
+            loudness = normalize_to_mp3(
+                wav,
+                dest=mp3,
+                target_lufs=settings.loudness_lufs,
+                bitrate_kbps=settings.bitrate_kbps,
+            )
         progress("storing", 90)
         return _put_mp3(
             store,
@@ -353,6 +357,8 @@ def run_job(
             done.asset_sha256, done.error, done.finished_at = sha256, None, utcnow()
         progress("done", 100)
         return JobStatus.done
+    except StoreFullError as exc:  # room may be made before the next attempt
+        return _retry_or_fail(engine, job, exc.detail, transient=True)
     except (EngineUnavailable, OSError) as exc:
         return _retry_or_fail(engine, job, str(exc), transient=True)
     except (AudioError, InvalidError, ValueError) as exc:
@@ -480,12 +486,13 @@ def store_upload(
     ext = check_upload(upload, max_seconds=max_seconds)
     broadcast = store.temp_path(".mp3")
     try:
-        loudness = normalize_to_mp3(
-            upload,
-            dest=broadcast,
-            target_lufs=settings.loudness_lufs,
-            bitrate_kbps=settings.bitrate_kbps,
-        )
+        with reporting_full_disk():
+            loudness = normalize_to_mp3(
+                upload,
+                dest=broadcast,
+                target_lufs=settings.loudness_lufs,
+                bitrate_kbps=settings.bitrate_kbps,
+            )
         original_info = measure(upload)
         copy = _store_mp3(session, store=store, temp=broadcast, origin=origin, loudness=loudness)
     finally:
@@ -593,7 +600,7 @@ def assemble_programme(
     try:
         # One part after another straight into one WAV file: memory stays flat however
         # long the programme is, and every part is decoded the same way.
-        with wave.open(str(joined), "wb") as writer:
+        with reporting_full_disk(), wave.open(str(joined), "wb") as writer:
             writer.setnchannels(1)
             writer.setsampwidth(2)
             writer.setframerate(ASSEMBLY_RATE)
@@ -603,13 +610,14 @@ def assemble_programme(
                 append_decoded(path, writer=writer, sample_rate=ASSEMBLY_RATE)
         # The parts are normalised already: the whole needs gain and limiting, not more
         # compression.
-        loudness = normalize_to_mp3(
-            joined,
-            dest=output,
-            target_lufs=settings.loudness_lufs,
-            bitrate_kbps=settings.bitrate_kbps,
-            compress=False,
-        )
+        with reporting_full_disk():
+            loudness = normalize_to_mp3(
+                joined,
+                dest=output,
+                target_lufs=settings.loudness_lufs,
+                bitrate_kbps=settings.bitrate_kbps,
+                compress=False,
+            )
         asset = _store_mp3(
             session, store=store, temp=output, origin=AssetOrigin.programme, loudness=loudness
         )

@@ -16,13 +16,26 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 POOL_SIZE = 10
 MAX_OVERFLOW = 10
 POOL_CAPACITY = POOL_SIZE + MAX_OVERFLOW  # connections one process may hold at once
+# Without it a database host that swallows packets keeps every request waiting for ever;
+# a database that answers at all does so in milliseconds.
+PG_CONNECT_TIMEOUT_S = 5
 
 
 def create_db_engine(url: URL) -> Engine:
     """Create an engine with the connection settings each backend needs."""
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW)
+    # A connect_timeout written in the URL is the operator's choice and stays.
+    connect_args = (
+        {} if "connect_timeout" in url.query else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+    )
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=POOL_SIZE,
+        max_overflow=MAX_OVERFLOW,
+        connect_args=connect_args,
+    )
 
 
 def _sqlite_engine(url: URL) -> Engine:

@@ -1,14 +1,18 @@
 """Liveness and readiness of the service."""
 
+import logging
 from importlib.metadata import version
 
 from fastapi import APIRouter
 from pydantic import BaseModel
 
 from api.deps import EngineDep
+from api.problems import RETRY_AFTER_S
 from core.db import check_connection
 from core.errors import ConfigError, UnavailableError
 from core.migrations import current_revision, head_revision
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["health"])
 
@@ -37,7 +41,14 @@ def health(engine: EngineDep) -> Health:
     try:
         check_connection(engine)
     except ConfigError as exc:
-        raise UnavailableError(str(exc)) from None
+        # The reason names the database's host and user: it goes to the log, not to
+        # whoever asks an unauthenticated health check.
+        log.warning("health check: %s", exc)
+        raise UnavailableError(
+            "Không kết nối được cơ sở dữ liệu; dịch vụ tự hoạt động lại khi kết nối được.",
+            errors=[{"component": "database", "status": "down"}],
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        ) from None
     current = current_revision(engine)
     head = head_revision()
     return Health(
