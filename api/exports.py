@@ -2,22 +2,36 @@
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 # A cell starting with one of these is a formula to a spreadsheet: a title like
-# "=HYPERLINK(…)" typed by someone must stay text.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# "=HYPERLINK(…)" typed by someone must stay text. Full-width forms (＝, ＋, －, ＠)
+# count too, as some spreadsheets in Asian locales read them as formulas, and so
+# does any leading space or control character, which spreadsheets may trim away.
+FORMULA_STARTS = frozenset("=+-@")
 
 Table = tuple[str, Sequence[str], Iterable[Sequence[Any]]]
 
 
+def looks_like_formula(text: str) -> bool:
+    """Tell whether a spreadsheet could read the text as a formula."""
+    if not text:
+        return False
+    first = text[0]
+    if first.isspace() or unicodedata.category(first).startswith("C"):
+        return True
+    return unicodedata.normalize("NFKC", first)[:1] in FORMULA_STARTS
+
+
 def safe_cell(value: Any) -> Any:
     """A value that spreadsheets show as typed, never run as a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    if isinstance(value, str) and looks_like_formula(value):
         return "'" + value
     return value
 
@@ -46,8 +60,12 @@ def to_xlsx(tables: Sequence[Table]) -> bytes:
 
 
 def _xlsx_cell(sheet: Any, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    # XML cannot hold most control characters: openpyxl refuses the whole workbook.
+    value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
     # In a workbook the text itself can be marked as text: no apostrophe to show.
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    if looks_like_formula(value):
         cell = WriteOnlyCell(sheet, value=value)
         cell.data_type = "s"
         return cell

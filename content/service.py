@@ -19,7 +19,7 @@ from content.models import (
     Theme,
 )
 from content.reading import estimate_seconds, read_aloud
-from content.scripts import ScriptContext, check_template, render_script
+from content.scripts import ScriptContext, render_script
 from core.clock import utcnow
 from core.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
 
@@ -164,8 +164,17 @@ def save_template(
     target_min_seconds: int | None = None,
     target_max_seconds: int | None = None,
 ) -> ScriptTemplate:
-    """Create or replace a programme's script template after checking it compiles."""
-    check_template(text)
+    """Create or replace a programme's script template after a trial render of sample words."""
+    # A template that cannot render sample words would fail every item of its programme:
+    # refuse it now, with the line, rather than at each item.
+    sample = ScriptContext(
+        station="Đài truyền thanh mẫu",
+        programme=programme,
+        title="Tiêu đề mẫu",
+        body="Nội dung mẫu của bản tin.",
+        date=utcnow().date(),
+    )
+    render_script(template=text, context=sample)
     if target_min_seconds and target_max_seconds and target_min_seconds > target_max_seconds:
         raise InvalidError(
             "Thời lượng tối thiểu lớn hơn thời lượng tối đa.",

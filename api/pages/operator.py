@@ -16,7 +16,7 @@ from api.auth import Permission, Principal, audio_query, reaches
 from api.deps import SessionDep, SettingsDep, StoreDep
 from api.routes.content import readable_item
 from api.routes.playlists import current_playlist
-from api.uploads import receive_upload
+from api.uploads import receive_upload, require_audio
 from api.web import CsrfError, WebPrincipal, check_csrf, problem_page, render
 from audio.models import AudioAsset
 from audio.service import add_recording
@@ -377,6 +377,7 @@ async def upload_recording_page(
         ):
             raise CsrfError
         try:
+            require_audio(temp)
             item = readable_item(session, principal, int(fields.get("item") or 0))
             station = session.get(Station, principal.station_id or item.station_id)
             recording = add_recording(

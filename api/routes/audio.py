@@ -20,7 +20,7 @@ from api.auth import (
 )
 from api.deps import SessionDep, SettingsDep, StoreDep
 from api.routes.content import readable_item
-from api.uploads import receive_upload
+from api.uploads import receive_upload, require_audio
 from audio.models import AssetOrigin, AudioAsset, JobStatus, Programme, Recording, RenderJob
 from audio.service import (
     add_recording,
@@ -240,6 +240,7 @@ async def upload_recording(
     )
     try:
         station = _station_for_upload(session, principal, fields.get("station"), item.station_id)
+        require_audio(temp)
         recording = add_recording(
             session,
             store=store,
@@ -301,6 +302,7 @@ async def upload_jingle(
     """Store a jingle, normalised like everything else the station plays."""
     temp, _, _ = await receive_upload(request, store=store, limit=settings.max_upload_mb << 20)
     try:
+        require_audio(temp)
         _, copy = store_upload(
             session,
             store=store,
