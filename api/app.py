@@ -18,7 +18,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from api import web
 from api.events import EventHub
-from api.limits import ConcurrencyLimit
+from api.limits import BodyLimit, ConcurrencyLimit
 from api.pages import content as content_pages
 from api.pages import operator
 from api.pages import reports as report_pages
@@ -41,6 +41,7 @@ from api.routes import (
     stations,
     users,
 )
+from api.security import SecurityHeaders
 from audio.store import MediaStore
 from core.db import POOL_CAPACITY, check_connection, create_db_engine
 from core.identity import UsageLog
@@ -140,6 +141,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         same_site="lax",
         https_only=settings.secure_cookies,
     )
+    app.add_middleware(BodyLimit)
+    app.add_middleware(SecurityHeaders)
     # Added last, so it runs first: no request takes a connection before it has a slot.
     # A request may hold two at once (a pull that makes a missing day), hence half.
     app.add_middleware(ConcurrencyLimit, limit=POOL_CAPACITY // 2)

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(5, ge=1, description="failed logins before a pause")
     login_window_minutes: int = Field(15, ge=1, description="how long failures count")
     max_upload_mb: int = Field(200, ge=1, le=4096, description="largest accepted upload")
+    max_body_kb: int = Field(
+        1024, ge=1, le=65_536, description="largest JSON request body to the API"
+    )
 
     @field_validator("timezone")
     @classmethod

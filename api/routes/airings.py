@@ -3,13 +3,28 @@
 from datetime import date, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
+from starlette.datastructures import State
 
-from api.auth import DEVICE, OnStation, Permission, StationGrant
+from api.auth import (
+    DEVICE,
+    DeviceBearer,
+    OnStation,
+    Permission,
+    StationGrant,
+    UserBearer,
+    get_principal,
+    grant_on_station,
+)
 from api.deps import SessionDep, SettingsDep
+from api.limits import PageLimit, check_range
+from core.audit import act_as
 from core.clock import utcnow
+from core.db import session_scope
 from core.errors import ForbiddenError, InvalidError
 from scheduler.airings import ChainCheck, ingest_airings, missed_airings, verify_chain
 from scheduler.devices import STATES, ClusterState, cluster_states, record_heartbeat
@@ -19,7 +34,6 @@ from scheduler.service import subtree_ids
 router = APIRouter(tags=["airings"])
 
 MAX_BATCH = 1000
-MAX_PAGE = 1000
 
 
 class AiringBatch(BaseModel):
@@ -67,27 +81,60 @@ class AiringOut(BaseModel):
     response_model=AiringAnswer,
     summary="Report a batch of airings (idempotent by record id)",
 )
-def post_airings(
-    batch: AiringBatch,
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.airings_write))],
-    session: SessionDep,
+async def post_airings(
+    code: str, batch: AiringBatch, request: Request, token: UserBearer, device: DeviceBearer
 ) -> AiringAnswer:
     """Append what aired; a record is acknowledged only once it is committed."""
-    principal, cluster = grant.principal, None
-    if principal.kind == DEVICE and principal.cluster_id is not None:
-        cluster = session.get(Cluster, principal.cluster_id).code
-    report = ingest_airings(
-        session,
-        station=grant.station,
-        records=batch.records,
-        source="device" if principal.kind == DEVICE else "operator",
-        recorded_by=principal.name,
-        device_cluster=cluster,
+    return await run_in_threadpool(
+        _post_airings, request.app.state, code=code, batch=batch, token=token, device=device
     )
-    session.commit()
+
+
+def _post_airings(
+    state: State,
+    *,
+    code: str,
+    batch: AiringBatch,
+    token: str | None,
+    device: HTTPAuthorizationCredentials | None,
+) -> AiringAnswer:
+    grant, cluster = _device_grant(
+        state, code=code, token=token, device=device, permission=Permission.airings_write
+    )
+    principal = grant.principal
+    with session_scope(state.engine, write=True) as session:
+        act_as(session, principal.actor)
+        report = ingest_airings(
+            session,
+            station=grant.station,
+            records=batch.records,
+            source="device" if principal.kind == DEVICE else "operator",
+            recorded_by=principal.name,
+            device_cluster=cluster,
+        )
     return AiringAnswer(
         accepted=report.accepted, duplicates=report.duplicates, rejected=report.rejected
     )
+
+
+def _device_grant(
+    state: State,
+    *,
+    code: str,
+    token: str | None,
+    device: HTTPAuthorizationCredentials | None,
+    permission: Permission,
+) -> tuple[StationGrant, str | None]:
+    # Who asks, for which station, and the cluster a receiver is bound to: read before
+    # the write lock is taken. Held while this process serves others, the lock would
+    # keep every other writer waiting (devices post all day long).
+    with Session(state.engine, expire_on_commit=False) as session:
+        principal = get_principal(session, state.settings, token, device, state.device_usage)
+        grant = grant_on_station(session, principal=principal, code=code, permission=permission)
+        cluster = None
+        if principal.kind == DEVICE and principal.cluster_id is not None:
+            cluster = session.get(Cluster, principal.cluster_id).code
+    return grant, cluster
 
 
 @router.get(
@@ -103,9 +150,10 @@ def list_airings(
     cluster: str | None = None,
     status: AiringStatus | None = None,
     after_seq: Annotated[int, Query(ge=0, description="continue after this seq")] = 0,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 200,
+    limit: PageLimit = 200,
 ) -> list[AiringOut]:
     """Page through the log by chain position; filters narrow it by date, cluster and status."""
+    check_range(day_from, day_to)
     query = select(AiringRecord).where(
         AiringRecord.station_id == grant.station.id, AiringRecord.seq > after_seq
     )
@@ -172,6 +220,8 @@ def missed(
     day_from: Annotated[date | None, Query(alias="from")] = None,
     day_to: Annotated[date | None, Query(alias="to")] = None,
     subtree: bool = False,
+    offset: Annotated[int, Query(ge=0, description="skip this many (paging)")] = 0,
+    limit: PageLimit = 200,
 ) -> list[MissedOut]:
     """What the scheduler flagged as missed and no late report has cleared yet."""
     last = day_to or utcnow().date() + timedelta(days=1)
@@ -185,9 +235,10 @@ def missed(
     codes = dict(
         session.exec(select(Station.id, Station.code).where(col(Station.id).in_(ids))).all()
     )
+    flagged = missed_airings(session, station_ids=ids, first=first, last=last)
     return [
         MissedOut(station=codes[m.station_id], **m.model_dump(exclude={"id", "station_id"}))
-        for m in missed_airings(session, station_ids=ids, first=first, last=last)
+        for m in flagged[offset : offset + limit]
     ]
 
 
@@ -204,36 +255,52 @@ class HeartbeatIn(BaseModel):
 
 
 @router.post("/stations/{code}/heartbeats", status_code=204, summary="A device reports its state")
-def heartbeat(
-    body: HeartbeatIn,
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.heartbeats_write))],
-    session: SessionDep,
+async def heartbeat(
+    code: str, body: HeartbeatIn, request: Request, token: UserBearer, device: DeviceBearer
 ) -> None:
     """Keep the device's latest state for the clusters overview."""
+    await run_in_threadpool(
+        _heartbeat, request.app.state, code=code, body=body, token=token, device=device
+    )
+
+
+def _heartbeat(
+    state: State,
+    *,
+    code: str,
+    body: HeartbeatIn,
+    token: str | None,
+    device: HTTPAuthorizationCredentials | None,
+) -> None:
+    grant, bound = _device_grant(
+        state, code=code, token=token, device=device, permission=Permission.heartbeats_write
+    )
     principal = grant.principal
     if principal.kind != DEVICE:
         raise ForbiddenError("Chỉ thiết bị mới gửi tín hiệu trạng thái.")
-    state = body.model_dump()
-    if principal.cluster_id is not None:
-        bound = session.get(Cluster, principal.cluster_id).code
+    state_now = body.model_dump()
+    if bound is not None:
         if body.cluster not in (None, bound):
             raise InvalidError(
                 f"Thiết bị này thuộc cụm loa {bound}.", errors=[{"field": "cluster"}]
             )
-        state["cluster"] = bound
-    elif body.cluster is not None:
-        known = session.exec(
-            select(Cluster.id).where(
-                Cluster.station_id == grant.station.id, Cluster.code == body.cluster
-            )
-        ).first()
-        if known is None:
-            raise InvalidError(
-                f"Đài {grant.station.code} không có cụm loa {body.cluster}.",
-                errors=[{"field": "cluster"}],
-            )
-    record_heartbeat(session, device_id=principal.id, station_id=grant.station.id, state=state)
-    session.commit()
+        state_now["cluster"] = bound
+    with session_scope(state.engine, write=True) as session:
+        act_as(session, principal.actor)
+        if bound is None and body.cluster is not None:
+            known = session.exec(
+                select(Cluster.id).where(
+                    Cluster.station_id == grant.station.id, Cluster.code == body.cluster
+                )
+            ).first()
+            if known is None:
+                raise InvalidError(
+                    f"Đài {grant.station.code} không có cụm loa {body.cluster}.",
+                    errors=[{"field": "cluster"}],
+                )
+        record_heartbeat(
+            session, device_id=principal.id, station_id=grant.station.id, state=state_now
+        )
 
 
 class ClusterStateOut(BaseModel):
@@ -263,6 +330,8 @@ def clusters_status(
     only: Annotated[
         str | None, Query(description="comma-separated states to keep, e.g. silent,offline")
     ] = None,
+    offset: Annotated[int, Query(ge=0, description="skip this many (paging)")] = 0,
+    limit: PageLimit = 200,
 ) -> list[ClusterState]:
     """The latest heartbeat of each cluster judged against what the schedule has on air."""
     ids = subtree_ids(session, root_id=grant.station.id) if subtree else {grant.station.id}
@@ -276,4 +345,4 @@ def clusters_status(
                 errors=[{"field": "only", "value": only}],
             )
         states = [s for s in states if s.state in wanted]
-    return states
+    return states[offset : offset + limit]

@@ -9,6 +9,7 @@ from sqlmodel import select
 
 from api.auth import Allowed, Permission, Principal, visible_station_ids
 from api.deps import SessionDep
+from api.limits import PageLimit
 from core.models import AuditEvent
 
 router = APIRouter(prefix="/audit-events", tags=["audit"])
@@ -35,7 +36,7 @@ def list_events(
     object_id: str | None = None,
     actor: str | None = Query(None, description="actor name, e.g. a username"),
     before: int | None = Query(None, description="only events with a smaller id (paging)"),
-    limit: int = Query(100, ge=1, le=1000),
+    limit: PageLimit = 100,
 ) -> list[AuditEventOut]:
     """Return audit events about stations within the caller's scope."""
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)

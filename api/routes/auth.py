@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from api.auth import CurrentPrincipal, Permission
 from api.deps import SessionDep, SettingsDep
+from api.problems import problem_doc
 from core.clock import utcnow
 from core.identity import authenticate, issue_access_token
 from scheduler.models import Cluster, Station
@@ -41,7 +42,18 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-@router.post("/token", response_model=TokenOut, summary="Log in (OAuth2 password flow)")
+@router.post(
+    "/token",
+    response_model=TokenOut,
+    summary="Log in (OAuth2 password flow)",
+    responses={
+        401: problem_doc("Wrong username or password (the same answer for both)"),
+        429: problem_doc(
+            "Too many failed logins for this username or from this address within the window",
+            headers={"Retry-After": "seconds until logins are accepted again"},
+        ),
+    },
+)
 def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     request: Request,

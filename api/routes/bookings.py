@@ -4,12 +4,13 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from api.auth import Allowed, OnStation, Permission, Principal, StationGrant, require_reach
 from api.deps import SessionDep, SettingsDep
+from api.limits import PageLimit
 from content.models import Priority
 from core.clock import utcnow
 from core.errors import ConflictError, NotFoundError, refuse_fields
@@ -237,12 +238,12 @@ def schedule_ics(
 def list_bookings(
     grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
     session: SessionDep,
+    after: Annotated[int, Query(ge=0, description="continue after this id (paging)")] = 0,
+    limit: PageLimit = 200,
 ) -> list[BookingOut]:
-    """Every active booking that reaches the station, its own and those of stations above."""
-    return [
-        _out(b, session.get(Station, b.station_id).code)
-        for b in bookings_for(session, station=grant.station)
-    ]
+    """Active bookings that reach the station, its own and those of stations above, by id."""
+    page = [b for b in bookings_for(session, station=grant.station) if b.id > after][:limit]
+    return [_out(b, session.get(Station, b.station_id).code) for b in page]
 
 
 @router.delete("/bookings/{booking_id}", status_code=204, summary="Cancel a booking")

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
@@ -18,6 +18,7 @@ from api.auth import (
     visible_station_ids,
 )
 from api.deps import SessionDep
+from api.limits import PageLimit
 from content.models import ContentItem, ContentStatus, ContentVersion, Priority, ScriptTemplate
 from content.reading import count_syllables, estimate_seconds, read_aloud
 from content.service import (
@@ -165,8 +166,10 @@ def list_items(
     language: str | None = None,
     plan_id: int | None = None,
     theme_id: int | None = None,
+    after: Annotated[int, Query(ge=0, description="continue after this id (paging)")] = 0,
+    limit: PageLimit = 200,
 ) -> list[ContentItemOut]:
-    """Return content owned within the caller's scope or by the stations above it."""
+    """Return content owned within the caller's scope or by the stations above it, by id."""
     query = (
         select(ContentItem, Station.code, ContentVersion)
         .join(Station, Station.id == ContentItem.station_id)
@@ -175,7 +178,9 @@ def list_items(
             (ContentVersion.item_id == ContentItem.id)
             & (ContentVersion.number == ContentItem.version),
         )
+        .where(ContentItem.id > after)
         .order_by(ContentItem.id)
+        .limit(limit)
     )
     ids = _readable_station_ids(session, principal)
     if ids is not None:
@@ -219,13 +224,17 @@ def get_item(item_id: int, principal: CanRead, session: SessionDep) -> ContentIt
     response_model=list[VersionOut],
     summary="Every version, oldest first",
 )
-def versions(item_id: int, principal: CanRead, session: SessionDep) -> list[VersionOut]:
-    """Return the whole editorial history of an item."""
+def versions(
+    item_id: int,
+    principal: CanRead,
+    session: SessionDep,
+    after: Annotated[int, Query(ge=0, description="continue after this version number")] = 0,
+    limit: PageLimit = 200,
+) -> list[VersionOut]:
+    """Return the editorial history of an item, oldest first."""
     item = readable_item(session, principal, item_id)
-    return [
-        VersionOut.model_validate(v, from_attributes=True)
-        for v in item_versions(session, item_id=item.id)
-    ]
+    history = [v for v in item_versions(session, item_id=item.id) if v.number > after]
+    return [VersionOut.model_validate(v, from_attributes=True) for v in history[:limit]]
 
 
 @router.patch("/content-items/{item_id}", response_model=ContentItemOut, summary="Edit words")
@@ -312,10 +321,12 @@ class TemplateOut(TemplateIn):
 def list_templates(
     grant: Annotated[StationGrant, Depends(OnStation(Permission.content_read))],
     session: SessionDep,
+    offset: Annotated[int, Query(ge=0, description="skip this many (paging)")] = 0,
+    limit: PageLimit = 200,
 ) -> list[TemplateOut]:
     """Return the station's programme templates."""
     query = select(ScriptTemplate).where(ScriptTemplate.station_id == grant.station.id)
-    rows = session.exec(query.order_by(ScriptTemplate.programme))
+    rows = session.exec(query.order_by(ScriptTemplate.programme).offset(offset).limit(limit))
     return [TemplateOut.model_validate(t, from_attributes=True) for t in rows]
 
 

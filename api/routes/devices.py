@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
@@ -18,6 +18,7 @@ from api.auth import (
     reaches,
 )
 from api.deps import SessionDep
+from api.limits import PageLimit
 from core.errors import ForbiddenError, NotFoundError
 from core.identity import create_device_token, revoke_device_token
 from core.models import DeviceToken
@@ -98,13 +99,19 @@ def issue(body: DeviceTokenIn, grant: Manage, session: SessionDep) -> NewDeviceT
     response_model=list[DeviceTokenOut],
     summary="Device tokens of a station",
 )
-def list_tokens(grant: Manage, session: SessionDep) -> list[DeviceTokenOut]:
+def list_tokens(
+    grant: Manage,
+    session: SessionDep,
+    after: Annotated[int, Query(ge=0, description="continue after this id (paging)")] = 0,
+    limit: PageLimit = 200,
+) -> list[DeviceTokenOut]:
     """List the station's device tokens with their last use; secrets are never shown."""
     rows = session.exec(
         select(DeviceToken, Cluster.code)
         .join(Cluster, DeviceToken.cluster_id == Cluster.id, isouter=True)
-        .where(DeviceToken.station_id == grant.station.id)
+        .where(DeviceToken.station_id == grant.station.id, DeviceToken.id > after)
         .order_by(DeviceToken.id)
+        .limit(limit)
     ).all()
     return [_out(device, grant.station.code, cluster) for device, cluster in rows]
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from api.auth import OnStation, Permission, StationGrant
 from api.deps import SessionDep
+from api.limits import PageLimit
 from scheduler.events import event_document, events_after
 
 router = APIRouter(tags=["events"])
@@ -39,9 +40,10 @@ def poll_events(
     grant: Listener,
     session: SessionDep,
     after: Annotated[int, Query(ge=0, description="last event id already seen")] = 0,
+    limit: PageLimit = 500,
 ) -> list[dict[str, Any]]:
     """The station's events newer than `after`, oldest first."""
-    events = events_after(session, after=after, station_ids=[grant.station.id], limit=500)
+    events = events_after(session, after=after, station_ids=[grant.station.id], limit=limit)
     return [event_document(e) for e in events]
 
 

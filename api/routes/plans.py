@@ -9,6 +9,7 @@ from sqlmodel import Session, or_, select
 
 from api.auth import Allowed, Permission, Principal, require_reach, visible_station_ids
 from api.deps import SessionDep
+from api.limits import PageLimit
 from api.uploads import read_text_document
 from content.models import Plan, PlanRequirement, PlanStatus, Theme
 from content.service import get_plan, get_theme, import_plan, plan_requirements, save_theme
@@ -119,16 +120,22 @@ async def import_document(
 
 
 @router.get("/plans", response_model=list[PlanOut], summary="Plans you can read")
-def list_plans(principal: CanRead, session: SessionDep) -> list[PlanOut]:
+def list_plans(
+    principal: CanRead,
+    session: SessionDep,
+    after: Annotated[int, Query(ge=0, description="continue after this id (paging)")] = 0,
+    limit: PageLimit = 200,
+) -> list[PlanOut]:
     """Return the plans of stations within or above the caller's scope, and national ones."""
-    query = select(Plan).order_by(Plan.id)
+    query = select(Plan).where(Plan.id > after).order_by(Plan.id).limit(limit)
     ids = _readable(session, principal)
     if ids is not None:
         query = query.where(or_(Plan.station_id.in_(ids), Plan.station_id.is_(None)))
     return [_out(session, p, plan_requirements(session, plan_id=p.id)) for p in session.exec(query)]
 
 
-@router.get("/plans/{plan_id}", response_model=PlanOut, summary="One plan")
+# `:int`, so that GET /plans/import finds the import route (405) instead of plan "import".
+@router.get("/plans/{plan_id:int}", response_model=PlanOut, summary="One plan")
 def show_plan(plan_id: int, principal: CanRead, session: SessionDep) -> PlanOut:
     """Return a plan with its requirements."""
     plan = get_plan(session, plan_id=plan_id)
@@ -152,9 +159,14 @@ class ThemeOut(ThemeIn):
 
 
 @router.get("/themes", response_model=list[ThemeOut], summary="The theme taxonomy")
-def list_themes(_principal: CanRead, session: SessionDep) -> list[ThemeOut]:
-    """Return every theme."""
-    themes = session.exec(select(Theme).order_by(Theme.id))
+def list_themes(
+    _principal: CanRead,
+    session: SessionDep,
+    after: Annotated[int, Query(ge=0, description="continue after this id (paging)")] = 0,
+    limit: PageLimit = 200,
+) -> list[ThemeOut]:
+    """Return the theme taxonomy, by id."""
+    themes = session.exec(select(Theme).where(Theme.id > after).order_by(Theme.id).limit(limit))
     return [ThemeOut.model_validate(t, from_attributes=True) for t in themes]
 
 

@@ -3,12 +3,13 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
 from api.auth import Allowed, Permission, Principal, require_reach, visible_station_ids
 from api.deps import SessionDep
+from api.limits import PageLimit
 from core.errors import ForbiddenError, NotFoundError
 from core.identity import create_user, deactivate_user
 from core.models import Role, User
@@ -64,10 +65,19 @@ def _visible_user(session: SessionDep, principal: Principal, username: str) -> U
 
 
 @router.get("", response_model=list[UserOut], summary="Accounts within your scope")
-def list_users(principal: CanRead, session: SessionDep) -> list[UserOut]:
-    """Return the accounts whose station lies within the caller's scope."""
+def list_users(
+    principal: CanRead,
+    session: SessionDep,
+    after: Annotated[
+        str | None, Query(max_length=64, description="continue after this username (paging)")
+    ] = None,
+    limit: PageLimit = 200,
+) -> list[UserOut]:
+    """Return the accounts whose station lies within the caller's scope, by username."""
     ids = visible_station_ids(session, principal)
-    query = select(User).order_by(User.username)
+    query = select(User).order_by(User.username).limit(limit)
+    if after is not None:
+        query = query.where(User.username > after)
     if ids is not None:
         query = query.where(User.station_id.in_(ids))
     users = list(session.exec(query))
