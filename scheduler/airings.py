@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from json.encoder import encode_basestring
 from types import SimpleNamespace
 from typing import Any
@@ -356,18 +357,20 @@ def tally(session: Session, *, station_id: int, rows: list[dict[str, Any]]) -> N
         entry[prefix + status] += 1
         if status in ("aired", "partial"):
             entry[f"{prefix}{status}_s"] += (row["ended_at"] - row["started_at"]).total_seconds()
-    dialect = session.get_bind().dialect.name
+    session.execute(_tally_upsert(session.get_bind().dialect.name), list(sums.values()))
+
+
+@cache
+def _tally_upsert(dialect: str) -> Any:
+    # Built once per dialect: each batch of records would otherwise build it anew.
     upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(AiringTally)
     table = AiringTally.__table__
-    session.execute(
-        upsert.on_conflict_do_update(
-            index_elements=["station_id", "entry_id"],
-            set_={
-                **{name: table.c[name] + upsert.excluded[name] for name in TALLY_COLUMNS},
-                "exact": table.c.exact & upsert.excluded.exact,
-            },
-        ),
-        list(sums.values()),
+    return upsert.on_conflict_do_update(
+        index_elements=["station_id", "entry_id"],
+        set_={
+            **{name: table.c[name] + upsert.excluded[name] for name in TALLY_COLUMNS},
+            "exact": table.c.exact & upsert.excluded.exact,
+        },
     )
 
 

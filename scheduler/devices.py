@@ -2,8 +2,11 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from core.clock import utcnow
@@ -20,17 +23,20 @@ def record_heartbeat(
     station_id: int,
     state: dict[str, Any],
     now: datetime | None = None,
-) -> DeviceStatus:
+) -> None:
     """Keep the latest state a device reported; the caller commits."""
-    status = session.get(DeviceStatus, device_id) or DeviceStatus(
-        device_id=device_id, station_id=station_id, seen_at=now or utcnow()
+    row = {**state, "device_id": device_id, "station_id": station_id, "seen_at": now or utcnow()}
+    session.execute(_status_upsert(session.get_bind().dialect.name, tuple(sorted(row))), row)
+
+
+@cache
+def _status_upsert(dialect: str, names: tuple[str, ...]) -> Any:
+    # One statement, built once: every device beats every minute.
+    upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(DeviceStatus)
+    return upsert.on_conflict_do_update(
+        index_elements=["device_id"],
+        set_={name: upsert.excluded[name] for name in names if name != "device_id"},
     )
-    for name, value in state.items():
-        setattr(status, name, value)
-    status.station_id, status.seen_at = station_id, now or utcnow()
-    session.add(status)
-    session.flush()
-    return status
 
 
 @dataclass
