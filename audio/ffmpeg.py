@@ -123,8 +123,11 @@ _MAX_VOLUME = re.compile(r"max_volume: (-?[\d.]+|-inf) dB")
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 
 
-def inspect_audio(path: Path) -> AudioInfo:
-    """Decode a whole file, reporting its format, length, loudest sample and decode errors."""
+def inspect_audio(path: Path, *, limit_s: float | None = None) -> AudioInfo:
+    """Decode a whole file (or its first `limit_s` seconds), reporting its format, length,
+    loudest sample and decode errors."""
+    # A few MB of compressed silence can hold many hours: the limit bounds the work.
+    limit = ["-t", f"{limit_s:g}"] if limit_s is not None else []
     result = run(
         [
             "-v",
@@ -138,6 +141,7 @@ def inspect_audio(path: Path) -> AudioInfo:
             "0:a:0",
             "-af",
             "volumedetect",
+            *limit,
             "-f",
             "null",
             "-",

@@ -439,7 +439,7 @@ def check_upload(path: Path, *, max_seconds: float = MAX_RECORDING_SECONDS) -> s
     if path.stat().st_size == 0:
         raise InvalidError("Tệp tải lên rỗng.", errors=[{"field": "file", "msg": "rỗng"}])
     try:
-        info = inspect_audio(path)
+        info = inspect_audio(path, limit_s=max_seconds + 1)
     except AudioError:
         raise InvalidError(
             "Tệp tải lên không phải âm thanh đọc được (MP3, WAV, OGG, M4A, FLAC…).",
@@ -448,12 +448,13 @@ def check_upload(path: Path, *, max_seconds: float = MAX_RECORDING_SECONDS) -> s
     claimed = info.header_duration_s
     cut_off = claimed is not None and info.duration_s < claimed - max(0.5, 0.02 * claimed)
     problems = [
+        # First: decoding stopped at the limit, so the file is shorter than its header says.
+        (info.duration_s > max_seconds, f"bản ghi dài quá {max_seconds / 60:g} phút"),
         (
             bool(info.errors) or cut_off or _short_wav(path),
             "tệp bị cắt cụt hoặc hỏng, không giải mã trọn vẹn được",
         ),
         (info.duration_s < MIN_RECORDING_SECONDS, "bản ghi quá ngắn (dưới 1 giây)"),
-        (info.duration_s > max_seconds, f"bản ghi dài quá {max_seconds / 60:g} phút"),
         (info.max_volume_db < SILENCE_DB, "bản ghi im lặng, không nghe thấy tiếng"),
     ]
     for failed, reason in problems:

@@ -8,7 +8,9 @@ from sqlmodel import func, select
 
 from audio.ffmpeg import inspect_audio, measure
 from audio.models import AudioAsset, Recording
+from audio.service import check_upload
 from core.db import session_scope
+from core.errors import InvalidError
 from tests.audio.sounds import silence, tone, truncated
 
 
@@ -144,3 +146,12 @@ def test_size_cap_content_type_and_scope(client, newsroom, engine, tmp_path) -> 
     )
     assert other.status_code == 404, "an item of another commune is not even shown"
     assert _stored(engine, newsroom.store) == before
+
+
+def test_a_recording_longer_than_allowed_is_refused_without_decoding_all_of_it(tmp_path) -> None:
+    long = tone(tmp_path / "dai.mp3", seconds=8.0)
+    assert inspect_audio(long, limit_s=3).duration_s == pytest.approx(3.0, abs=0.2)
+    with pytest.raises(InvalidError) as refused:
+        check_upload(long, max_seconds=2)
+    assert "dài quá" in refused.value.detail
+    assert check_upload(tone(tmp_path / "vua.mp3", seconds=1.5), max_seconds=2) == "mp3"
