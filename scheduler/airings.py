@@ -89,6 +89,8 @@ class ChainHead:
 class _Scheduled:
     day: date
     entry: dict[str, Any]
+    start: datetime  # UTC, parsed once per entry rather than once per record
+    end: datetime
 
 
 def _canonical(value: Any) -> Any:
@@ -158,7 +160,9 @@ def _schedule(
         # An entry a priority bulletin pushed out of a frozen day was still held by the
         # devices, and may have aired in part before it was interrupted.
         for entry in [*body.get("displaced", []), *body["entries"]]:
-            found[entry["id"]] = _Scheduled(day, entry)
+            start = _as_utc(datetime.fromisoformat(entry["start"]))
+            end = _as_utc(datetime.fromisoformat(entry["end"]))
+            found[entry["id"]] = _Scheduled(day, entry, start, end)
     return found
 
 
@@ -196,8 +200,8 @@ def _problem(
     if started is not None:
         if started > now + CLOCK_SKEW or (ended is not None and ended > now + CLOCK_SKEW):
             return "thời điểm phát nằm trong tương lai"
-        planned = datetime.fromisoformat(entry["start"])
-        if abs(started - planned) > PLAUSIBLE:
+        if abs(started - scheduled.start) > PLAUSIBLE:
+            planned = datetime.fromisoformat(entry["start"])  # the station's own clock
             return (
                 f"giờ bắt đầu cách giờ trong lịch ({planned:%H:%M %d/%m/%Y}) quá "
                 f"{PLAUSIBLE.total_seconds() / 3600:.0f} giờ"
@@ -289,8 +293,8 @@ def ingest_airings(
             "entry_id": record.entry_id,
             "day": scheduled.day,
             "cluster": cluster,
-            "scheduled_start": _as_utc(datetime.fromisoformat(entry["start"])),
-            "scheduled_end": _as_utc(datetime.fromisoformat(entry["end"])),
+            "scheduled_start": scheduled.start,
+            "scheduled_end": scheduled.end,
             "booking_id": entry.get("booking_id"),
             "content_item_id": entry.get("content_item_id"),
             "language": entry.get("language"),

@@ -4,8 +4,10 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
+from core.clock import utcnow
 from scheduler.models import Playlist, StationEvent
 
 EMERGENCY = "emergency"
@@ -13,33 +15,36 @@ EMERGENCY = "emergency"
 
 def publish_bulletin(
     session: Session, *, booking_id: int, station_ids: Iterable[int], days: Iterable[date]
-) -> list[StationEvent]:
-    """Announce a booking's entries to the devices of each station whose playlists hold it."""
-    events = []
-    playlists = session.exec(
-        select(Playlist)
-        .where(col(Playlist.station_id).in_(list(station_ids)), col(Playlist.day).in_(list(days)))
+) -> int:
+    """Announce a booking's entries to the devices of each station whose playlists hold it;
+    return how many stations were told."""
+    days = list(days)
+    if not days:
+        return 0
+    rows = session.exec(
+        select(Playlist.station_id, Playlist.version, Playlist.body)
+        .where(col(Playlist.station_id).in_(list(station_ids)), col(Playlist.day).in_(days))
         .order_by(col(Playlist.station_id), col(Playlist.day))
     )
-    for playlist in playlists:
-        entries = [e for e in playlist.body["entries"] if e["booking_id"] == booking_id]
-        if not entries:
-            continue
-        event = StationEvent(
-            station_id=playlist.station_id,
-            kind=EMERGENCY,
-            payload={
+    now = utcnow()
+    events: list[dict[str, Any]] = []
+    for station_id, version, body in rows:
+        entries = [e for e in body["entries"] if e["booking_id"] == booking_id]
+        if entries:
+            payload = {
                 "booking_id": booking_id,
-                "station": playlist.body["station"],
-                "date": playlist.body["date"],
-                "version": playlist.version,
+                "station": body["station"],
+                "date": body["date"],
+                "version": version,
                 "entries": entries,
-            },
-        )
-        session.add(event)
-        events.append(event)
-    session.flush()
-    return events
+            }
+            events.append(
+                {"station_id": station_id, "kind": EMERGENCY, "payload": payload, "created_at": now}
+            )
+    # One statement for a province's thousand communes, not a thousand objects.
+    if events:
+        session.execute(insert(StationEvent), events)
+    return len(events)
 
 
 def events_after(

@@ -24,7 +24,7 @@ from scheduler.playlists import (
     rule_from_json,
     schedule_events,
 )
-from scheduler.recurrence import describe, to_rrule
+from scheduler.recurrence import describe, occurrences, to_rrule
 from scheduler.service import get_station, subtree_ids
 
 router = APIRouter(tags=["bookings"])
@@ -150,9 +150,10 @@ def _refresh(
     )
     if booking.priority == Priority.emergency and booking.status == BookingStatus.active:
         # Devices hear of it at once instead of at their next pull.
-        publish_bulletin(
-            session, booking_id=booking.id, station_ids=ids, days=[today, today + timedelta(1)]
+        soon = occurrences(
+            rule_from_json(booking.recurrence), start=today, end=today + timedelta(1)
         )
+        publish_bulletin(session, booking_id=booking.id, station_ids=ids, days=soon)
 
 
 class BookingPatch(BaseModel):
