@@ -5,6 +5,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
@@ -19,6 +21,11 @@ POOL_CAPACITY = POOL_SIZE + MAX_OVERFLOW  # connections one process may hold at 
 # Without it a database host that swallows packets keeps every request waiting for ever;
 # a database that answers at all does so in milliseconds.
 PG_CONNECT_TIMEOUT_S = 5
+
+
+def dialect_insert(dialect: str, model: Any) -> Any:
+    """An INSERT that can say ON CONFLICT, in the words of the database in use."""
+    return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(model)
 
 
 def create_db_engine(url: URL) -> Engine:

@@ -19,11 +19,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, delete, func, insert
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from core.clock import utcnow
+from core.db import dialect_insert
 from scheduler.models import (
     AiringChain,
     AiringCheckpoint,
@@ -367,7 +366,7 @@ def tally(session: Session, *, station_id: int, rows: list[dict[str, Any]]) -> N
 @cache
 def _tally_upsert(dialect: str) -> Any:
     # Built once per dialect: each batch of records would otherwise build it anew.
-    upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(AiringTally)
+    upsert = dialect_insert(dialect, AiringTally)
     table = AiringTally.__table__
     return upsert.on_conflict_do_update(
         index_elements=["station_id", "entry_id"],

@@ -5,11 +5,10 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from core.clock import utcnow
+from core.db import dialect_insert
 from scheduler.models import Cluster, DeviceStatus, Playlist, Station
 
 OFFLINE_AFTER = timedelta(minutes=5)  # agents beat every minute; three missed is offline
@@ -32,7 +31,7 @@ def record_heartbeat(
 @cache
 def _status_upsert(dialect: str, names: tuple[str, ...]) -> Any:
     # One statement, built once: every device beats every minute.
-    upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(DeviceStatus)
+    upsert = dialect_insert(dialect, DeviceStatus)
     return upsert.on_conflict_do_update(
         index_elements=["device_id"],
         set_={name: upsert.excluded[name] for name in names if name != "device_id"},

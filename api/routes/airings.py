@@ -17,8 +17,8 @@ from api.auth import (
     Permission,
     StationGrant,
     UserBearer,
-    get_principal,
-    grant_on_station,
+    bound_cluster,
+    grant_from_bearer,
 )
 from api.deps import SessionDep, SettingsDep
 from api.limits import PageLimit, check_range
@@ -129,12 +129,10 @@ def _device_grant(
     # the write lock is taken. Held while this process serves others, the lock would
     # keep every other writer waiting (devices post all day long).
     with Session(state.engine, expire_on_commit=False) as session:
-        principal = get_principal(session, state.settings, token, device, state.device_usage)
-        grant = grant_on_station(session, principal=principal, code=code, permission=permission)
-        cluster = None
-        if principal.kind == DEVICE and principal.cluster_id is not None:
-            cluster = session.get(Cluster, principal.cluster_id).code
-    return grant, cluster
+        grant = grant_from_bearer(
+            session, state, code=code, token=token, device=device, permission=permission
+        )
+        return grant, bound_cluster(session, grant.principal)
 
 
 @router.get(

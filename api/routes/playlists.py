@@ -15,22 +15,21 @@ from sqlmodel import Session, select
 from starlette.datastructures import State
 
 from api.auth import (
-    DEVICE,
     DeviceBearer,
     OnStation,
     Permission,
     StationGrant,
     UserBearer,
     audio_query,
-    get_principal,
-    grant_on_station,
+    bound_cluster,
+    grant_from_bearer,
 )
 from api.deps import SessionDep, SettingsDep
 from core.clock import utcnow
 from core.db import session_scope
 from core.errors import InvalidError
 from core.settings import Settings
-from scheduler.models import Cluster, Playlist, Station
+from scheduler.models import Playlist, Station
 from scheduler.playlists import generate_playlist, playlist_document
 from scheduler.service import CODE_PATTERN
 
@@ -48,7 +47,6 @@ ClusterQuery = Annotated[str | None, Query(description="only what one cluster pl
 _OF_DAY = (Playlist.station_id == bindparam("station_id"), Playlist.day == bindparam("day"))
 _PLAYLIST_OF_DAY = select(Playlist).where(*_OF_DAY)
 _ETAG_OF_DAY = select(Playlist.etag).where(*_OF_DAY)
-_CLUSTER_CODE = select(Cluster.code).where(Cluster.id == bindparam("id"))
 
 
 def _stored(session: Session, station_id: int, day: date) -> Playlist | None:
@@ -84,9 +82,8 @@ def current_playlist(
 
 def _cluster(session: Session, grant: StationGrant, cluster: str | None) -> str | None:
     # A receiver bound to one cluster sees what that cluster plays, whatever it asks for.
-    principal = grant.principal
-    if principal.kind == DEVICE and principal.cluster_id is not None:
-        bound = session.exec(_CLUSTER_CODE, params={"id": principal.cluster_id}).one()
+    bound = bound_cluster(session, grant.principal)
+    if bound is not None:
         if cluster not in (None, bound):
             raise InvalidError(
                 f"Thiết bị này thuộc cụm loa {bound}.", errors=[{"field": "cluster"}]
@@ -185,9 +182,13 @@ def _pull(
 ) -> Response:
     settings = state.settings
     with Session(state.engine, expire_on_commit=False) as session:
-        principal = get_principal(session, settings, token, device, state.device_usage)
-        grant = grant_on_station(
-            session, principal=principal, code=code, permission=Permission.playlists_read
+        grant = grant_from_bearer(
+            session,
+            state,
+            code=code,
+            token=token,
+            device=device,
+            permission=Permission.playlists_read,
         )
         cluster = _cluster(session, grant, cluster)
         suffix = "-" + cluster if cluster else ""
