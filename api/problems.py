@@ -1,5 +1,6 @@
 """RFC 9457 problem reports for every error the API answers with."""
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -15,6 +16,12 @@ from core.errors import ProblemError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 RETRY_AFTER_S = 5  # seconds a client waits before asking again while the database is away
+# PostgreSQL's class 40, "transaction rollback": a deadlock with, or a serialization
+# failure against, another transaction. The database is fine and nothing was written;
+# sent again, the request meets the other one's outcome.
+ROLLED_BACK_SQLSTATE_CLASS = "40"
+
+logger = logging.getLogger(__name__)
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 _TITLES = {
@@ -135,7 +142,18 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(OperationalError)
-    async def _database_down(_request: Request, _exc: OperationalError) -> JSONResponse:
+    async def _database_down(request: Request, exc: OperationalError) -> JSONResponse:
+        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+        if sqlstate.startswith(ROLLED_BACK_SQLSTATE_CLASS):
+            logger.info("%s %s rolled back (%s)", request.method, request.url.path, sqlstate)
+            return problem_response(
+                409,
+                "Yêu cầu trùng lúc với một thay đổi khác nên chưa được ghi; hãy gửi lại.",
+                headers={"Retry-After": "1"},
+            )
+        logger.warning(
+            "%s %s: database unavailable: %s", request.method, request.url.path, exc.orig
+        )
         return problem_response(
             503,
             "Không kết nối được cơ sở dữ liệu; hãy thử lại sau.",

@@ -1,17 +1,20 @@
 """Bookings become daily playlists: windows, conflicts, priorities, fallback, freezing."""
 
 import threading
+import time
 from datetime import date, datetime, timedelta
 
 import icalendar
 import pytest
 from dateutil.rrule import rrulestr
+from sqlalchemy import text
 from sqlmodel import select
 
 from audio.service import process_queue
 from core.db import session_scope
 from scheduler.models import Booking, Station
 from scheduler.playlists import generate_playlist
+from tests.conftest import BACKENDS
 from tests.newsroom import approved_item
 
 MONDAY = date(2030, 1, 7)  # far enough ahead that nothing is frozen yet
@@ -202,20 +205,67 @@ def test_a_frozen_playlist_keeps_what_devices_hold(client, newsroom, booked, eng
 def test_two_planners_booking_the_same_slot_at_once_exactly_one_wins(
     client, newsroom, booked
 ) -> None:
-    results: list[int] = []
+    results: list[tuple[int, str]] = []
 
     def attempt(title: str) -> None:
         response = client.post(
             "/api/v1/bookings", headers=newsroom.planner, json={**booked, "title": title}
         )
-        results.append(response.status_code)
+        results.append((response.status_code, response.text))
 
     threads = [threading.Thread(target=attempt, args=(f"Người {n}",)) for n in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(results) == [201, 409]
+    assert sorted(code for code, _ in results) == [201, 409], results
+
+
+@pytest.mark.parametrize("backend", BACKENDS[1:])
+def test_a_booking_lost_to_a_deadlock_is_a_409_to_send_again_and_writes_nothing(
+    client, newsroom, booked, engine
+) -> None:
+    # Another transaction holds Monday's playlist and then wants the station the booking
+    # holds: PostgreSQL breaks the cycle by rolling one back, here the booking.
+    assert _playlist(client, newsroom.operator, MONDAY).status_code == 200
+    answers: list = []
+    with engine.connect() as other:
+        other.execute(
+            text(
+                "SELECT 1 FROM playlist p JOIN station s ON s.id = p.station_id "
+                "WHERE s.code = 'XA-A' AND p.day = :day FOR UPDATE OF p"
+            ),
+            {"day": MONDAY},
+        )
+        booking = threading.Thread(
+            target=lambda: answers.append(
+                client.post("/api/v1/bookings", headers=newsroom.planner, json=booked)
+            )
+        )
+        booking.start()
+        with engine.connect() as watcher:
+            waiting = text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            deadline = time.monotonic() + 30
+            while not watcher.execute(waiting).scalar() and booking.is_alive():
+                assert time.monotonic() < deadline, "the booking never waited for the playlist"
+                time.sleep(0.01)
+        try:
+            other.execute(text("SELECT 1 FROM station WHERE code = 'XA-A' FOR UPDATE"))
+        finally:
+            other.rollback()
+            booking.join()
+    [answer] = answers
+    assert answer.status_code == 409, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.headers["retry-after"] == "1"
+    assert "gửi lại" in answer.json()["detail"]
+    listed = client.get("/api/v1/stations/XA-A/bookings", headers=newsroom.planner).json()
+    assert listed == [], "the booking rolled back whole"
+    again = client.post("/api/v1/bookings", headers=newsroom.planner, json=booked)
+    assert again.status_code == 201, again.text
 
 
 def test_the_schedule_exports_as_icalendar(client, newsroom, booked) -> None:
