@@ -12,6 +12,7 @@ from core.clock import utcnow
 from core.errors import ConflictError, InvalidError, refuse_fields
 from scheduler.models import Booking, Playlist, Station
 from scheduler.playlists import (
+    Planning,
     generate_stations,
     plan_day,
     plan_stations,
@@ -34,6 +35,10 @@ class BookingReport:
     booking: Booking
     displaced: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    # What the check read and the days it planned with the booking in place, which
+    # generation would read and plan again exactly so: for a province-wide emergency,
+    # a thousand stations' worth.
+    planning: Planning | None = None
 
 
 def _check_shape(booking: Booking) -> Recurrence:
@@ -150,11 +155,11 @@ def create_booking(
     conflicts, report = [], BookingReport(booking)
     # A province-wide booking is checked on every station below: read what that needs
     # once for all of them, not station by station.
-    context, planned = plan_stations(
+    planning = report.planning = plan_stations(
         session, stations=stations, base_url=base_url, first=first, last=max(first, last)
     )
     for station in stations:
-        bookings = planned[station.id]
+        bookings = planning.bookings[station.id]
         for day in days:
             plan = plan_day(
                 session,
@@ -162,8 +167,9 @@ def create_booking(
                 day=day,
                 bookings=bookings,
                 base_url=base_url,
-                context=context,
+                context=planning.context,
             )
+            planning.plans[(station.id, day)] = plan
             mine = [e for e in plan.entries if e.booking_id == booking.id]
             missing = [u for u in plan.unplaced if u["booking_id"] == booking.id]
             pushed = [d for d in plan.displaced if d["booking_id"] == booking.id]
@@ -258,11 +264,13 @@ def regenerate(
     base_url: str,
     days: int = GENERATE_DAYS,
     rules: list[dict[str, Any]] | None = None,
+    planning: Planning | None = None,
 ) -> int:
     """Refresh these stations' coming days and every later day already made; return how many.
 
     With `rules` (a booking's recurrence, before and after an edit), only the days they
-    fall on are refreshed: no other day can change.
+    fall on are refreshed: no other day can change. `planning`: what a booking's check
+    read and planned, still true.
     """
     # A day further ahead that a device already pulled must not keep the old booking.
     made = session.exec(
@@ -281,7 +289,9 @@ def regenerate(
         span &= touched
     if not span:
         return 0
-    return generate_stations(session, station_ids=station_ids, days=sorted(span), base_url=base_url)
+    return generate_stations(
+        session, station_ids=station_ids, days=sorted(span), base_url=base_url, planning=planning
+    )
 
 
 __all__ = ["BookingReport", "create_booking", "regenerate", "rule_to_json", "update_booking"]

@@ -635,6 +635,24 @@ def _local_days(station: Station, now: datetime, days_ahead: int) -> list[date]:
     return [today + timedelta(days=offset) for offset in range(days_ahead)]
 
 
+@dataclass
+class Planning:
+    """What planning some stations' days from `first` to `last` reads, and the days it made.
+
+    It holds while the bookings stand as they were read: a booking's check plans the days
+    it falls on, and the playlists written right after are those same plans.
+    """
+
+    context: PlanContext
+    bookings: dict[int, list[Booking]]
+    plans: dict[tuple[int, date], DayPlan] = field(default_factory=dict)
+
+    def covers(self, station_ids: Iterable[int], first: date, last: date) -> bool:
+        """Tell whether these stations and days were read for."""
+        span = self.context.first <= first and last <= self.context.last
+        return span and all(station_id in self.bookings for station_id in station_ids)
+
+
 def plan_stations(
     session: Session,
     *,
@@ -643,14 +661,14 @@ def plan_stations(
     first: date,
     last: date,
     every: bool = False,
-) -> tuple[PlanContext, dict[int, list[Booking]]]:
+) -> Planning:
     """What planning these stations' days needs, read in a few queries: the context and
     each station's bookings (`every`: the stations are all there are)."""
     context = PlanContext(session, base_url=base_url, first=first, last=last)
     context.parents = _parents(session, None if every else {s.id for s in stations})
     bookings = _bookings_by_station(session, stations, context.parents, every=every)
     _load_clusters(session, context, bookings)
-    return context, bookings
+    return Planning(context, bookings)
 
 
 def _parents(session: Session, station_ids: set[int] | None) -> dict[int, int | None]:
@@ -796,8 +814,13 @@ def generate_stations(
     days: Iterable[date] | None = None,
     days_ahead: int = DAYS_AHEAD,
     now: datetime | None = None,
+    planning: Planning | None = None,
 ) -> int:
-    """Refresh stations' playlists (all when None) for `days` or their next local days."""
+    """Refresh stations' playlists (all when None) for `days` or their next local days.
+
+    `planning`: what was read and planned for these stations as the bookings stand now
+    (a booking's check), used instead of reading and planning again where it covers.
+    """
     with _cycle_collector_paused():
         return _generate(
             session,
@@ -806,6 +829,7 @@ def generate_stations(
             days=days,
             days_ahead=days_ahead,
             now=now,
+            planning=planning,
         )
 
 
@@ -817,6 +841,7 @@ def _generate(
     days: Iterable[date] | None,
     days_ahead: int,
     now: datetime | None,
+    planning: Planning | None,
 ) -> int:
     now = now or utcnow()
     ids = None if station_ids is None else set(station_ids)
@@ -832,9 +857,11 @@ def _generate(
     if not every_day:
         return 0
     first, last = min(every_day), max(every_day)
-    context, bookings = plan_stations(
-        session, stations=stations, base_url=base_url, first=first, last=last, every=ids is None
-    )
+    if planning is None or ids is None or not planning.covers(ids, first, last):
+        planning = plan_stations(
+            session, stations=stations, base_url=base_url, first=first, last=last, every=ids is None
+        )
+    context, bookings, plans = planning.context, planning.bookings, planning.plans
     stored, held = _stored(session, ids, first, last)
     new_rows, changed_rows = [], []
     for station in stations:
@@ -848,14 +875,16 @@ def _generate(
                 if day in airing:
                     airing[day].append(booking)
         for day in span:
-            plan = plan_day(
-                session,
-                station=station,
-                day=day,
-                bookings=airing[day],
-                base_url=base_url,
-                context=context,
-            )
+            plan = plans.get((station.id, day))
+            if plan is None:
+                plan = plan_day(
+                    session,
+                    station=station,
+                    day=day,
+                    bookings=airing[day],
+                    base_url=base_url,
+                    context=context,
+                )
             row = stored.get((station.id, day))
             values = _changes(
                 station,

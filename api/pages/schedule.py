@@ -746,7 +746,12 @@ def new_booking(
             session, booking=booking, base_url=settings.public_base_url, today=today
         )
         refresh_after_booking(
-            session, booking=booking, station=station, settings=settings, today=today
+            session,
+            booking=booking,
+            station=station,
+            settings=settings,
+            today=today,
+            planning=report.planning,
         )
     except ProblemError as exc:
         return _refused_booking(request, session, principal, form, exc, rule, values["at"], None)
@@ -827,6 +832,7 @@ def edit_booking(
             settings=settings,
             today=today,
             before=before,
+            planning=report.planning,
         )
     except ProblemError as exc:
         return _refused_booking(request, session, principal, form, exc, rule, values["at"], booking)
@@ -1389,11 +1395,16 @@ def emergency_send(
     )
     before = last_event_id(session)
     try:
-        create_booking(
+        report = create_booking(
             session, booking=booking, base_url=settings.public_base_url, today=now.date()
         )
         refresh_after_booking(
-            session, booking=booking, station=station, settings=settings, today=now.date()
+            session,
+            booking=booking,
+            station=station,
+            settings=settings,
+            today=now.date(),
+            planning=report.planning,
         )
     except ProblemError as exc:
         session.rollback()

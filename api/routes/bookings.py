@@ -20,6 +20,7 @@ from scheduler.events import publish_bulletin
 from scheduler.ical import calendar
 from scheduler.models import Booking, BookingStatus, Station
 from scheduler.playlists import (
+    Planning,
     bookings_for,
     rule_from_json,
     schedule_events,
@@ -128,7 +129,14 @@ def book(
     report = create_booking(
         session, booking=booking, base_url=settings.public_base_url, today=today
     )
-    _refresh(session, booking=booking, station=station, settings=settings, today=today)
+    _refresh(
+        session,
+        booking=booking,
+        station=station,
+        settings=settings,
+        today=today,
+        planning=report.planning,
+    )
     session.commit()
     return _out(booking, station.code, report.displaced)
 
@@ -141,12 +149,19 @@ def _refresh(
     settings: Settings,
     today: date,
     before: dict | None = None,
+    planning: Planning | None = None,
 ) -> None:
     # `before`: the recurrence an edit replaced, whose days must lose the booking.
+    # `planning`: what the booking's check read and planned, true until commit.
     ids = subtree_ids(session, root_id=station.id) if booking.subtree else {station.id}
     rules = [booking.recurrence] + ([before] if before and before != booking.recurrence else [])
     regenerate(
-        session, station_ids=ids, today=today, base_url=settings.public_base_url, rules=rules
+        session,
+        station_ids=ids,
+        today=today,
+        base_url=settings.public_base_url,
+        rules=rules,
+        planning=planning,
     )
     if booking.priority == Priority.emergency and booking.status == BookingStatus.active:
         # Devices hear of it at once instead of at their next pull.
@@ -206,7 +221,13 @@ def edit(
         session, booking=booking, changes=changes, base_url=settings.public_base_url, today=today
     )
     _refresh(
-        session, booking=booking, station=station, settings=settings, today=today, before=before
+        session,
+        booking=booking,
+        station=station,
+        settings=settings,
+        today=today,
+        before=before,
+        planning=report.planning,
     )
     session.commit()
     return _out(booking, station.code, report.displaced)

@@ -13,7 +13,7 @@ from sqlmodel import select
 from audio.service import process_queue
 from core.db import session_scope
 from scheduler.models import Booking, Station
-from scheduler.playlists import generate_playlist
+from scheduler.playlists import generate_playlist, generate_stations
 from tests.conftest import BACKENDS
 from tests.newsroom import approved_item
 
@@ -200,6 +200,28 @@ def test_a_frozen_playlist_keeps_what_devices_hold(client, newsroom, booked, eng
     doc = _playlist(client, newsroom.operator, MONDAY).json()
     assert doc["frozen"] is True
     assert doc["entries"] == held, "a normal booking after the freeze waits for the next day"
+
+
+def test_days_written_from_a_bookings_check_are_what_generation_makes_of_them(
+    client, newsroom, booked, engine
+) -> None:
+    # The check's day plans are written as they are: planning those days afresh must
+    # find nothing to change, in the entries or in the version devices compare.
+    days = [MONDAY, MONDAY + timedelta(days=3)]
+    for day in days:
+        assert _playlist(client, newsroom.operator, day).status_code == 200
+    made = [
+        client.post("/api/v1/bookings", headers=newsroom.planner, json=body).json()
+        for body in (booked, {**booked, "title": "Trong khung", "at": None})
+    ]
+    written = {day: _playlist(client, newsroom.operator, day).json() for day in days}
+    for doc in written.values():
+        assert {e["booking_id"] for e in doc["entries"]} >= {b["id"] for b in made}
+    with session_scope(engine) as session:
+        station = session.exec(select(Station).where(Station.code == "XA-A")).one()
+        base_url = client.app.state.settings.public_base_url
+        generate_stations(session, station_ids=[station.id], days=days, base_url=base_url)
+    assert {day: _playlist(client, newsroom.operator, day).json() for day in days} == written
 
 
 def test_two_planners_booking_the_same_slot_at_once_exactly_one_wins(
