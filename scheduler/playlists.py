@@ -709,6 +709,13 @@ class PlannedBooking(NamedTuple):
 JSON_FIELDS = ("clusters", "zones", "recurrence")
 
 
+class PlannedCluster(NamedTuple):
+    """The fields of a cluster that planning reads."""
+
+    code: str
+    zone_tags: list[str]
+
+
 def _bookings_by_station(
     session: Session, stations: list[Station], parents: dict[int, int | None], *, every: bool
 ) -> dict[int, list[Booking]]:
@@ -762,8 +769,16 @@ def _load_clusters(
         return
     for station_id in needy:
         context.clusters[station_id] = []
-    for cluster in session.exec(select(Cluster).where(Cluster.station_id.in_(needy))):  # type: ignore[attr-defined]
-        context.clusters[cluster.station_id].append(cluster)
+    # Codes and zone tags only, the tags decoded once per distinct text: a province's
+    # communes have thousands of clusters and a handful of tag sets.
+    query = select(Cluster.station_id, Cluster.code, cast(Cluster.zone_tags, String)).where(
+        Cluster.station_id.in_(needy)  # type: ignore[attr-defined]
+    )
+    decoded: dict[str, list[str]] = {}
+    for station_id, code, tags in session.exec(query):
+        if tags not in decoded:
+            decoded[tags] = json.loads(tags)
+        context.clusters[station_id].append(PlannedCluster(code, decoded[tags]))  # type: ignore[arg-type]
 
 
 def _stored(
