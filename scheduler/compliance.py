@@ -12,12 +12,11 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, literal, text, true, tuple_
+from sqlalchemy import case, func, text, true, tuple_
 from sqlmodel import Session, col, select
 
 from audio.models import Programme
@@ -172,8 +171,6 @@ class PlannedEntry:
     station_id: int
     day: date
     entry_id: str
-    title: str
-    start: str
     seconds: float
     units: int
     booking_id: int | None
@@ -181,6 +178,8 @@ class PlannedEntry:
     language: str | None
     plan_ids: frozenset[int]
     theme_ids: frozenset[int]
+    # Clusters and seconds reported per status (COUNTED order); None until known.
+    counts: tuple[float, ...] | None = None
     tally: Tally = field(default_factory=Tally)
 
 
@@ -236,26 +235,47 @@ def _programme_items(session: Session, booking_ids: set[int]) -> dict[int, list[
     }
 
 
-# The entries are read out of the stored playlists by the database's own JSON functions:
-# decoding every playlist body in Python was the slowest part of a province's quarter.
+# What the tallies hold for an entry, in the order `_tally` reads it: clusters and seconds
+# for each status reported per cluster, then for each reported for the whole station.
+COUNTED = [
+    (column, f"{column}_s")
+    for prefix in ("", "wide_")
+    for column in (f"{prefix}{status}" for status in STATUSES)
+]
+NOTHING = (0,) * (2 * len(COUNTED))
+
+
+def _tally_columns(alias: str) -> str:
+    table = AiringTally.__table__
+    return ", ".join(
+        f"{alias}.{name}" if name in table.c else "0" for pair in COUNTED for name in pair
+    )
+
+
+# The entries are read out of the stored playlists by the database's own JSON functions,
+# with their tallies joined: decoding every playlist body in Python, or matching the
+# tallies to the entries in Python, was the slowest part of a province's quarter.
 ENTRY_ROWS = {
-    "postgresql": """
-        SELECT p.station_id, p.day, e->>'id', e->>'title', e->>'start',
+    "postgresql": f"""
+        SELECT p.station_id, p.day, e->>'id',
                EXTRACT(EPOCH FROM ((e->>'end')::timestamptz - (e->>'start')::timestamptz)),
                (e->>'booking_id')::int, (e->>'content_item_id')::int, e->>'language',
-               (e->'clusters')::text
-        FROM playlist p, jsonb_array_elements(p.body::jsonb->'entries') e
+               (e->'clusters')::text, t.exact, {_tally_columns("t")}
+        FROM playlist p CROSS JOIN LATERAL jsonb_array_elements(p.body::jsonb->'entries') e
+        LEFT JOIN airing_tally t ON t.station_id = p.station_id AND t.entry_id = e->>'id'
         WHERE p.station_id = ANY(:ids) AND p.day BETWEEN :first AND :last
           AND e->>'booking_id' IS NOT NULL
     """,
-    "sqlite": """
+    "sqlite": f"""
         SELECT p.station_id, p.day, json_extract(e.value, '$.id'),
-               json_extract(e.value, '$.title'), json_extract(e.value, '$.start'),
                (julianday(json_extract(e.value, '$.end'))
                 - julianday(json_extract(e.value, '$.start'))) * 86400.0,
                json_extract(e.value, '$.booking_id'), json_extract(e.value, '$.content_item_id'),
-               json_extract(e.value, '$.language'), json_extract(e.value, '$.clusters')
-        FROM playlist p, json_each(p.body, '$.entries') e
+               json_extract(e.value, '$.language'), json_extract(e.value, '$.clusters'),
+               t.exact, {_tally_columns("t")}
+        FROM playlist p CROSS JOIN json_each(p.body, '$.entries') e
+        LEFT JOIN airing_tally t
+          ON t.station_id = p.station_id AND t.entry_id = json_extract(e.value, '$.id')
         WHERE p.station_id IN (SELECT value FROM json_each(:ids)) AND p.day BETWEEN :first AND :last
           AND json_extract(e.value, '$.booking_id') IS NOT NULL
     """,
@@ -276,7 +296,8 @@ def _entry_rows(session: Session, *, station_ids: frozenset[int], period: Period
 
 
 def planned_entries(session: Session, *, scope: Scope, period: Period) -> list[PlannedEntry]:
-    """Every booked entry of the playlists in scope, counted on the clusters it plays on."""
+    """Every booked entry of the playlists in scope, counted on the clusters it plays on,
+    with what its tally says (`counts` None where the tally must be recounted)."""
     clusters = dict(
         session.exec(
             select(Cluster.station_id, func.count())
@@ -286,9 +307,9 @@ def planned_entries(session: Session, *, scope: Scope, period: Period) -> list[P
     )
     # The fallback relay (no booking) fills silence: no plan asked for it.
     rows = _entry_rows(session, station_ids=scope.station_ids, period=period)
-    booking_ids = {row[6] for row in rows}
+    booking_ids = {row[4] for row in rows}
     programmes = _programme_items(session, booking_ids)
-    item_ids = {row[7] for row in rows if row[7]} | {
+    item_ids = {row[5] for row in rows if row[5]} | {
         i for items in programmes.values() for i in items
     }
     items = {
@@ -301,7 +322,8 @@ def planned_entries(session: Session, *, scope: Scope, period: Period) -> list[P
     }
     carried_by: dict[tuple[int, int | None], tuple[frozenset[int], frozenset[int]]] = {}
     out = []
-    for station_id, day, entry_id, title, start, seconds, booking, item, language, targets in rows:
+    for row in rows:
+        station_id, day, entry_id, seconds, booking, item, language, targets, exact = row[:9]
         key = (booking, item)
         if key not in carried_by:
             carried = ([item] if item else []) + programmes.get(booking, [])
@@ -315,8 +337,6 @@ def planned_entries(session: Session, *, scope: Scope, period: Period) -> list[P
             station_id=station_id,
             day=day if isinstance(day, date) else date.fromisoformat(day),
             entry_id=entry_id,
-            title=title,
-            start=start,
             seconds=float(seconds),
             units=max(1, clusters.get(station_id, 0))
             if '"*"' in targets
@@ -326,6 +346,8 @@ def planned_entries(session: Session, *, scope: Scope, period: Period) -> list[P
             language=language,
             plan_ids=plans,
             theme_ids=themes,
+            # No tally: nothing reported. An inexact one is recounted from the log.
+            counts=NOTHING if exact is None else row[9:] if exact else None,
         )
         if _in_scope(planned, scope):
             out.append(planned)
@@ -348,40 +370,26 @@ RANK = {status: rank for rank, status in enumerate(STATUSES, start=1)}
 Outcomes = dict[tuple[int, str], dict[tuple[str, bool], tuple[int, float]]]
 
 
-def aired_by_entry(session: Session, *, station_ids: Iterable[int], period: Period) -> Outcomes:
-    """Per (station, entry) and (status, station-wide): clusters and seconds, from the tallies."""
-    ids = list(station_ids)
-    table = AiringTally.__table__
-    out: Outcomes = defaultdict(dict)
-    inexact: list[tuple[int, str]] = []
-    # (status, station-wide, count column, seconds column) in the order of the query.
-    wanted = [
-        (status, wide, f"{prefix}{status}", f"{prefix}{status}_s")
-        for status in STATUSES
-        for wide, prefix in ((False, ""), (True, "wide_"))
-    ]
-    columns = [table.c.station_id, table.c.entry_id, table.c.exact]
-    for _, _, count, seconds in wanted:
-        columns += [table.c[count], table.c[seconds] if seconds in table.c else literal(0.0)]
-    query = select(*columns).where(
-        table.c.station_id.in_(ids), table.c.day.between(period.first, period.last)
-    )
-    for row in session.execute(query).all():
-        key = (row[0], row[1])
-        if not row[2]:
-            inexact.append(key)
-            continue
-        found = out[key]
-        for n, (status, wide, _, _) in enumerate(wanted):
-            count = row[3 + 2 * n]
-            if count:
-                found[(status, wide)] = (1 if wide else count, float(row[4 + 2 * n]))
+def _recount_inexact(session: Session, *, entries: list[PlannedEntry], period: Period) -> None:
     # Entries reported twice for one cluster, or corrected, are recounted from the log.
+    inexact = [e for e in entries if e.counts is None]
+    ids = {e.station_id for e in inexact}
     for first in range(0, len(inexact), 400):
-        out.update(
-            recount(session, station_ids=ids, period=period, entries=inexact[first : first + 400])
-        )
-    return out
+        chunk = inexact[first : first + 400]
+        keys = [(e.station_id, e.entry_id) for e in chunk]
+        found = recount(session, station_ids=ids, period=period, entries=keys)
+        for entry, key in zip(chunk, keys, strict=True):
+            entry.counts = counts_of(found.get(key, {}))
+
+
+def counts_of(outcomes: dict[tuple[str, bool], tuple[int, float]]) -> tuple[float, ...]:
+    """Outcomes of one entry (status, station-wide) -> (clusters, seconds) in COUNTED order."""
+    return tuple(
+        value
+        for wide in (False, True)
+        for status in STATUSES
+        for value in outcomes.get((status, wide), (0, 0.0))
+    )
 
 
 def recount(
@@ -444,41 +452,37 @@ def recount(
     return out
 
 
-def _tally(entry: PlannedEntry, outcomes: dict[tuple[str, bool], tuple[int, float]]) -> Tally:
+def tally_of(entry: PlannedEntry) -> Tally:
+    """An entry's outcome on its clusters, from the clusters and seconds reported for it."""
+    counts = entry.counts or NOTHING
     tally = Tally(planned=entry.units, planned_minutes=entry.seconds / 60)
     left, aired_seconds = entry.units, 0.0
-    for status in STATUSES:
-        clusters, seconds = outcomes.get((status, False), (0, 0.0))
-        count = min(left, clusters)
-        setattr(tally, status, count)
-        left -= count
-        aired_seconds += min(seconds, entry.seconds * clusters)
+    for n, status in enumerate(STATUSES):
+        clusters, seconds = counts[2 * n], counts[2 * n + 1]
+        if clusters:
+            count = min(left, clusters)
+            setattr(tally, status, count)
+            left -= count
+            aired_seconds += min(seconds, entry.seconds * clusters)
     # A station-wide report speaks for every cluster without a report of its own.
-    wide = next((s for s in STATUSES if (s, True) in outcomes), None)
-    if wide is not None and left:
-        setattr(tally, wide, getattr(tally, wide) + left)
-        aired_seconds += min(outcomes[(wide, True)][1], entry.seconds) * left
-        left = 0
+    if left:
+        wide = len(STATUSES)
+        for n, status in enumerate(STATUSES, start=wide):
+            if counts[2 * n]:
+                setattr(tally, status, getattr(tally, status) + left)
+                aired_seconds += min(counts[2 * n + 1], entry.seconds) * left
+                left = 0
+                break
     tally.missing = left
     # Aired minutes weigh each cluster equally: a full airing on half the clusters is half.
     tally.aired_minutes = min(aired_seconds / entry.units, entry.seconds) / 60
     return tally
 
 
-def _aired_apart(engine: Any, *, scope: Scope, period: Period) -> Outcomes:
-    with Session(engine) as session:
-        return aired_by_entry(session, station_ids=scope.station_ids, period=period)
-
-
 def compliance(session: Session, *, scope: Scope, period: Period) -> ComplianceReport:
     """Planned against aired for the scope and period, with each plan requirement judged."""
-    # What was planned and what the tallies say are independent reads: the second runs
-    # on a connection of its own while the first is expanded, which on a province's
-    # quarter is most of the wait.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        aired = pool.submit(_aired_apart, session.get_bind(), scope=scope, period=period)
-        entries = planned_entries(session, scope=scope, period=period)
-        outcomes = aired.result()
+    entries = planned_entries(session, scope=scope, period=period)
+    _recount_inexact(session, entries=entries, period=period)
     codes = dict(
         session.exec(
             select(Station.id, Station.code).where(col(Station.id).in_(scope.station_ids))
@@ -496,7 +500,7 @@ def compliance(session: Session, *, scope: Scope, period: Period) -> ComplianceR
                 planned=entry.units, planned_minutes=entry.seconds / 60, purged=entry.units
             )
         else:
-            entry.tally = _tally(entry, outcomes.get((entry.station_id, entry.entry_id), {}))
+            entry.tally = tally_of(entry)
         cells[(entry.station_id, entry.day, entry.language or "—")].add(entry.tally)
     totals = Tally()
     by_station: dict[str, Tally] = defaultdict(Tally)
