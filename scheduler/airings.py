@@ -12,13 +12,15 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import cache
+from enum import Enum
+from functools import cache, lru_cache
 from json.encoder import encode_basestring
+from operator import add, itemgetter
 from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, delete, func, insert
+from sqlalchemy import bindparam, case, delete, func, insert
 from sqlmodel import Session, col, select
 
 from core.clock import utcnow
@@ -105,6 +107,15 @@ def _canonical(value: Any) -> Any:
 _FIELDS = tuple((f"{json.dumps(name)}:", name) for name in sorted(HASHED))
 
 
+@lru_cache(maxsize=4096)
+def _moment_text(value: datetime) -> str:
+    # A batch's records share their entries' scheduled times and their time of receipt:
+    # each distinct moment is written out once. Equal moments have the same UTC text.
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return f'"{value.isoformat()}"'
+
+
 def _json_value(value: Any) -> str:
     kind = type(value)
     if kind is str:
@@ -114,16 +125,44 @@ def _json_value(value: Any) -> str:
     if kind is int:
         return str(value)
     if kind is datetime:
-        if value.tzinfo is not UTC:
-            value = value.astimezone(UTC)
+        return _moment_text(value)
+    if kind is date:
         return f'"{value.isoformat()}"'
+    if isinstance(value, Enum):  # by its text (asking for `.value` costs a descriptor call)
+        return encode_basestring(str(value))
     return json.dumps(_canonical(value), ensure_ascii=False, separators=(",", ":"))
 
 
-def record_hash(row: dict[str, Any]) -> str:
-    """The chain hash of a record: its content and the hash before it."""
-    canonical = "{" + ",".join([key + _json_value(row[name]) for key, name in _FIELDS]) + "}"
+_KEYS = tuple(key for key, _ in _FIELDS)
+_VALUES = itemgetter(*(name for _, name in _FIELDS))
+
+
+# What differs between the records of one batch about one entry; the rest (station,
+# entry, schedule, source, time of receipt) is written out once per entry and batch.
+_OWN = ("seq", "client_id", "cluster", "started_at", "ended_at", "status", "reason", "corrects")
+_OWN_VALUES = itemgetter(*(name for _, name in _FIELDS if name in (*_OWN, "prev_hash")))
+
+
+def record_hash(row: dict[str, Any], template: str | None = None) -> str:
+    """The chain hash of a record: its content and the hash before it.
+
+    `template`: `hash_template` of a record of the same batch and entry, which gives the
+    same hash for less work.
+    """
+    if template is None:
+        canonical = "{" + ",".join(map(add, _KEYS, map(_json_value, _VALUES(row)))) + "}"
+    else:
+        canonical = template % tuple(map(_json_value, _OWN_VALUES(row)))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def hash_template(row: dict[str, Any]) -> str:
+    """The canonical text of a record with its own fields left as %s placeholders."""
+    parts = [
+        key + ("%s" if name in (*_OWN, "prev_hash") else _json_value(row[name]).replace("%", "%%"))
+        for key, name in _FIELDS
+    ]
+    return "{" + ",".join(parts) + "}"
 
 
 def _as_utc(moment: datetime | None) -> datetime | None:
@@ -154,11 +193,14 @@ def _schedule(
         )
     else:
         query = query.where(col(Playlist.day).in_(days))
+    wanted = {record.entry_id for record in records}
     found: dict[str, _Scheduled] = {}
     for day, body in session.exec(query):
         # An entry a priority bulletin pushed out of a frozen day was still held by the
         # devices, and may have aired in part before it was interrupted.
         for entry in [*body.get("displaced", []), *body["entries"]]:
+            if entry["id"] not in wanted:
+                continue
             start = _as_utc(datetime.fromisoformat(entry["start"]))
             end = _as_utc(datetime.fromisoformat(entry["end"]))
             found[entry["id"]] = _Scheduled(day, entry, start, end)
@@ -221,6 +263,23 @@ def _same(row: Any, record: AiringIn, cluster: str | None) -> bool:
     return all(getattr(row, name) == sent[name] for name in COMPARED)
 
 
+# Built once: a device posts a batch every few minutes, and building these statements
+# cost a fair share of checking the records.
+_LOCK_STATION = select(Station.id).where(Station.id == bindparam("station")).with_for_update()
+_LOCK_HEAD = (
+    select(AiringChain).where(AiringChain.station_id == bindparam("station")).with_for_update()
+)
+_KNOWN = select(AiringRecord).where(
+    AiringRecord.station_id == bindparam("station"),
+    col(AiringRecord.client_id).in_(bindparam("ids", expanding=True)),
+)
+_CLUSTER_CODES = select(Cluster.code).where(Cluster.station_id == bindparam("station"))
+_REPORTED = select(AiringRecord.entry_id, AiringRecord.cluster).where(
+    AiringRecord.station_id == bindparam("station"),
+    col(AiringRecord.entry_id).in_(bindparam("entries", expanding=True)),
+)
+
+
 def ingest_airings(
     session: Session,
     *,
@@ -236,22 +295,18 @@ def ingest_airings(
     report = IngestReport()
     # One writer per station chain at a time (a row lock on PostgreSQL; SQLite's write
     # lock is already held by the immediate transaction).
-    session.exec(select(Station.id).where(Station.id == station.id).with_for_update()).one()
-    head = session.exec(
-        select(AiringChain).where(AiringChain.station_id == station.id).with_for_update()
-    ).first() or ChainHead(seq=0, hash=GENESIS)
+    on_station = {"station": station.id}
+    session.exec(_LOCK_STATION, params=on_station).one()
+    head = session.exec(_LOCK_HEAD, params=on_station).first() or ChainHead(seq=0, hash=GENESIS)
     ids = {r.id for r in records} | {r.corrects for r in records if r.corrects}
     known = {
         row.client_id: row
-        for row in session.exec(
-            select(AiringRecord).where(
-                AiringRecord.station_id == station.id, col(AiringRecord.client_id).in_(ids)
-            )
-        )
+        for row in session.exec(_KNOWN, params={**on_station, "ids": list(ids)}).all()
     }
     schedule = _schedule(session, station=station, records=records, now=now)
-    clusters = set(session.exec(select(Cluster.code).where(Cluster.station_id == station.id)))
+    clusters = set(session.exec(_CLUSTER_CODES, params=on_station))
     rows: list[dict[str, Any]] = []
+    templates: dict[str, str] = {}
     for record in records:
         cluster = record.cluster if record.cluster is not None else device_cluster
         if record.id in known:
@@ -309,7 +364,9 @@ def ingest_airings(
             "received_at": now,
             "prev_hash": head.hash,
         }
-        row["hash"] = record_hash(row)
+        if record.entry_id not in templates:
+            templates[record.entry_id] = hash_template(row)
+        row["hash"] = record_hash(row, templates[record.entry_id])
         head = ChainHead(seq=row["seq"], hash=row["hash"])
         rows.append(row)
         # A later record of the same batch may be a replay of, or a correction to, this one.
@@ -335,14 +392,8 @@ def tally(session: Session, *, station_id: int, rows: list[dict[str, Any]]) -> N
     entries = sorted({r["entry_id"] for r in rows})
     seen: set[tuple[str, str | None]] = set()
     for first in range(0, len(entries), 400):
-        seen.update(
-            session.exec(
-                select(AiringRecord.entry_id, AiringRecord.cluster).where(
-                    AiringRecord.station_id == station_id,
-                    col(AiringRecord.entry_id).in_(entries[first : first + 400]),
-                )
-            ).all()
-        )
+        chunk = {"station": station_id, "entries": entries[first : first + 400]}
+        seen.update(session.exec(_REPORTED, params=chunk).all())
     sums: dict[str, dict[str, Any]] = {}
     for row in rows:
         key = (row["entry_id"], row["cluster"])

@@ -19,7 +19,14 @@ from sqlmodel import Session, func, select
 from audio.models import Recording
 from core.clock import utcnow
 from core.db import session_scope
-from scheduler.airings import HASHED, flag_missed, ingest_airings, record_hash, verify_chain
+from scheduler.airings import (
+    HASHED,
+    flag_missed,
+    hash_template,
+    ingest_airings,
+    record_hash,
+    verify_chain,
+)
 from scheduler.models import AiringIn, AiringRecord, AiringStatus, Station
 from scheduler.playlists import generate_playlist
 from tests.processes import cli_env, run_cli
@@ -553,3 +560,5 @@ _values = st.one_of(
 @given(st.fixed_dictionaries({name: _values for name in HASHED}))
 def test_the_chain_hash_is_the_one_every_stored_record_was_hashed_with(row) -> None:
     assert record_hash(row) == _hash_as_first_written(row)
+    # Ingestion hashes a batch's records about one entry from the first one's template.
+    assert record_hash(row, hash_template(row)) == _hash_as_first_written(row)
