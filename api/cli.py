@@ -39,7 +39,7 @@ from core.migrations import current_revision, head_revision, require_current, up
 from core.models import DeviceToken, Role
 from core.settings import Settings, load_settings, prepare_directories
 from scheduler.airings import verify_chain
-from scheduler.jobs import build_scheduler
+from scheduler.jobs import build_scheduler, give_up_lease
 from scheduler.models import AiringCheckpoint, Station
 from scheduler.retention import get_policy, horizon, purge_expired, purge_horizons, set_policy
 from scheduler.service import enqueue_approved, get_cluster, get_station
@@ -191,7 +191,9 @@ def run_scheduler() -> None:
     if stopping.is_alive():
         typer.echo("Bộ lập lịch buộc dừng khi một việc còn dở; việc đó sẽ được làm lại.")
         sys.stdout.flush()
+        give_up_lease(engine)
         os._exit(0)
+    give_up_lease(engine)
     engine.dispose()
     typer.echo("Bộ lập lịch đã dừng.")
 

@@ -22,7 +22,7 @@ from audio.service import process_queue
 from audio.store import MediaStore
 from core.clock import utcnow
 from core.db import create_db_engine, session_scope
-from core.locks import acquire_lease
+from core.locks import acquire_lease, release_lease
 from core.settings import Settings, load_settings
 from scheduler.airings import flag_missed
 from scheduler.models import Playlist, Station
@@ -37,7 +37,10 @@ from scheduler.retention import purge_expired
 log = logging.getLogger(__name__)
 
 LEASE = "scheduler"
-LEASE_TTL = timedelta(minutes=30)
+# The leader renews its lease every few seconds, whatever job runs, so a leader that
+# died is replaced within a minute; one that stops cleanly hands over at once.
+LEASE_TTL = timedelta(seconds=60)
+KEEP_LEASE_EVERY = timedelta(seconds=5)
 RENDER_EVERY = timedelta(seconds=10)
 RENDER_BATCH = 20
 DAYS_AHEAD = 7
@@ -58,6 +61,16 @@ def _runtime(database_url: str | None) -> tuple[Settings, Engine]:
 
 def _leads(engine: Engine) -> bool:
     return acquire_lease(engine, name=LEASE, holder=holder_name(), ttl=LEASE_TTL)
+
+
+def keep_lease(*, engine: Engine) -> bool:
+    """Renew the lease if this process leads, or take it if it has lapsed."""
+    return _leads(engine)
+
+
+def give_up_lease(engine: Engine) -> None:
+    """Hand the lease over on a clean stop: another scheduler takes it at its next try."""
+    release_lease(engine, name=LEASE, holder=holder_name())
 
 
 def render_queue(*, engine: Engine, store: MediaStore) -> int:
@@ -149,6 +162,16 @@ def build_scheduler(*, settings: Settings, engine: Engine) -> BackgroundSchedule
         job_defaults={"coalesce": True, "misfire_grace_time": 300, "max_instances": 1},
     )
     now: datetime = utcnow()
+    scheduler.add_job(
+        keep_lease,
+        "interval",
+        seconds=KEEP_LEASE_EVERY.total_seconds(),
+        id="keep-lease",
+        name="Keep or take the scheduler lease",
+        next_run_time=now,
+        replace_existing=True,
+        kwargs={"engine": engine},
+    )
     scheduler.add_job(
         render_queue,
         "interval",
