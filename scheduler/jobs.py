@@ -16,6 +16,7 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from audio.service import process_queue
@@ -70,7 +71,10 @@ def keep_lease(*, engine: Engine) -> bool:
 
 def give_up_lease(engine: Engine) -> None:
     """Hand the lease over on a clean stop: another scheduler takes it at its next try."""
-    release_lease(engine, name=LEASE, holder=holder_name())
+    try:
+        release_lease(engine, name=LEASE, holder=holder_name())
+    except OperationalError:  # the database is away or busy: the lease runs out instead
+        log.warning("could not give the scheduler lease up; it lapses in %s", LEASE_TTL)
 
 
 def render_queue(*, engine: Engine, store: MediaStore) -> int:

@@ -37,10 +37,11 @@ def test_the_scheduler_process_renders_queued_jobs(
         assert job.attempts == 1, "exactly one process took the job"
         assert newsroom.store.path(job.asset_sha256, "mp3").exists()
     finally:
+        said = []
         for process in (leader, follower):
             process.send_signal(signal.SIGTERM)
-            process.communicate(timeout=40)
-    assert leader.returncode == follower.returncode == 0
+            said.append(process.communicate(timeout=40)[1])
+    assert leader.returncode == follower.returncode == 0, said
 
 
 def _holder(engine) -> str | None:
