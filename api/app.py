@@ -18,6 +18,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from api import web
 from api.events import EventHub
+from api.fastpath import FastPull
 from api.limits import BodyLimit, ConcurrencyLimit
 from api.pages import content as content_pages
 from api.pages import operator
@@ -142,6 +143,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         https_only=settings.secure_cookies,
     )
     app.add_middleware(BodyLimit)
+    # Inside the security headers and the concurrency limit, before all else.
+    app.add_middleware(FastPull)
     app.add_middleware(SecurityHeaders)
     # Added last, so it runs first: no request takes a connection before it has a slot.
     # A request may hold two at once (a pull that makes a missing day), hence half.

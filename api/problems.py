@@ -98,6 +98,24 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(allowed)
 
 
+def database_trouble(method: str, path: str, exc: OperationalError) -> JSONResponse:
+    """The answer when the database could not serve a request: 409 to send again, or 503."""
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    if sqlstate.startswith(ROLLED_BACK_SQLSTATE_CLASS):
+        logger.info("%s %s rolled back (%s)", method, path, sqlstate)
+        return problem_response(
+            409,
+            "Yêu cầu trùng lúc với một thay đổi khác nên chưa được ghi; hãy gửi lại.",
+            headers={"Retry-After": "1"},
+        )
+    logger.warning("%s %s: database unavailable: %s", method, path, exc.orig)
+    return problem_response(
+        503,
+        "Không kết nối được cơ sở dữ liệu; hãy thử lại sau.",
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error the app returns a problem report."""
 
@@ -143,22 +161,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def _database_down(request: Request, exc: OperationalError) -> JSONResponse:
-        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
-        if sqlstate.startswith(ROLLED_BACK_SQLSTATE_CLASS):
-            logger.info("%s %s rolled back (%s)", request.method, request.url.path, sqlstate)
-            return problem_response(
-                409,
-                "Yêu cầu trùng lúc với một thay đổi khác nên chưa được ghi; hãy gửi lại.",
-                headers={"Retry-After": "1"},
-            )
-        logger.warning(
-            "%s %s: database unavailable: %s", request.method, request.url.path, exc.orig
-        )
-        return problem_response(
-            503,
-            "Không kết nối được cơ sở dữ liệu; hãy thử lại sau.",
-            headers={"Retry-After": str(RETRY_AFTER_S)},
-        )
+        return database_trouble(request.method, request.url.path, exc)
 
     @app.exception_handler(OSError)
     async def _disk_full(_request: Request, exc: OSError) -> JSONResponse:

@@ -199,7 +199,8 @@ def user_for_session(session: Session, *, user_id: int, version: int) -> User:
     return user
 
 
-def _digest(secret: str) -> str:
+def token_digest(secret: str) -> str:
+    """How a device token is stored and looked up: its SHA-256."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -212,7 +213,7 @@ def create_device_token(
         name=name,
         station_id=station_id,
         cluster_id=cluster_id,
-        token_hash=_digest(secret),
+        token_hash=token_digest(secret),
         prefix=secret[:12],
         created_by=created_by,
     )
@@ -234,10 +235,13 @@ class UsageLog:
         self.pending: dict[int, datetime] = {}
         self.lock = threading.Lock()
 
-    def note(self, *, device_id: int, at: datetime) -> None:
-        """Remember a use until the next flush."""
-        with self.lock:
-            self.pending[device_id] = at
+    def note_use(self, *, device_id: int, last_used_at: datetime | None) -> None:
+        """Remember a use now until the next flush, unless the one on record is recent
+        enough to say the same."""
+        now = utcnow()
+        if _stale(last_used_at, now):
+            with self.lock:
+                self.pending[device_id] = now
 
     def flush(self, engine: Engine) -> int:
         """Write every pending use in a transaction of its own; return how many."""
@@ -267,23 +271,25 @@ def device_from_token(
     session: Session, *, token: str, usage: UsageLog | None = None
 ) -> DeviceToken:
     """Return the live device a token belongs to and note its use, or raise Unauthorized."""
-    device = session.exec(_DEVICE_BY_HASH, params={"digest": _digest(token)}).first()
+    device = session.exec(_DEVICE_BY_HASH, params={"digest": token_digest(token)}).first()
     if device is None:
         raise UnauthorizedError("Mã thiết bị không hợp lệ.")
     if device.revoked_at is not None:
         raise UnauthorizedError("Mã thiết bị đã bị thu hồi.")
-    now = utcnow()
-    if device.last_used_at is None or now - device.last_used_at > LAST_USED_RESOLUTION:
-        if usage is None:
-            # In a transaction of its own that asks for the write lock first, so a pull
-            # (a read) never fails because another writer got in between.
-            session.commit()
-            session.connection(execution_options={"sqlite_immediate": True})
-            _write_last_used(session, {device.id: now})
-            session.commit()
-        else:
-            usage.note(device_id=device.id, at=now)
+    if usage is not None:
+        usage.note_use(device_id=device.id, last_used_at=device.last_used_at)
+    elif _stale(device.last_used_at, utcnow()):
+        # In a transaction of its own that asks for the write lock first, so a pull
+        # (a read) never fails because another writer got in between.
+        session.commit()
+        session.connection(execution_options={"sqlite_immediate": True})
+        _write_last_used(session, {device.id: utcnow()})
+        session.commit()
     return device
+
+
+def _stale(last_used_at: datetime | None, now: datetime) -> bool:
+    return last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION
 
 
 def revoke_device_token(session: Session, *, device: DeviceToken) -> None:

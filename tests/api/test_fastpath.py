@@ -1,0 +1,124 @@
+"""A device's plain pull is answered by the fast path exactly as the documented route would."""
+
+from datetime import date, timedelta
+
+import pytest
+from fastapi.security import HTTPAuthorizationCredentials
+from sqlmodel import Session, select
+
+from api import fastpath
+from api.routes.playlists import _pull
+from core.clock import utcnow
+from core.models import DeviceToken
+
+WINDOWS = [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "05:30", "end": "06:30"}]
+RELAY = {"kind": "relay", "url": "http://vov.example/kenh1", "title": "Tiếp sóng VOV1"}
+
+
+@pytest.fixture
+def devices(client, newsroom) -> dict:
+    planner = newsroom.planner
+    client.patch(
+        "/api/v1/stations/XA-A", headers=planner, json={"windows": WINDOWS, "fallback": RELAY}
+    )
+    for code in ("BAN-A", "BAN-B"):
+        client.post(
+            "/api/v1/stations/XA-A/clusters", headers=planner, json={"code": code, "name": code}
+        )
+
+    def token(code: str, **body) -> dict:
+        made = client.post(
+            f"/api/v1/stations/{code}/device-tokens", headers=planner, json={"name": "x", **body}
+        )
+        assert made.status_code == 201, made.text
+        return {"Authorization": f"Bearer {made.json()['token']}"}
+
+    return {
+        "station": token("XA-A"),
+        "bound": token("XA-A", cluster="BAN-B"),
+        "other": token("XA-B"),
+    }
+
+
+def _today() -> date:
+    return utcnow().date()
+
+
+def _url(day: date) -> str:
+    return f"/api/v1/stations/XA-A/playlists/{day.isoformat()}"
+
+
+@pytest.mark.parametrize(
+    ("who", "query"),
+    [("station", ""), ("station", "?cluster=BAN-A"), ("bound", ""), ("bound", "?cluster=BAN-B")],
+)
+def test_a_plain_pull_is_what_the_route_answers(client, devices, who, query, monkeypatch) -> None:
+    answered = []
+
+    def watched(*args, **kwargs):
+        response = answer(*args, **kwargs)
+        answered.append(response is not None)
+        return response
+
+    answer = fastpath._answer
+    monkeypatch.setattr(fastpath, "_answer", watched)
+    headers = devices[who]
+    made = client.get(_url(_today()) + query, headers=devices["station"])  # the day exists
+    assert made.status_code == 200
+    first = client.get(_url(_today()) + query, headers=headers)
+    again = client.get(
+        _url(_today()) + query, headers={**headers, "If-None-Match": first.headers["etag"]}
+    )
+    cluster = query.partition("=")[2] or None
+    token = headers["Authorization"].split()[1]
+    for response, if_none_match in ((first, ""), (again, first.headers["etag"])):
+        expected = _pull(
+            client.app.state,
+            code="XA-A",
+            day=_today(),
+            token=token,
+            device=HTTPAuthorizationCredentials(scheme="Bearer", credentials=token),
+            cluster=cluster,
+            if_none_match=if_none_match,
+        )
+        assert response.status_code == expected.status_code
+        assert response.headers["etag"] == expected.headers["etag"]
+        assert response.content == expected.body
+        assert response.headers["x-content-type-options"] == "nosniff"
+    assert (first.status_code, again.status_code) == (200, 304)
+    assert answered == [False, True, True], "the route made the day, the fast path the rest"
+    if who == "bound":
+        assert first.headers["etag"].endswith('-BAN-B"'), "a bound device gets its cluster"
+
+
+def test_what_the_fast_path_does_not_answer_the_route_does(
+    client, devices, engine, newsroom
+) -> None:
+    today = _today()
+    assert client.get(_url(today), headers=devices["other"]).status_code == 403
+    assert client.get(_url(today) + "?cluster=BAN-A", headers=devices["bound"]).status_code == 422
+    assert client.get(_url(today) + "?cluster=b%20x", headers=devices["station"]).status_code == 422
+    assert client.get(_url(date(2000, 1, 1)), headers=devices["station"]).status_code == 422
+    unknown = "/api/v1/stations/XA-Z/playlists/" + today.isoformat()
+    assert client.get(unknown, headers=devices["station"]).status_code == 404
+    forged = {"Authorization": "Bearer ttd_not-a-token"}
+    assert client.get(_url(today), headers=forged).status_code == 401
+    # A day nobody made yet is made on the spot.
+    later = client.get(_url(today + timedelta(days=2)), headers=devices["station"])
+    assert later.status_code == 200 and later.json()["date"] == (today + timedelta(2)).isoformat()
+    # A revoked token stops at once, however recently it pulled.
+    assert client.get(_url(today), headers=devices["station"]).status_code == 200
+    with Session(engine) as session:
+        last = session.exec(select(DeviceToken).order_by(DeviceToken.id)).first()
+    revoked = client.delete(f"/api/v1/device-tokens/{last.id}", headers=newsroom.planner)
+    assert revoked.status_code == 204, revoked.text
+    assert client.get(_url(today), headers=devices["station"]).status_code == 401
+
+
+def test_a_fast_pull_notes_the_device_s_use(client, devices, engine) -> None:
+    day = _url(_today())
+    assert client.get(day, headers=devices["station"]).status_code == 200
+    client.app.state.device_usage.flush(engine)
+    with Session(engine) as session:
+        first = session.exec(select(DeviceToken).order_by(DeviceToken.id)).first()
+        assert first.last_used_at is not None
