@@ -4,12 +4,15 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from audio.models import JobStatus, RenderJob
 from core.clock import utcnow
 from core.db import session_scope
 from core.models import Lease
 from scheduler.jobs import KEEP_LEASE_EVERY, LEASE
 from scheduler.service import enqueue_approved
+from tests.conftest import BACKENDS
 from tests.newsroom import approved_item
 from tests.processes import CLI, cli_env
 
@@ -59,6 +62,9 @@ def _until(condition, *, seconds: float) -> bool:
     return False
 
 
+# Several scheduler processes are a PostgreSQL deployment's affair (a standby beside the
+# leader); the lease's SQL is the same on SQLite, tested in tests/core/test_locks.py.
+@pytest.mark.parametrize("backend", BACKENDS[1:])
 def test_a_scheduler_that_stops_hands_over_to_the_one_waiting(
     engine, database_url, settings
 ) -> None:
