@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.problems import database_trouble
-from api.routes.playlists import PLAYLIST_RANGE_DAYS
+from api.routes.playlists import PLAYLIST_OF_DAY, PLAYLIST_RANGE_DAYS
 from core.clock import utcnow
 from core.identity import DEVICE_TOKEN_PREFIX, token_digest
 from core.models import DeviceToken
@@ -50,9 +50,6 @@ _ASKER = (
     .outerjoin(Cluster, Cluster.id == DeviceToken.cluster_id)
     .outerjoin(Playlist, (Playlist.station_id == Station.id) & (Playlist.day == bindparam("day")))
     .where(DeviceToken.token_hash == bindparam("digest"))
-)
-_DAY = select(Playlist).where(
-    Playlist.station_id == bindparam("station"), Playlist.day == bindparam("day")
 )
 
 
@@ -126,7 +123,9 @@ def _answer(
         tagged = f'"{etag}-{cluster}"' if cluster else f'"{etag}"'
         if tagged in if_none_match:
             return Response(status_code=304, headers={"ETag": tagged})
-        playlist = connection.execute(_DAY, {"station": station_id, "day": day}).first()
+        playlist = connection.execute(
+            PLAYLIST_OF_DAY, {"station_id": station_id, "day": day}
+        ).first()
     if playlist is None or playlist.etag != etag:
         return None  # changed in between: the route reads it afresh
     document = playlist_document(playlist, cluster=cluster)  # type: ignore[arg-type]

@@ -24,7 +24,6 @@ import argparse
 import cProfile
 import json
 import math
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,11 +34,9 @@ import httpx
 from sqlalchemy import func, insert
 from sqlmodel import Session, select
 
-from bench.pull_storm import build_tree, generate, local_today, our_server
-from core.db import create_db_engine, session_scope
+from bench.pull_storm import build_tree, generate, local_today, our_server, scratch_database
+from core.db import session_scope
 from core.identity import create_device_token
-from core.migrations import upgrade
-from core.settings import parse_database_url
 from scheduler.airings import ingest_airings
 from scheduler.models import AiringIn, AiringRecord, Cluster, Playlist, Station
 
@@ -172,13 +169,8 @@ def main() -> None:
     n_days = math.ceil((args.records + args.http) / per_day) + 1
     today = local_today()
     days = [today - timedelta(days=n_days + 1 - d) for d in range(n_days)]
-    with tempfile.TemporaryDirectory() as scratch_dir:
-        scratch = Path(scratch_dir)
-        data_dir = scratch / "data"
-        data_dir.mkdir()
-        url = args.database_url or f"sqlite:///{data_dir / 'truyenthanh.db'}"
-        engine = create_db_engine(parse_database_url(url))
-        upgrade(engine)
+    with scratch_database(args.database_url) as place:
+        scratch, data_dir, url, engine = place.root, place.data_dir, place.url, place.engine
         started = time.perf_counter()
         build_tree(engine, communes=args.communes, clusters=args.clusters, start=days[0])
         generate(engine, days)

@@ -25,10 +25,8 @@ import argparse
 import asyncio
 import resource
 import secrets
-import tempfile
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 
@@ -43,13 +41,12 @@ from bench.pull_storm import (
     our_server,
     percentile,
     run,
+    scratch_database,
 )
 from core.clock import utcnow
-from core.db import create_db_engine, session_scope
+from core.db import session_scope
 from core.identity import create_user
-from core.migrations import upgrade
 from core.models import Role
-from core.settings import parse_database_url
 
 CONNECT_TIMEOUT_S = 60.0
 DELIVERY_TIMEOUT_S = 120.0
@@ -315,13 +312,8 @@ def main() -> None:
     args = parser.parse_args()
     agents = args.stations * args.agents_per_station
     print(raise_file_limit(4 * agents + 1024))
-    with tempfile.TemporaryDirectory() as scratch_dir:
-        scratch = Path(scratch_dir)
-        data_dir = scratch / "data"
-        data_dir.mkdir()
-        url = args.database_url or f"sqlite:///{data_dir / 'truyenthanh.db'}"
-        engine = create_db_engine(parse_database_url(url))
-        upgrade(engine)
+    with scratch_database(args.database_url) as place:
+        scratch, data_dir, url, engine = place.root, place.data_dir, place.url, place.engine
         started = time.perf_counter()
         today = local_today()
         province = build_tree(

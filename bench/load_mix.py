@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import json
 import random
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -49,9 +48,9 @@ from bench.pull_storm import (
     nginx_serving,
     our_server,
     percentile,
+    scratch_database,
 )
 from core.db import create_db_engine
-from core.migrations import upgrade
 from core.settings import parse_database_url
 from scheduler.airings import verify_chain
 from scheduler.models import AiringRecord, Playlist, Station
@@ -249,13 +248,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch_dir:
-        scratch = Path(scratch_dir)
-        data_dir = scratch / "data"
-        data_dir.mkdir()
-        url = args.database_url or f"sqlite:///{data_dir / 'truyenthanh.db'}"
-        engine = create_db_engine(parse_database_url(url))
-        upgrade(engine)
+    with scratch_database(args.database_url) as place:
+        scratch, data_dir, url, engine = place.root, place.data_dir, place.url, place.engine
         started = time.perf_counter()
         today = local_today()
         build_tree(

@@ -67,6 +67,29 @@ REQUEST_TIMEOUT_S = 30.0
 PHASE_TIMEOUT_S = 240.0
 
 
+@dataclass
+class Scratch:
+    """A bench's temporary directory, its data directory and its migrated database."""
+
+    root: Path
+    data_dir: Path
+    url: str
+    engine: Engine
+
+
+@contextmanager
+def scratch_database(database_url: str) -> Iterator[Scratch]:
+    """A temporary directory and the given database (or a new SQLite file), migrated."""
+    with tempfile.TemporaryDirectory() as scratch_dir:
+        root = Path(scratch_dir)
+        data_dir = root / "data"
+        data_dir.mkdir()
+        url = database_url or f"sqlite:///{data_dir / 'truyenthanh.db'}"
+        engine = create_db_engine(parse_database_url(url))
+        upgrade(engine)
+        yield Scratch(root, data_dir, url, engine)
+
+
 def local_today() -> date:
     """Today's date in Vietnam."""
     return utcnow().astimezone(ZONE).date()
@@ -568,13 +591,8 @@ def main() -> None:
     )
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch_dir:
-        scratch = Path(scratch_dir)
-        data_dir = scratch / "data"
-        data_dir.mkdir()
-        url = args.database_url or f"sqlite:///{data_dir / 'truyenthanh.db'}"
-        engine = create_db_engine(parse_database_url(url))
-        upgrade(engine)
+    with scratch_database(args.database_url) as place:
+        scratch, data_dir, url, engine = place.root, place.data_dir, place.url, place.engine
         today = local_today()
         started = time.perf_counter()
         build_tree(engine, communes=args.communes, clusters=args.clusters, start=today)

@@ -45,12 +45,12 @@ ClusterQuery = Annotated[str | None, Query(description="only what one cluster pl
 # Built once, as devices ask for them all the time: building a statement costs more than
 # running it.
 _OF_DAY = (Playlist.station_id == bindparam("station_id"), Playlist.day == bindparam("day"))
-_PLAYLIST_OF_DAY = select(Playlist).where(*_OF_DAY)
+PLAYLIST_OF_DAY = select(Playlist).where(*_OF_DAY)
 _ETAG_OF_DAY = select(Playlist.etag).where(*_OF_DAY)
 
 
 def _stored(session: Session, station_id: int, day: date) -> Playlist | None:
-    return session.exec(_PLAYLIST_OF_DAY, params={"station_id": station_id, "day": day}).first()
+    return session.exec(PLAYLIST_OF_DAY, params={"station_id": station_id, "day": day}).first()
 
 
 def current_playlist(
