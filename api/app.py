@@ -1,6 +1,7 @@
 """The FastAPI application factory."""
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -151,6 +152,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ConcurrencyLimit, limit=POOL_CAPACITY // 2)
     app.mount("/static/app", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _serve_docs_offline(app)
+    return app
+
+
+def serve_app() -> FastAPI:
+    """The app of one `truyenthanh serve` process, which keeps it until it exits."""
+    app = create_app()
+    # What a server builds to start (the framework, the models, the app) lives as long as
+    # it does. Frozen, it is no longer walked by each full collection, which otherwise
+    # stopped every request of the process for about 0.2 s during a morning's pulls.
+    gc.collect()
+    gc.freeze()
     return app
 
 

@@ -115,7 +115,7 @@ def _print(data: dict[str, Any], *, as_json: bool, lines: list[str]) -> None:
 def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     typer.echo(f"Máy chủ chạy tại http://{host}:{port}/ (tài liệu API: /docs). Ctrl+C để dừng.")
     uvicorn.run(
-        "api.app:create_app",
+        "api.app:serve_app",
         factory=True,
         host=host,
         port=port,

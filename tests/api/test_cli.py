@@ -2,6 +2,7 @@ import hashlib
 import json
 import signal
 import subprocess
+import sys
 from datetime import date, timedelta
 
 import httpx
@@ -86,6 +87,17 @@ def test_serve_answers_over_http_with_several_workers(env) -> None:
         assert health["migration"]["up_to_date"] is True
         assert httpx.get(f"{base}/docs").status_code == 200
         assert "/api/v1/health" in httpx.get(f"{base}/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_server_process_keeps_what_it_built_to_start_out_of_collections(env) -> None:
+    # In its own process: a frozen test process would never free the apps of later tests.
+    probe = "import gc; from api.app import serve_app; serve_app(); print(gc.get_freeze_count())"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) > 100_000, "the framework, the models and the app are frozen"
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

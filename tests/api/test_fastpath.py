@@ -10,6 +10,7 @@ from api import fastpath
 from api.routes.playlists import _pull
 from core.clock import utcnow
 from core.models import DeviceToken
+from scheduler.models import Playlist
 
 WINDOWS = [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "05:30", "end": "06:30"}]
 RELAY = {"kind": "relay", "url": "http://vov.example/kenh1", "title": "Tiếp sóng VOV1"}
@@ -48,20 +49,26 @@ def _url(day: date) -> str:
     return f"/api/v1/stations/XA-A/playlists/{day.isoformat()}"
 
 
+@pytest.fixture
+def answered(monkeypatch) -> list[bool]:
+    """Whether the fast path answered each pull (False: it left it to the route)."""
+    seen: list[bool] = []
+    answer = fastpath._answer
+
+    def watched(*args, **kwargs):
+        response = answer(*args, **kwargs)
+        seen.append(response is not None)
+        return response
+
+    monkeypatch.setattr(fastpath, "_answer", watched)
+    return seen
+
+
 @pytest.mark.parametrize(
     ("who", "query"),
     [("station", ""), ("station", "?cluster=BAN-A"), ("bound", ""), ("bound", "?cluster=BAN-B")],
 )
-def test_a_plain_pull_is_what_the_route_answers(client, devices, who, query, monkeypatch) -> None:
-    answered = []
-
-    def watched(*args, **kwargs):
-        response = answer(*args, **kwargs)
-        answered.append(response is not None)
-        return response
-
-    answer = fastpath._answer
-    monkeypatch.setattr(fastpath, "_answer", watched)
+def test_a_plain_pull_is_what_the_route_answers(client, devices, who, query, answered) -> None:
     headers = devices[who]
     made = client.get(_url(_today()) + query, headers=devices["station"])  # the day exists
     assert made.status_code == 200
@@ -122,3 +129,34 @@ def test_a_fast_pull_notes_the_device_s_use(client, devices, engine) -> None:
     with Session(engine) as session:
         first = session.exec(select(DeviceToken).order_by(DeviceToken.id)).first()
         assert first.last_used_at is not None
+
+
+def test_a_day_that_changed_since_it_was_sent_is_sent_as_it_is_now(
+    client, devices, engine, answered
+) -> None:
+    day = _url(_today())
+    assert client.get(day, headers=devices["station"]).status_code == 200  # made by the route
+    kept = client.get(day, headers=devices["station"]).json()  # sent, and kept, by the fast path
+    # The same entries again after a change and its undoing: the ETag is the same, the
+    # version and the time of making are not.
+    later = utcnow() + timedelta(minutes=5)
+    with Session(engine) as session:
+        playlist = session.exec(select(Playlist).where(Playlist.day == _today())).one()
+        playlist.version += 2
+        playlist.generated_at = later
+        session.add(playlist)
+        session.commit()
+    now = client.get(day, headers=devices["station"]).json()
+    assert now["version"] == kept["version"] + 2
+    assert now["generated_at"] == later.isoformat().replace("+00:00", "Z")
+    assert now["entries"] == kept["entries"]
+    assert answered == [False, True, True]
+
+
+def test_recent_days_forget_the_least_recently_asked() -> None:
+    recent = fastpath.RecentDays(size=2)
+    recent.keep(("a",), 1)
+    recent.keep(("b",), 2)
+    assert recent.get(("a",)) == 1  # asked again: now the most recent
+    recent.keep(("c",), 3)
+    assert (recent.get(("a",)), recent.get(("b",)), recent.get(("c",))) == (1, None, 3)
