@@ -121,6 +121,10 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         proxy_headers=True,
+        # uvloop's libuv accepts one connection per turn of the loop: in a morning's
+        # storm of devices connecting at once to a busy worker, the last waited over a
+        # second for it. asyncio's loop accepts all that wait, and served pulls as fast.
+        loop="asyncio",
         log_level="info",
         # Event streams stay open until their agents leave: do not wait for them forever.
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
