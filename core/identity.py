@@ -227,8 +227,8 @@ class UsageLog:
 
     A morning pull after a night's silence would otherwise write one row per device,
     each waiting its turn for SQLite's write lock; and a write in the middle of another
-    request's transaction would end that transaction. The last use is bookkeeping, so a
-    crash may lose a few seconds of it.
+    request's transaction would end that transaction. The last use is bookkeeping, kept
+    to within the flush's few seconds, so a crash may lose a few seconds of it.
     """
 
     def __init__(self) -> None:
@@ -251,7 +251,14 @@ class UsageLog:
             return 0
         try:
             with session_scope(engine, write=True) as session:
-                _write_last_used(session, due)
+                # One statement per thousand devices, all at the newest use: a statement
+                # per device kept a morning's flush and the requests beside it waiting
+                # for each other's turn with the interpreter, row after row.
+                ids = list(due)
+                for first in range(0, len(ids), USES_PER_STATEMENT):
+                    _write_last_used(
+                        session, ids[first : first + USES_PER_STATEMENT], max(due.values())
+                    )
         except Exception:
             with self.lock:  # kept for the next flush, unless a newer use came meanwhile
                 self.pending = due | self.pending
@@ -259,8 +266,16 @@ class UsageLog:
         return len(due)
 
 
-def _write_last_used(session: Session, uses: dict[int, datetime]) -> None:
-    session.execute(update(DeviceToken), [{"id": i, "last_used_at": at} for i, at in uses.items()])
+USES_PER_STATEMENT = 1000
+_MARK_USED = (
+    update(DeviceToken)
+    .where(col(DeviceToken.id).in_(bindparam("ids", expanding=True)))
+    .values(last_used_at=bindparam("at"))
+)
+
+
+def _write_last_used(session: Session, ids: list[int], at: datetime) -> None:
+    session.execute(_MARK_USED, {"ids": ids, "at": at})
 
 
 # Built once: on a device's every request, building the statement cost more than running it.
@@ -283,7 +298,7 @@ def device_from_token(
         # (a read) never fails because another writer got in between.
         session.commit()
         session.connection(execution_options={"sqlite_immediate": True})
-        _write_last_used(session, {device.id: utcnow()})
+        _write_last_used(session, [device.id], utcnow())
         session.commit()
     return device
 
