@@ -15,6 +15,7 @@ import json
 import re
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 from urllib.parse import parse_qsl
@@ -32,7 +33,7 @@ from core.clock import utcnow
 from core.identity import DEVICE_TOKEN_PREFIX, token_digest
 from core.models import DeviceToken
 from scheduler.models import Cluster, Playlist, Station
-from scheduler.playlists import playlist_document
+from scheduler.playlists import playlist_document, plays_on
 from scheduler.service import CODE_PATTERN
 
 PULL_PATH = re.compile(r"^/api/v1/stations/([^/]+)/playlists/(\d{4}-\d{2}-\d{2})$")
@@ -62,32 +63,41 @@ _ASKER = (
 RECENT_DAYS = 1024
 
 
+@dataclass
+class SentDay:
+    """A day's playlist row and the bodies sent of it, by the entries each one holds."""
+
+    playlist: Any
+    bodies: dict[tuple[int, ...] | None, bytes] = field(default_factory=dict)
+
+
 class RecentDays:
-    """Playlist rows lately sent, by the columns that move whenever their bytes do.
+    """Days lately sent, by the columns of their row that move whenever its bytes do.
 
     Every cluster of a commune asks for the same day, and the query for who asks reads
     the day's ETag, version and time of making anyway: a day known by all three is
-    answered without reading and decoding its body again. A day that changed has a new
-    version, so a stale row is never found.
+    answered without reading and decoding its row again, and most clusters play the
+    same entries, so their body is encoded once. A day that changed has a new version,
+    so a stale row is never found.
     """
 
     def __init__(self, size: int = RECENT_DAYS) -> None:
         self.size = size
-        self.rows: OrderedDict[tuple, Any] = OrderedDict()
+        self.rows: OrderedDict[tuple, SentDay] = OrderedDict()
         self.lock = threading.Lock()
 
-    def get(self, key: tuple) -> Any:
-        """The row kept under `key`, or None."""
+    def get(self, key: tuple) -> SentDay | None:
+        """The day kept under `key`, or None."""
         with self.lock:
             row = self.rows.get(key)
             if row is not None:
                 self.rows.move_to_end(key)
             return row
 
-    def keep(self, key: tuple, row: Any) -> None:
-        """Keep a row, forgetting the least recently asked when full."""
+    def keep(self, key: tuple, day: SentDay) -> None:
+        """Keep a day, forgetting the least recently asked when full."""
         with self.lock:
-            self.rows[key] = row
+            self.rows[key] = day
             if len(self.rows) > self.size:
                 self.rows.popitem(last=False)
 
@@ -105,7 +115,15 @@ class FastPull:
             if asked is not None:
                 state: State = scope["app"].state
                 try:
-                    response = await run_in_threadpool(_answer, state, self.recent, **asked)
+                    if state.engine.dialect.name == "sqlite":
+                        # Answered here, without the hop to a thread that cost as much as
+                        # the answer. A read of SQLite in WAL mode never waits for a
+                        # writer, and an admitted request finds a free connection (see
+                        # api/limits.py). A server across the network may stall: it is
+                        # asked from a thread.
+                        response = _answer(state, self.recent, **asked)
+                    else:
+                        response = await run_in_threadpool(_answer, state, self.recent, **asked)
                 except OperationalError as exc:  # asking the route would wait as long again
                     response = database_trouble("GET", scope["path"], exc)
                 if response is not None:
@@ -172,8 +190,8 @@ def _answer(
         if tagged in if_none_match:
             return Response(status_code=304, headers={"ETag": tagged})
         key = (station_id, day, etag, version, made_at)
-        playlist = recent.get(key)
-        if playlist is None:
+        sent = recent.get(key)
+        if sent is None:
             playlist = connection.execute(
                 PLAYLIST_OF_DAY, {"station_id": station_id, "day": day}
             ).first()
@@ -183,7 +201,13 @@ def _answer(
                 playlist.generated_at,
             ):
                 return None  # changed in between: the route reads it afresh
-            recent.keep(key, playlist)
-    document = playlist_document(playlist, cluster=cluster)  # type: ignore[arg-type]
-    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+            sent = SentDay(playlist)
+            recent.keep(key, sent)
+    entries = sent.playlist.body["entries"]
+    plays = tuple(i for i, e in enumerate(entries) if plays_on(e, cluster)) if cluster else None
+    body = sent.bodies.get(plays)
+    if body is None:
+        document = playlist_document(sent.playlist, cluster=cluster)
+        body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+        sent.bodies[plays] = body
     return Response(content=body, media_type="application/json", headers={"ETag": tagged})

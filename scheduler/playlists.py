@@ -983,11 +983,16 @@ def _merge_frozen(
     return merged, pushed
 
 
+def plays_on(entry: dict[str, Any], cluster: str) -> bool:
+    """Whether a playlist entry plays on a cluster."""
+    return "*" in entry["clusters"] or cluster in entry["clusters"]
+
+
 def playlist_document(playlist: Playlist, *, cluster: str | None = None) -> dict[str, Any]:
     """The playlist as devices read it, optionally only what one cluster plays."""
     entries = playlist.body["entries"]
     if cluster:
-        entries = [e for e in entries if "*" in e["clusters"] or cluster in e["clusters"]]
+        entries = [e for e in entries if plays_on(e, cluster)]
     return {
         **{k: playlist.body[k] for k in ("station", "date", "timezone")},
         "version": playlist.version,

@@ -49,6 +49,19 @@ def _url(day: date) -> str:
     return f"/api/v1/stations/XA-A/playlists/{day.isoformat()}"
 
 
+def _route_answer(client, token: str, day: date, cluster: str | None, if_none_match: str = ""):
+    """What the documented route answers this pull."""
+    return _pull(
+        client.app.state,
+        code="XA-A",
+        day=day,
+        token=token,
+        device=HTTPAuthorizationCredentials(scheme="Bearer", credentials=token),
+        cluster=cluster,
+        if_none_match=if_none_match,
+    )
+
+
 @pytest.fixture
 def answered(monkeypatch) -> list[bool]:
     """Whether the fast path answered each pull (False: it left it to the route)."""
@@ -79,15 +92,7 @@ def test_a_plain_pull_is_what_the_route_answers(client, devices, who, query, ans
     cluster = query.partition("=")[2] or None
     token = headers["Authorization"].split()[1]
     for response, if_none_match in ((first, ""), (again, first.headers["etag"])):
-        expected = _pull(
-            client.app.state,
-            code="XA-A",
-            day=_today(),
-            token=token,
-            device=HTTPAuthorizationCredentials(scheme="Bearer", credentials=token),
-            cluster=cluster,
-            if_none_match=if_none_match,
-        )
+        expected = _route_answer(client, token, _today(), cluster, if_none_match)
         assert response.status_code == expected.status_code
         assert response.headers["etag"] == expected.headers["etag"]
         assert response.content == expected.body
@@ -160,3 +165,40 @@ def test_recent_days_forget_the_least_recently_asked() -> None:
     assert recent.get(("a",)) == 1  # asked again: now the most recent
     recent.keep(("c",), 3)
     assert (recent.get(("a",)), recent.get(("b",)), recent.get(("c",))) == (1, None, 3)
+
+
+def test_clusters_that_play_other_entries_are_sent_their_own_body(
+    client, devices, newsroom, answered
+) -> None:
+    day = _today() + timedelta(days=2)
+    for title, clusters, at in (("Cho bản A", ["BAN-A"], "05:40"), ("Cho cả xã", [], "05:50")):
+        booked = client.post(
+            "/api/v1/bookings",
+            headers=newsroom.planner,
+            json={
+                "station": "XA-A",
+                "source": "relay",
+                "relay_url": "http://vov.example/kenh1",
+                "duration_s": 300,
+                "title": title,
+                "clusters": clusters,
+                "at": at,
+                "recurrence": {"freq": "daily", "start": day.isoformat()},
+            },
+        )
+        assert booked.status_code == 201, booked.text
+    station = devices["station"]  # the bookings made the day
+    token = station["Authorization"].split()[1]
+    seen = {}
+    for cluster in ("BAN-B", "BAN-A", None, "BAN-B"):
+        response = client.get(
+            _url(day) + (f"?cluster={cluster}" if cluster else ""), headers=station
+        )
+        assert response.content == _route_answer(client, token, day, cluster).body
+        seen[cluster] = [e["title"] for e in response.json()["entries"] if "Cho" in e["title"]]
+    assert seen == {
+        "BAN-A": ["Cho bản A", "Cho cả xã"],
+        "BAN-B": ["Cho cả xã"],
+        None: seen["BAN-A"],
+    }
+    assert answered == [True, True, True, True]
