@@ -202,3 +202,22 @@ def test_clusters_that_play_other_entries_are_sent_their_own_body(
         None: seen["BAN-A"],
     }
     assert answered == [True, True, True, True]
+
+
+def test_a_fast_pull_writes_the_last_use_only_when_the_one_on_record_is_old(
+    client, devices, engine, answered
+) -> None:
+    day = _url(_today())
+    assert client.get(day, headers=devices["station"]).status_code == 200  # made by the route
+    usage = client.app.state.device_usage
+    usage.flush(engine)
+    for age, noted in ((timedelta(seconds=30), False), (timedelta(hours=2), True)):
+        with Session(engine) as session:
+            device = session.exec(select(DeviceToken).order_by(DeviceToken.id)).first()
+            device.last_used_at = utcnow() - age
+            session.add(device)
+            session.commit()
+            device_id = device.id
+        assert client.get(day, headers=devices["station"]).status_code == 200
+        assert (device_id in usage.pending) is noted
+    assert answered == [False, True, True]
