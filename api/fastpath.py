@@ -201,15 +201,21 @@ def _answer(
     asker = driver_asker(state.engine.dialect)
     values = {"code": code, "day": asker.day(day) if asker.day else day}
     values["digest"] = token_digest(token)
-    connection = state.engine.raw_connection()
+    params = [values[n] for n in asker.positions] if asker.positions else values
+    connection = None
     try:
+        connection = state.engine.raw_connection()
         cursor = connection.cursor()
-        cursor.execute(
-            asker.sql, [values[n] for n in asker.positions] if asker.positions else values
-        )
+        cursor.execute(asker.sql, params)
         row = cursor.fetchone()
+    except state.engine.dialect.loaded_dbapi.OperationalError as exc:
+        # Raised as SQLAlchemy raises it, so a database out of reach is one kind of error.
+        if connection is not None:
+            connection.invalidate(exc)  # not given back to the pool as if it worked
+        raise OperationalError(asker.sql, params, exc) from exc
     finally:
-        connection.close()
+        if connection is not None:
+            connection.close()
     if row is None:
         return None  # unknown token or station: the route says which
     device_id, station_of_device, revoked_at, last_used_at, bound, station_id = row[:6]
