@@ -199,8 +199,8 @@ def _answer(
     if abs((day - utcnow().date()).days) > PLAYLIST_RANGE_DAYS:
         return None
     asker = driver_asker(state.engine.dialect)
-    values = {"code": code, "day": asker.day(day) if asker.day else day}
-    values["digest"] = token_digest(token)
+    day_value = asker.day(day) if asker.day else day
+    values = {"code": code, "day": day_value, "digest": token_digest(token)}
     params = [values[n] for n in asker.positions] if asker.positions else values
     connection = None
     try:

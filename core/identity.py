@@ -254,11 +254,9 @@ class UsageLog:
                 # One statement per thousand devices, all at the newest use: a statement
                 # per device kept a morning's flush and the requests beside it waiting
                 # for each other's turn with the interpreter, row after row.
-                ids = list(due)
+                ids, at = list(due), max(due.values())
                 for first in range(0, len(ids), USES_PER_STATEMENT):
-                    _write_last_used(
-                        session, ids[first : first + USES_PER_STATEMENT], max(due.values())
-                    )
+                    _write_last_used(session, ids[first : first + USES_PER_STATEMENT], at)
         except Exception:
             with self.lock:  # kept for the next flush, unless a newer use came meanwhile
                 self.pending = due | self.pending

@@ -3,6 +3,7 @@ from sqlalchemy import create_engine, update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
+from core import identity
 from core.audit import Actor, act_as
 from core.db import session_scope
 from core.identity import (
@@ -98,7 +99,10 @@ def test_a_rolled_back_write_leaves_no_audit_event(engine) -> None:
     assert _events(engine) == []
 
 
-def test_device_uses_are_written_in_batches_and_none_is_lost_on_failure(engine) -> None:
+def test_device_uses_are_written_in_batches_and_none_is_lost_on_failure(
+    engine, monkeypatch
+) -> None:
+    monkeypatch.setattr(identity, "USES_PER_STATEMENT", 2)  # three devices, two statements
     with session_scope(engine) as session:
         station = create_station(session, code="TINH-U", name="Tỉnh U", kind=StationKind.province)
         tokens = [
