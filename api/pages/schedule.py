@@ -48,7 +48,14 @@ from scheduler.recurrence import (
     to_rrule,
     validate,
 )
-from scheduler.service import CODE_PATTERN, RELAY_SCHEMES, get_station, list_stations, subtree_ids
+from scheduler.service import (
+    CODE_PATTERN,
+    RELAY_SCHEMES,
+    clusters_by_station,
+    get_station,
+    list_stations,
+    subtree_ids,
+)
 from scheduler.windows import parse_windows, windows_on
 
 router = APIRouter(include_in_schema=False)
@@ -101,6 +108,8 @@ SERVICE_FIELDS = {
     "title": "title",
     "recurrence": "freq",
     "recurrence.start": "start",
+    "clusters": "clusters",
+    "zones": "zones",
 }
 RULE_FIELDS = {
     "freq": "freq",
@@ -113,6 +122,7 @@ RULE_FIELDS = {
     "exceptions": "exceptions",
     "count": "count",
 }
+TARGET_SEPARATORS = re.compile(r"[,;\s]+")
 DATE_DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 DATE_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 CLOCK_TEXT = re.compile(r"^(\d{1,2})\s*[:hH.]\s*(\d{2})$")
@@ -127,6 +137,9 @@ class BookingForm(BaseModel):
 
     station: str = ""
     subtree: bool = False
+    clusters: str = ""
+    zones: str = ""
+    pair_languages: bool = False
     source: str = "relay"
     item_id: str = ""
     programme_id: str = ""
@@ -514,6 +527,36 @@ def _read_booking(
     return values, rule, errors
 
 
+def _listed(text: str) -> list[str]:
+    """What was typed as a list (commas, semicolons or spaces between), each once."""
+    return list(dict.fromkeys(part for part in TARGET_SEPARATORS.split(text) if part))
+
+
+def _read_targets(
+    session: Session, form: BookingForm, station: Station | None, errors: dict[str, str]
+) -> dict[str, Any]:
+    """The clusters or zones a booking plays on (none: every cluster), checked against
+    what the station (and, for a subtree booking, the stations below) really has."""
+    clusters = [code.upper() for code in _listed(form.clusters)]
+    zones = _listed(form.zones)
+    if clusters and zones:
+        errors["zones"] = "Chọn cụm loa hoặc vùng, không chọn cả hai."
+    elif station is not None and (clusters or zones):
+        ids = subtree_ids(session, root_id=station.id) if form.subtree else {station.id}
+        known = [
+            c for group in clusters_by_station(session, station_ids=ids).values() for c in group
+        ]
+        missing = [code for code in clusters if code not in {c.code for c in known}]
+        if missing:
+            where = "Đài này và các đài cấp dưới" if form.subtree else "Đài này"
+            errors["clusters"] = f"{where} không có cụm loa {', '.join(missing)}."
+        tags = {tag for c in known for tag in c.zone_tags}
+        untagged = [zone for zone in zones if zone not in tags]
+        if untagged:
+            errors["zones"] = f"Không cụm loa nào ở đây mang nhãn vùng {', '.join(untagged)}."
+    return {"clusters": clusters, "zones": zones, "pair_languages": form.pair_languages}
+
+
 def _service_errors(exc: ProblemError) -> dict[str, str]:
     """A service's refusal as the form's field errors (the whole form when no field fits)."""
     errors: dict[str, str] = {}
@@ -639,6 +682,9 @@ def _form_from_booking(session: Session, booking: Booking) -> BookingForm:
     return BookingForm(
         station=station.code if station else "",
         subtree=booking.subtree,
+        clusters=", ".join(booking.clusters),
+        zones=", ".join(booking.zones),
+        pair_languages=booking.pair_languages,
         source=booking.source,
         item_id=str(booking.item_id or ""),
         programme_id=str(booking.programme_id or ""),
@@ -732,6 +778,7 @@ def new_booking(
     except ProblemError as exc:
         return _message(request, principal, exc, "Không đặt được lịch", "/bookings/new")
     values, rule, errors = _read_booking(session, form, source=form.source)
+    values |= _read_targets(session, form, station, errors)
     if problem:
         errors["station"] = problem
     if errors:
@@ -810,6 +857,7 @@ def edit_booking(
         update={"station": station.code, "subtree": booking.subtree, "source": booking.source}
     )
     values, rule, errors = _read_booking(session, form, source=booking.source)
+    values |= _read_targets(session, form, station, errors)
     if errors:
         return _form_page(
             request, session, principal, form, booking=booking, status=422, errors=errors
@@ -875,6 +923,13 @@ def _booking_view(session: Session, booking: Booking, station: Station) -> dict[
         "station_count": stations,
         "source_text": _source_text(session, booking),
         "time_text": f"lúc {booking.at}" if booking.at else "bất kỳ lúc nào trong khung giờ",
+        "targets_text": (
+            "Các cụm loa " + ", ".join(booking.clusters)
+            if booking.clusters
+            else "Các cụm loa mang nhãn vùng " + ", ".join(booking.zones)
+            if booking.zones
+            else "Mọi cụm loa"
+        ),
         "rule_text": describe(rule),
         "rrule": to_rrule(rule),
         "upcoming": [

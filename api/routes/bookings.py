@@ -74,6 +74,9 @@ class BookingOut(BaseModel):
     id: int
     station: str
     subtree: bool
+    clusters: list[str]
+    zones: list[str]
+    pair_languages: bool
     source: str
     title: str
     at: str | None
@@ -93,6 +96,9 @@ def _out(booking: Booking, station: str, displaced: list | None = None) -> Booki
         id=booking.id,
         station=station,
         subtree=booking.subtree,
+        clusters=booking.clusters,
+        zones=booking.zones,
+        pair_languages=booking.pair_languages,
         source=booking.source,
         title=booking.title,
         at=booking.at,

@@ -419,3 +419,51 @@ def test_a_planner_cannot_book_or_see_a_station_outside_the_province(
     refused = client.post("/bookings/new", data=_weekly(planner, _monday_ahead(), station="TINH-Q"))
     assert refused.status_code == 403 and "ngoài phạm vi" in refused.text
     assert "TINH-Q" not in client.get("/bookings/new").text
+
+
+def test_a_booking_for_some_clusters_or_a_zone_plays_only_there(client, newsroom, planner) -> None:
+    for code, tags in (("BAN-A", ["blt"]), ("BAN-B", [])):
+        made = client.post(
+            "/api/v1/stations/XA-A/clusters",
+            headers=newsroom.planner,
+            json={"code": code, "name": code, "zone_tags": tags},
+        )
+        assert made.status_code == 201, made.text
+    monday = _monday_ahead()
+    for changes, field, words in (
+        ({"clusters": "ban-a, BAN-Z"}, "clusters", "Đài này không có cụm loa BAN-Z."),
+        ({"zones": "xyz"}, "zones", "mang nhãn vùng xyz"),
+        ({"clusters": "BAN-A", "zones": "blt"}, "zones", "không chọn cả hai"),
+    ):
+        refused = client.post("/bookings/new", data=_weekly(planner, monday, **changes))
+        assert refused.status_code == 422, changes
+        assert f'id="error-{field}"' in refused.text and words in refused.text
+    assert _bookings(client, newsroom) == [], "a refused form keeps nothing"
+
+    for_a = _book(client, _weekly(planner, monday, clusters="ban-a", title="Cho bản A"))
+    thai = _book(
+        client,
+        _weekly(
+            planner, monday, zones="blt", at="05:45", title="Cho vùng Thái", pair_languages="on"
+        ),
+    )
+    kept = {b["id"]: b for b in _bookings(client, newsroom)}
+    assert (kept[for_a]["clusters"], kept[for_a]["zones"]) == (["BAN-A"], [])
+    assert (kept[thai]["zones"], kept[thai]["pair_languages"]) == (["blt"], True)
+    assert "Các cụm loa BAN-A" in client.get(f"/bookings/{for_a}").text
+    day = client.get(f"/api/v1/stations/XA-A/playlists/{monday}", headers=newsroom.planner)
+    heard = {e["title"]: e["clusters"] for e in day.json()["entries"] if "Cho" in e["title"]}
+    assert heard == {"Cho bản A": ["BAN-A"], "Cho vùng Thái": ["BAN-A"]}
+
+    # The edit form shows the clusters; a blank field plays the booking everywhere.
+    edit = client.get(f"/bookings/{for_a}/edit")
+    assert 'id="clusters" name="clusters" value="BAN-A"' in edit.text
+    widened = client.post(
+        f"/bookings/{for_a}/edit",
+        data=_weekly(_csrf(edit.text), monday, title="Cho bản A"),
+        follow_redirects=False,
+    )
+    assert widened.status_code == 303, widened.text
+    assert {b["id"]: b["clusters"] for b in _bookings(client, newsroom)}[for_a] == []
+    day = client.get(f"/api/v1/stations/XA-A/playlists/{monday}", headers=newsroom.planner)
+    assert ["*"] in [e["clusters"] for e in day.json()["entries"] if e["title"] == "Cho bản A"]
