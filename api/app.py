@@ -4,6 +4,7 @@ import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 from pathlib import Path
@@ -19,7 +20,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from api import web
 from api.events import EventHub
-from api.fastpath import FastPull
+from api.fastpath import PULL_THREADS, FastPull
 from api.limits import BodyLimit, ConcurrencyLimit
 from api.pages import content as content_pages
 from api.pages import operator
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         usage = asyncio.create_task(_write_device_uses(app.state.device_usage, engine))
         yield
         usage.cancel()
+        app.state.pull_threads.shutdown(wait=False, cancel_futures=True)
         await app.state.events.close()
         app.state.device_usage.flush(engine)
         engine.dispose()
@@ -105,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = MediaStore(settings.media_path)
     app.state.events = EventHub(engine)
     app.state.device_usage = UsageLog()
+    app.state.pull_threads = ThreadPoolExecutor(PULL_THREADS, thread_name_prefix="fast-pull")
     install_problem_handlers(app)
 
     v1 = APIRouter(prefix="/api/v1")

@@ -10,6 +10,7 @@ range, any other query) goes on to the documented route, which answers it as alw
 the fast path only ever gives the answer that route would give.
 """
 
+import asyncio
 import json
 import re
 import threading
@@ -17,13 +18,12 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cache
+from functools import cache, partial
 from typing import Any
 from urllib.parse import parse_qsl
 
 from sqlalchemy import Date, Dialect, bindparam, select
 from sqlalchemy.exc import OperationalError
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, State
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -84,6 +84,12 @@ def driver_asker(dialect: Dialect) -> DriverStatement:
         moment=UTCDateTime().dialect_impl(dialect).result_processor(dialect, None),
     )
 
+
+# Threads per process that ask a database across the network for the fast path: in the
+# PostgreSQL storm four answered in 6.3 s, ten in 7.8 s, and anyio's shared pool (whose
+# hand-over to a thread costs more) in 10.6 s. A database that stalls holds them; the
+# pulls behind wait their turn.
+PULL_THREADS = 4
 
 # Days kept per process: every commune of a large province for today and tomorrow.
 RECENT_DAYS = 1024
@@ -149,7 +155,9 @@ class FastPull:
                         # asked from a thread.
                         response = _answer(state, self.recent, **asked)
                     else:
-                        response = await run_in_threadpool(_answer, state, self.recent, **asked)
+                        response = await asyncio.get_running_loop().run_in_executor(
+                            state.pull_threads, partial(_answer, state, self.recent, **asked)
+                        )
                 except OperationalError as exc:  # asking the route would wait as long again
                     response = database_trouble("GET", scope["path"], exc)
                 if response is not None:
