@@ -122,7 +122,8 @@ RULE_FIELDS = {
     "exceptions": "exceptions",
     "count": "count",
 }
-TARGET_SEPARATORS = re.compile(r"[,;\s]+")
+# Between the dates, cluster codes or zone tags typed in one field.
+LIST_SEPARATORS = re.compile(r"[\s,;]+")
 DATE_DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 DATE_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 CLOCK_TEXT = re.compile(r"^(\d{1,2})\s*[:hH.]\s*(\d{2})$")
@@ -432,7 +433,7 @@ def _read_rule(form: BookingForm, errors: dict[str, str]) -> Recurrence | None:
     if "start" not in errors and dates.get("start") is None:
         errors["start"] = "Hãy ghi ngày bắt đầu (dd/mm/yyyy)."
     exceptions: list[date] = []
-    for text in filter(None, re.split(r"[\s,;]+", form.exceptions)):
+    for text in filter(None, LIST_SEPARATORS.split(form.exceptions)):
         try:
             exceptions.append(parse_day(text))
         except ValueError:
@@ -529,7 +530,7 @@ def _read_booking(
 
 def _listed(text: str) -> list[str]:
     """What was typed as a list (commas, semicolons or spaces between), each once."""
-    return list(dict.fromkeys(part for part in TARGET_SEPARATORS.split(text) if part))
+    return list(dict.fromkeys(part for part in LIST_SEPARATORS.split(text) if part))
 
 
 def _read_targets(
