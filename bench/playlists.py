@@ -27,7 +27,8 @@ from core.db import create_db_engine, session_scope
 from core.migrations import upgrade
 from core.settings import parse_database_url
 from scheduler.models import Booking, Cluster, Playlist, Station, StationKind
-from scheduler.playlists import BATCH_STATIONS, generate_stations, rule_to_json
+from scheduler.playlists import BATCH_STATIONS, generate_stations
+from scheduler.recurrence import rule_to_json
 from scheduler.recurrence import Recurrence
 
 WINDOWS = [

@@ -14,10 +14,10 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlmodel import Session, col, func, or_, select
 
+from api.access import readable_item
 from api.auth import Permission, Principal, audio_query, visible_station_ids
 from api.deps import SessionDep, SettingsDep
 from api.pages.operator import PRIORITY_NAMES
-from api.routes.content import readable_item
 from api.uploads import MAX_DOCUMENT_BYTES
 from api.web import WebPrincipal, check_csrf, problem_page, render, templates
 from audio.models import AudioAsset, JobStatus, RenderJob

@@ -16,9 +16,9 @@ from sqlmodel import Session, col, select
 
 from api.auth import Permission, Principal, visible_station_ids
 from api.charts import bar_chart, number
+from api.compliance_reports import Built, ComplianceQuery, build_report, document, tables
 from api.deps import SessionDep, SettingsDep
 from api.exports import to_csv, to_xlsx
-from api.routes.reports import Built, ComplianceQuery, build_report, document, tables
 from api.web import WebPrincipal, problem_page, render, templates
 from content.languages import LANGUAGES
 from content.models import Plan, Theme
