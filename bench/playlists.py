@@ -28,8 +28,7 @@ from core.migrations import upgrade
 from core.settings import parse_database_url
 from scheduler.models import Booking, Cluster, Playlist, Station, StationKind
 from scheduler.playlists import BATCH_STATIONS, generate_stations
-from scheduler.recurrence import rule_to_json
-from scheduler.recurrence import Recurrence
+from scheduler.recurrence import Recurrence, rule_to_json
 
 WINDOWS = [
     {"days": [0, 1, 2, 3, 4, 5, 6], "start": "05:30", "end": "06:30"},
