@@ -13,7 +13,7 @@ from api.auth import Allowed, Permission, Principal, require_reach, visible_stat
 from content.models import ContentItem
 from core.errors import NotFoundError
 from scheduler.models import Booking, Station
-from scheduler.service import ancestor_ids
+from scheduler.service import ancestor_ids, list_stations
 
 Planner = Annotated[Principal, Depends(Allowed(Permission.content_write))]
 
@@ -53,3 +53,8 @@ def writable_booking(session: Session, principal: Principal, booking_id: int) ->
         raise NotFoundError(f"Không có lịch đặt số {booking_id}.")
     require_reach(session, principal, session.get(Station, booking.station_id))
     return booking
+
+
+def stations_in_scope(session: Session, principal: Principal) -> list[Station]:
+    """The stations the caller may act on, by code."""
+    return list_stations(session, ids=visible_station_ids(session, principal))

@@ -24,9 +24,11 @@ from api.fastpath import PULL_THREADS, FastPull
 from api.limits import BodyLimit, ConcurrencyLimit
 from api.pages import bookings as booking_pages
 from api.pages import calendar as calendar_pages
-from api.pages import content as content_pages
 from api.pages import emergency as emergency_pages
+from api.pages import items as item_pages
+from api.pages import jobs as job_pages
 from api.pages import operator
+from api.pages import plans as plan_pages
 from api.pages import reports as report_pages
 from api.pages import stations as station_pages
 from api.problems import PROBLEM_RESPONSES, install_problem_handlers
@@ -141,7 +143,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(booking_pages.router)
     app.include_router(calendar_pages.router)
     app.include_router(emergency_pages.router)
-    app.include_router(content_pages.router)
+    app.include_router(plan_pages.router)
+    app.include_router(item_pages.router)
+    app.include_router(job_pages.router)
     app.add_exception_handler(web.CsrfError, web.csrf_failed)
     app.add_exception_handler(web.LoginRequired, web.login_required)
     # Refusals on pages are told on the message page; the API's stay problem reports.

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, col, select
 
-from api.access import writable_booking
+from api.access import stations_in_scope, writable_booking
 from api.auth import Permission, Principal
 from api.deps import SessionDep, SettingsDep
 from api.pages.formats import PRIORITY_NAMES, WEEKDAYS, day_text, length_text, minutes_text
@@ -32,7 +32,6 @@ from api.pages.forms import (
     programme_choices,
     read_booking,
     read_targets,
-    scope_stations,
     service_errors,
 )
 from api.web import Page, check_csrf, render
@@ -78,7 +77,7 @@ def _active(session: Session, principal: Principal, booking_id: int, already: st
 def _form_context(
     session: Session, principal: Principal, form: BookingForm, *, booking: Booking | None
 ) -> dict[str, Any]:
-    stations = scope_stations(session, principal)
+    stations = stations_in_scope(session, principal)
     return {
         "form": form,
         "booking": booking,

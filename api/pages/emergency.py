@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session, col, func, select
 
+from api.access import stations_in_scope
 from api.auth import Permission, Principal
 from api.deps import SessionDep, SettingsDep
 from api.pages.bookings import REFUSAL
@@ -22,7 +23,6 @@ from api.pages.forms import (
     item_choices,
     read_source,
     read_title,
-    scope_stations,
     service_errors,
 )
 from api.web import Page, check_csrf, render
@@ -51,7 +51,7 @@ Sender = Annotated[
 def _emergency_context(
     session: Session, principal: Principal, form: EmergencyForm
 ) -> dict[str, Any]:
-    stations = scope_stations(session, principal)
+    stations = stations_in_scope(session, principal)
     return {
         "form": form,
         "stations": stations if len(stations) <= STATION_SELECT_LIMIT else None,

@@ -31,6 +31,16 @@ def length_text(seconds: float | None) -> str:
     return f"{minutes:g}" if minutes == round(minutes, 2) else f"{minutes:.2f}"
 
 
+def duration_text(seconds: float | None) -> str:
+    """A length in words: "1 phút 05 giây", "45 giây"."""
+    if seconds is None:
+        return "—"
+    minutes, rest = divmod(round(seconds), 60)
+    if not minutes:
+        return f"{rest} giây"
+    return f"{minutes} phút {rest:02d} giây" if rest else f"{minutes} phút"
+
+
 def weekday_text(day: date) -> str:
     """The day of the week, e.g. "Thứ Hai"."""
     return WEEKDAYS[day.weekday()]
@@ -38,6 +48,7 @@ def weekday_text(day: date) -> str:
 
 FILTERS = {
     "day_text": day_text,
+    "dmy": day_text,
     "minutes_text": minutes_text,
     "weekday_text": weekday_text,
 }

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
 from api.access import readable_station_ids
-from api.auth import Principal, reaches, visible_station_ids
+from api.auth import Principal, reaches
 from api.pages.formats import PRIORITY_NAMES, WEEKDAYS, day_text, minutes_text
 from audio.models import AudioAsset, JobStatus, Programme, RenderJob
 from content.languages import LANGUAGES
@@ -28,7 +28,6 @@ from scheduler.service import (
     CODE_PATTERN,
     RELAY_SCHEMES,
     clusters_by_station,
-    list_stations,
     subtree_ids,
 )
 
@@ -180,10 +179,6 @@ def whole_number(text: str) -> int:
 def _rule_words(message: str) -> str:
     # The recurrence service names its API fields in brackets; the form has labels instead.
     return API_FIELD_NAME.sub("", message)
-
-
-def scope_stations(session: Session, principal: Principal) -> list[Station]:
-    return list_stations(session, ids=visible_station_ids(session, principal))
 
 
 def chosen_station(
