@@ -171,6 +171,36 @@ class CsrfError(Exception):
     """A form post without the session's CSRF token."""
 
 
+# Each role's menu: what its permissions open, on every page.
+MENU = (
+    ("/", "Trang chính", None),
+    ("/today", "Chương trình hôm nay", Permission.airings_write),
+    ("/recordings/new", "Tải bản ghi tiếng dân tộc", Permission.recordings_write),
+    ("/plans", "Kế hoạch", Permission.content_write),
+    ("/items", "Nội dung", Permission.content_write),
+    ("/jobs", "Tạo âm thanh", Permission.content_write),
+    ("/calendar", "Lịch phát", Permission.content_write),
+    ("/bookings/new", "Đặt lịch", Permission.content_write),
+    ("/emergency/new", "Tin khẩn cấp", Permission.content_write),
+    ("/reports/compliance", "Báo cáo", Permission.reports_read),
+    ("/airings", "Nhật ký phát", Permission.playlists_read),
+)
+
+
+def menu(principal: Principal | None) -> list[tuple[str, str]]:
+    """The links of a person's menu: those their role opens."""
+    if principal is None:
+        return []
+    national = principal.station_id is None
+    return [
+        (link, label)
+        for link, label, permission in MENU
+        if (permission is None or principal.may(permission))
+        # A day belongs to one station: people with the whole country pick it on the home page.
+        and not (link == "/today" and national)
+    ]
+
+
 def render(
     request: Request,
     name: str,
@@ -185,6 +215,8 @@ def render(
         name,
         {
             "principal": principal,
+            "menu": menu(principal),
+            "current_path": request.url.path,
             "csrf_token": csrf_token(request),
             "role_names": ROLE_NAMES,
             "kind_names": KIND_NAMES,

@@ -129,11 +129,14 @@ def _station_bookings(session: Session, station: Station) -> list[dict[str, Any]
 @router.get("/calendar")
 def calendar_chooser(
     principal: Annotated[Principal, Depends(Page(heading=HEADING))],
+    session: SessionDep,
     station: str = "",
     view: str = "week",
     day: Annotated[str, Query(alias="date", max_length=20)] = "",
 ) -> Response:
-    """Open the calendar of the station picked on the home page."""
+    """Open the calendar of the station picked on the home page (or of one's own station)."""
+    own = session.get(Station, principal.station_id) if principal.station_id else None
+    station = station or (own.code if own else "")
     if len(station) > 64 or not CODE_PATTERN.match(station):
         raise InvalidError("Hãy chọn một đài trong danh sách.")
     view = view if view in ("week", "month") else "week"

@@ -28,7 +28,7 @@ from core.settings import Settings
 from scheduler.airings import IngestReport, ingest_airings
 from scheduler.models import AiringIn, AiringRecord, AiringStatus, Cluster, Playlist, Station
 from scheduler.playlists import current_playlist, playlist_document
-from scheduler.service import CODE_PATTERN, ancestor_ids, render_settings
+from scheduler.service import CODE_PATTERN, ancestor_ids, render_settings, station_today
 
 router = APIRouter(include_in_schema=False)
 
@@ -201,6 +201,20 @@ def _day_page(
         priority_names=PRIORITY_NAMES,
         may_confirm=principal.may(Permission.airings_write),
         emergency=any(e["priority"] == "emergency" for e in entries),
+    )
+
+
+@router.get("/today")
+def today_page(
+    principal: Annotated[Principal, Depends(Page(Permission.playlists_read, heading=HEADING))],
+    session: SessionDep,
+) -> Response:
+    """The day of the person's own station, on its own calendar."""
+    station = session.get(Station, principal.station_id) if principal.station_id else None
+    if station is None:
+        raise InvalidError("Tài khoản toàn quốc: hãy chọn đài ở trang chính.")
+    return RedirectResponse(
+        f"/stations/{station.code}/day/{station_today(station).isoformat()}", status_code=303
     )
 
 

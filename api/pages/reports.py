@@ -4,7 +4,7 @@ Both read the same figures the REST API gives, behind the web session instead of
 bearer token, so the report's CSV and XLSX downloads have cookie-opened routes here.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -281,7 +281,29 @@ def _report_view(session: Session, built: Built) -> dict[str, Any]:
 
 def _report_form(request: Request) -> ReportForm:
     params = request.query_params
-    return ReportForm(**{name: params.get(name, "").strip() for name in ReportForm().__dict__})
+    form = ReportForm(**{name: params.get(name, "").strip() for name in ReportForm().__dict__})
+    # A period typed in the "other" field wins over the one picked from the list.
+    typed = params.get("period_other", "").strip()[:FIELD_LIMIT]
+    return replace(form, period=typed) if typed else form
+
+
+ROMAN = ("I", "II", "III", "IV")
+
+
+def period_choices(today: date) -> list[tuple[str, str]]:
+    """The periods an auditor picks from, newest first: this year's and last year's
+    quarters, halves, years and months, named in Vietnamese ("Quý IV/2026")."""
+    choices: list[tuple[str, str]] = []
+    for year in (today.year, today.year - 1):
+        last_month = today.month if year == today.year else 12
+        quarters = (last_month - 1) // 3 + 1
+        choices += [(f"{year}-Q{q}", f"Quý {ROMAN[q - 1]}/{year}") for q in range(quarters, 0, -1)]
+        if year < today.year or today.month > 6:
+            choices.append((f"{year}-H2", f"6 tháng cuối năm {year}"))
+        choices.append((f"{year}-H1", f"6 tháng đầu năm {year}"))
+        choices.append((str(year), f"Năm {year}"))
+        choices += [(f"{year}-{m:02d}", f"Tháng {m:02d}/{year}") for m in range(last_month, 0, -1)]
+    return choices
 
 
 @router.get("/reports/compliance")
@@ -301,6 +323,7 @@ def compliance_page(
     context: dict[str, Any] = {
         "form": form,
         "errors": {},
+        "periods": period_choices(local_today(settings.timezone)),
         "stations": stations,
         "plans": _plans(session, principal),
         "themes": list(session.exec(select(Theme).order_by(Theme.name))),
