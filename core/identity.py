@@ -104,7 +104,22 @@ def set_password(session: Session, *, user: User, password: str) -> None:
 
 
 def deactivate_user(session: Session, *, user: User) -> None:
-    """Stop a person from logging in and invalidate their tokens."""
+    """Stop a person from logging in and invalidate their tokens; the last admin stays."""
+    if user.role == Role.admin and user.active:
+        # Every active admin's row is locked, the one going too: two admins disabling
+        # each other at once are taken in turn, and the second finds itself the last.
+        admins = session.exec(
+            select(User.id)
+            .where(User.role == Role.admin, col(User.active).is_(True))
+            .order_by(User.id)
+            .with_for_update()
+        ).all()
+        if not set(admins) - {user.id}:
+            raise ConflictError(
+                f"Không thể khóa {user.username}: đây là quản trị viên cuối cùng còn hoạt "
+                "động, khóa đi thì không ai quản trị được hệ thống. Hãy tạo một tài khoản "
+                "quản trị khác trước."
+            )
     user.active = False
     user.token_version += 1
     session.add(user)
