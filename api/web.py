@@ -174,8 +174,8 @@ class CsrfError(Exception):
 # Each role's menu: what its permissions open, on every page.
 MENU = (
     ("/", "Trang chính", None),
-    ("/today", "Chương trình hôm nay", Permission.airings_write),
-    ("/recordings/new", "Tải bản ghi tiếng dân tộc", Permission.recordings_write),
+    ("/today", "Hôm nay", Permission.airings_write),
+    ("/recordings/new", "Tải bản ghi", Permission.recordings_write),
     ("/plans", "Kế hoạch", Permission.content_write),
     ("/items", "Nội dung", Permission.content_write),
     ("/jobs", "Tạo âm thanh", Permission.content_write),
