@@ -9,6 +9,7 @@ import datetime
 import re
 from dataclasses import asdict, dataclass
 
+from content.duties import _plan_requirements
 from content.outline import (
     _NAME,
     _NAME_LENGTH,
@@ -31,7 +32,6 @@ from content.requirements import (
     ETHNIC_UNSPECIFIED,
     ParsedRequirement,
     _field,
-    _requirements,
 )
 
 __all__ = [
@@ -94,9 +94,9 @@ def parse_plan(text: str) -> ParsedPlan:
     legal_basis, clauses = _split_preamble(root.body)
     place = _header_place(front)
     issuer = _issuer(header, clauses, title, place, "\n".join(lines))
-    level = _level(issuer, title)
+    level = _level(issuer, title) or _header_level(header)
     themes = _themes(sections)
-    requirements = _requirements(sections, level)
+    requirements = _plan_requirements(sections, level)
     if not themes and not requirements:
         raise NotAPlanError(
             "Kế hoạch không nêu nội dung tuyên truyền hay hình thức tuyên truyền nào để nhập."
@@ -378,13 +378,24 @@ def _header_agency(header: list[str], document: str) -> str | None:
     """The lowest agency in the header block ("UBND TỈNH X / SỞ Y" -> Sở Y)."""
     agencies: list[str] = []
     for cell in _header_cells(header):
-        if cell != cell.upper() or "CỘNG HÒA" in cell:
+        if cell != cell.upper() or re.search("CỘNG HÒA|ĐỘC LẬP|HẠNH PHÚC", cell):
             continue
         if _HEADER_AGENCY.match(cell):
             agencies.append(cell)
-        elif _HEADER_UNIT.match(cell) and agencies:
+        elif agencies and re.fullmatch(r"[^\W\d_]+(?:[ -]+[^\W\d_]+)*", cell):
+            # A unit ("HUYỆN X") or the rest of a name wrapped in its narrow column ("THÔNG").
             agencies[-1] = f"{agencies[-1]} {cell}"
     return _canonical_agency(agencies[-1], document) if agencies else None
+
+
+def _header_level(header: list[str]) -> str | None:
+    """The level of the header's units, for an issuer like "Phòng Văn hóa" that names none."""
+    for cell in _header_cells(header):
+        if "CỘNG HÒA" not in cell and (_HEADER_AGENCY.match(cell) or _HEADER_UNIT.match(cell)):
+            level = _level(cell.lower(), "")
+            if level:
+                return level
+    return None
 
 
 def _canonical_agency(raw: str, document: str) -> str:
