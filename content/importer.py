@@ -26,6 +26,7 @@ from content.outline import (
     _split_sentences,
     _squash,
 )
+from content.repair import repair_text
 from content.requirements import (
     CADENCES,
     CHANNELS,
@@ -75,7 +76,7 @@ class NotAPlanError(Exception):
 
 def parse_plan(text: str) -> ParsedPlan:
     """Parse a plan document; raise NotAPlanError for a document that is not a plan."""
-    lines = _clean_lines(text)
+    lines = _clean_lines(repair_text(text).text)
     if not any(lines):
         raise NotAPlanError("Tài liệu trống, không có nội dung để nhập.")
     title_at = _find_title_line(lines)
@@ -235,15 +236,15 @@ def _header_cells(header: list[str]) -> list[str]:
 
 
 def _header_number(lines: list[str]) -> str | None:
-    """The plan's own number from its header ("Số: 36/KH-UBND")."""
+    """The plan's own number from its header ("Số: 36/KH-UBND"; "S: 36/..." lost its "ố")."""
     for line in lines:
-        match = re.search(r"\bSố\s*:?\s*(\d+)\s*/\s*([\w./-]*[\w])", line)
+        match = re.search(r"\b(?:Số\s*:?|S\s*:)\s*(\d+)\s*/\s*([\w./-]*[\w])", line)
         if match:
             return f"{match.group(1)}/{match.group(2)}"
     return None
 
 
-_NUMBER_LINE = re.compile(r"^Số\s*:?\s*\d")
+_NUMBER_LINE = re.compile(r"^(?:Số\s*:?|S\s*:)\s*\d")
 _PLACE_DATE = re.compile(rf"(?P<place>[{_UPPER}][^\W\d_]*(?: [^\W\d_]+){{0,4}}),\s*ngày\b")
 _DATES = (
     re.compile(r"ngày\s*(\d{1,2})\s*tháng\s*(\d{1,2})\s*năm\s*(\d{4})"),

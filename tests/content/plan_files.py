@@ -9,6 +9,7 @@ the bullets of "- " items itself.
 
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import docx
@@ -155,3 +156,45 @@ def damaged_pdf() -> bytes:
 def damaged_docx() -> bytes:
     whole = plan_docx(read_plan("ke-hoach-xa-tan-phong-2025.txt"))
     return whole[:1000]
+
+
+# Text damaged the way PDF extraction damages it
+
+# Letters a PDF's font did not map back to Unicode: "o" with a tone mark, as in "Ph ng Văn h a".
+_DROPPED = set("òóỏõọốồổỗộớờởỡợ")
+_DROPPED |= {letter.upper() for letter in _DROPPED}
+_WRAP = 60
+
+
+def drop_letters(text: str) -> str:
+    """The text without the dropped letters: a gap inside a word, nothing at its ends."""
+    out = []
+    for at, letter in enumerate(text):
+        if letter not in _DROPPED:
+            out.append(letter)
+            continue
+        inside = 0 < at < len(text) - 1 and text[at - 1].isalpha() and text[at + 1].isalpha()
+        out.append(" " if inside else "")
+    return "".join(out)
+
+
+def break_lines(text: str, *, syllable: Callable[[str], bool]) -> str:
+    """Long lines wrapped at 60 columns, cutting the word there in two when its halves are not
+    both words of their own ("truy" / "ền"); the cut never starts a line with numbering."""
+    out = []
+    for line in text.split("\n"):
+        while len(line) > _WRAP + 10 and "  " not in line:
+            cut = _WRAP
+            start = line.rfind(" ", 0, cut) + 1
+            end = (line.find(" ", cut) + 1 or len(line) + 1) - 1
+            word = line[start:end]
+            head, tail = line[start:cut], line[cut:end]
+            whole = word.isalpha() and head and tail
+            if not (whole and not (syllable(head.lower()) and syllable(tail.lower()))):
+                cut = start  # cut before the word
+            if re.match(r"[-–+•]|[IVX]+\.|\d+[.)]|[a-zđ]\)", line[cut:].lstrip()) or cut == 0:
+                break
+            out.append(line[:cut].rstrip())
+            line = line[cut:].lstrip()
+        out.append(line)
+    return "\n".join(out)
