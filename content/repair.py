@@ -17,7 +17,7 @@ import itertools
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from content.lexicon import ISSUERS, LEXICON
 from content.outline import _OLD_TONE, _TONES
@@ -60,12 +60,12 @@ _EDGE = 2  # lines at the top and at the bottom of a page that may be furniture
 def _drop_page_furniture(text: str, repairs: list[Repair]) -> str:
     """Text without the lines that open or close most pages alike ("Kế hoạch số 5 - Trang 2")."""
     pages = [page.split("\n") for page in text.split("\f")]
-    if len(pages) < 3:
+    if len(pages) < 2:
         return text
     seen: Counter[str] = Counter()
     for lines in pages:
         seen.update({_furniture_key(lines[i]) for i in _edges(lines)})
-    repeated = {key for key, count in seen.items() if key and count * 2 >= len(pages)}
+    repeated = {key for key, n in seen.items() if key and n >= 2 and n * 2 >= len(pages)}
     for lines in pages:
         for i in sorted(_edges(lines), reverse=True):
             if _furniture_key(lines[i]) in repeated:
@@ -99,11 +99,18 @@ def _rejoin_broken_words(text: str, repairs: list[Repair]) -> str:
 
     def join(match: re.Match[str]) -> str:
         first, indent, second = match.groups()
-        whole = first + second
-        broken = not vocabulary.is_syllable(first) or not vocabulary.is_syllable(second)
-        if broken and vocabulary.is_syllable(whole) and not _acronym(first + second):
-            repairs.append(Repair(f"{first} / {second}", whole))
-            return f"{whole}\n{indent}"
+        whole = _lower(first + second)
+        broken = not vocabulary.is_syllable(_lower(first)) or not vocabulary.is_syllable(
+            _lower(second)
+        )
+        if not broken or _acronym(first) or _acronym(second):
+            return match.group(0)
+        if vocabulary.is_syllable(whole):
+            repairs.append(Repair(f"{first} / {second}", first + second))
+            return f"{first}{second}\n{indent}"
+        if vocabulary.restorations(whole):
+            # A letter was lost at the break too: the pieces go together for restoring it.
+            return f"{first} {second}\n{indent}"
         return match.group(0)
 
     return _BROKEN_AT_END.sub(join, text)
@@ -132,6 +139,8 @@ class _Option:
     word: str
     changed: bool
     unique: bool = False  # the only syllable these fragments can be
+    bare: bool = False  # consonants alone, read as a word of their own
+    seen: bool = False  # puts back a letter the plan shows elsewhere: a font lost it less likely
 
 
 class _Evidence:
@@ -152,10 +161,12 @@ class _Evidence:
         return word in self.vocabulary.syllables
 
     def restorations(self, damaged: str) -> list[str]:
-        """Syllables that read `damaged` without some of their letters, the missing ones first."""
-        found = self.vocabulary.restorations(damaged)
-        lost = [c for c in found if set((Counter(c) - Counter(damaged)).elements()) <= self.missing]
-        return lost or found
+        """Syllables that read `damaged` without some of their letters."""
+        return self.vocabulary.restorations(damaged)
+
+    def seen(self, restored: str, damaged: str) -> bool:
+        """Whether a restoration puts back a letter that the plan shows elsewhere."""
+        return not set((Counter(restored) - Counter(damaged)).elements()) <= self.missing
 
     def weight(self, first: str | None, second: str | None, *, restored: bool) -> int:
         """How well two words are known to follow each other (0: not at all)."""
@@ -263,7 +274,9 @@ def _restore_segment(
 
 def _bonus(option: _Option) -> int:
     """What restoring a word costs, or earns when the word list allows nothing else."""
-    return (_UNIQUE_BONUS * option.unique - _RESTORED_COST) if option.changed else 0
+    if not option.changed:
+        return 0
+    return _UNIQUE_BONUS * option.unique - _RESTORED_COST * (1 + option.bare + option.seen)
 
 
 def _score(words: list[str | None], evidence: _Evidence, *, restored: bool = False) -> int:
@@ -287,27 +300,49 @@ def _options(
     """
     options = [_Option(1, tokens[i], False)]
     word = segment[i].group()
-    if _acronym(word, line) or len(word) > 7:
+    column = _column(line, segment[i].start())
+    if _acronym(word, column) or len(word) > 7:
         return options
     whole = evidence.is_syllable(tokens[i])
     if not whole or not strict:
-        options += [_Option(1, c, True) for c in evidence.restorations(tokens[i])]
-    joinable = i + 1 < len(tokens) and line[segment[i].end() : segment[i + 1].start()] == " "
-    following = segment[i + 1].group() if joinable else None
-    damaged_pair = not (whole and following and evidence.is_syllable(tokens[i + 1]))
-    if following and not _acronym(following, line) and (damaged_pair or not strict):
-        joined = evidence.restorations(tokens[i] + tokens[i + 1])
-        options += [_Option(2, c, True) for c in joined]
+        # Consonants alone ("ng") more often lost a vowel inside a word than a whole word's.
+        bare = not _has_vowel(tokens[i])
+        options += [
+            _Option(1, c, True, bare=bare, seen=evidence.seen(c, tokens[i]))
+            for c in evidence.restorations(tokens[i])
+        ]
+    options += [
+        _Option(2, c, True, seen=evidence.seen(c, tokens[i] + tokens[i + 1]))
+        for c in _joined(line, segment, tokens, i, evidence, strict)
+    ]
     for size in (1, 2):
-        # The only syllable the fragments can be, or the only word of plans among them; a
-        # lone consonant ("KT", "g") is too little to go on without a neighbour.
+        # The only syllable the fragments can be, or the only word of plans among them. A word
+        # that looks whole, or a lone consonant ("KT", "g"), needs a neighbour to vouch for it.
         alike = [o for o in options if o.changed and o.size == size]
         planned = [o for o in alike if o.word in evidence.vocabulary.plan_words]
         sole = alike if len(alike) == 1 else planned
         span = "".join(tokens[i : i + size])
-        if len(sole) == 1 and _has_vowel(span) and not (whole and strict):
-            options[options.index(sole[0])] = _Option(size, sole[0].word, True, unique=True)
+        if len(sole) == 1 and _has_vowel(span) and not (whole and size == 1):
+            options[options.index(sole[0])] = replace(sole[0], unique=True)
     return options
+
+
+def _joined(
+    line: str,
+    segment: list[re.Match[str]],
+    tokens: list[str],
+    i: int,
+    evidence: _Evidence,
+    strict: bool,
+) -> list[str]:
+    """Syllables the words at i and i + 1 make when the letter lost between them comes back."""
+    if i + 1 >= len(tokens) or line[segment[i].end() : segment[i + 1].start()] != " ":
+        return []
+    column = _column(line, segment[i + 1].start())
+    if _acronym(segment[i].group(), column) or _acronym(segment[i + 1].group(), column):
+        return []
+    whole = evidence.is_syllable(tokens[i]) and evidence.is_syllable(tokens[i + 1])
+    return evidence.restorations(tokens[i] + tokens[i + 1]) if not (whole and strict) else []
 
 
 def _has_vowel(text: str) -> bool:
@@ -328,12 +363,21 @@ def _acronym(word: str, line: str = "") -> bool:
 
 def _cased(choice: str, original: str, line: str, start: int) -> str:
     """A restored word in the case of the damaged one, or of its line if all in capitals."""
-    if original.isupper() and (len(original.replace(" ", "")) > 1 or _shouting(line)):
+    if original.isupper() and (
+        len(original.replace(" ", "")) > 1 or _shouting(_column(line, start))
+    ):
         return choice.upper()
     before = line[:start].rstrip()
     if original[:1].isupper() or not re.sub(r"^[\W\d]*", "", before) or before.endswith("."):
         return choice[:1].upper() + choice[1:]
     return choice
+
+
+def _column(line: str, at: int) -> str:
+    """The part of a line around `at` between runs of spaces: a header's columns differ."""
+    start = max((m.end() for m in re.finditer(r"\s{2,}", line[:at])), default=0)
+    end = re.search(r"\s{2,}", line[at:])
+    return line[start : at + end.start()] if end else line[start:]
 
 
 def _shouting(line: str) -> bool:
@@ -360,11 +404,15 @@ trung tâm văn hóa thông tin và thể thao|trung tâm truyền thông và v�
 đài phát thanh và truyền hình tỉnh|đài truyền thanh truyền hình huyện|đài tiếng nói việt nam
 cải cách hành chính|thủ tục hành chính|dịch vụ công trực tuyến|bộ phận một cửa
 chuyển đổi số|công nghệ số|định danh điện tử|bưu chính công ích|phòng chống thiên tai
+mưa lớn|mưa bão|lũ quét|sạt lở đất|hộ gia đình|hỗ trợ|nộp hồ sơ|nộp phí|tổ công nghệ số
+mức độ|khu phố|tổ truyền thanh|tờ rơi|tờ gấp|pa nô|áp phích|hội nghị|tập huấn|bồi dưỡng
+tọa đàm|cổng thông tin điện tử|trang thông tin điện tử|mạng xã hội|báo chí|đối với
 đồng bào dân tộc thiểu số|tiếng dân tộc|tiếng mường|tiếng thái|tiếng mông|tiếng dao
 tiếng ê đê|tiếng khmer|tiếng tày|tiếng nùng|song ngữ
 quyết định số|kế hoạch số|thông tư số|nghị định số|chỉ thị số|công văn số|nghị quyết số
 người đứng đầu|người lao động|các buổi họp|buổi sinh hoạt|họp thôn|thôn xóm|giờ sáng
-ủy ban nhân dân phường|xã phường thị trấn|các phường|phường xã|trưởng thôn|tổ trưởng
+đường dây nóng|đường giao thông|ủy ban nhân dân phường|xã phường thị trấn|các phường
+phường xã|trưởng thôn|tổ trưởng
 mỗi buổi|mỗi bản tin|mỗi chương trình|mỗi lần|mỗi số|với người dân|phối hợp với
 cộng hòa xã hội chủ nghĩa việt nam|độc lập tự do hạnh phúc|nơi công cộng|ở trọ
 """
@@ -381,8 +429,8 @@ class _Vocabulary:
         for entries, pairs in ((words, self.pairs), (phrases, self.plan_pairs)):
             for entry in entries:
                 parts = [_lower(part) for part in re.findall(r"[^\W\d_]+", entry)]
-                if not all(_is_syllable(part) for part in parts):
-                    continue  # the dictionary lists letters and abbreviations ("ph", "htx") too
+                if not all(_is_syllable(part) and _well_formed(part) for part in parts):
+                    continue  # the dictionary lists letters, abbreviations and typos too
                 self.syllables.update(parts)
                 pairs.update(itertools.pairwise(parts))
         self._skeletons: dict[str, list[str]] = {}
@@ -396,6 +444,18 @@ class _Vocabulary:
     def restorations(self, damaged: str) -> list[str]:
         """Syllables that lose exactly these letters when some of theirs are dropped."""
         return self._skeletons.get(damaged, [])
+
+
+_TONE_MARKS = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
+
+
+def _well_formed(syllable: str) -> bool:
+    """One tone mark at most, no vowel twice, "ươ" whole: the list has typos ("khôống")."""
+    marks = unicodedata.normalize("NFD", syllable)
+    base = unicodedata.normalize("NFC", "".join(ch for ch in marks if ch not in _TONE_MARKS))
+    vowels = re.sub(r"[^aăâeêioôơuưy]", "", base)
+    doubled = any(a == b for a, b in itertools.pairwise(vowels))
+    return sum(ch in _TONE_MARKS for ch in marks) <= 1 and not doubled and "ưo" not in base
 
 
 def _skeletons(syllable: str) -> set[str]:

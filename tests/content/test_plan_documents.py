@@ -8,10 +8,13 @@ from pypdf import PdfReader, PdfWriter
 
 from content.documents import UnreadableDocumentError, document_text
 from content.importer import ParsedPlan, parse_plan
+from content.repair import _vocabulary, repair_text
 from tests.content.plan_files import (
     FONTS,
+    break_lines,
     damaged_docx,
     damaged_pdf,
+    drop_letters,
     locked_pdf,
     plan_docx,
     plan_pdf,
@@ -284,3 +287,76 @@ def test_a_pdf_locked_only_against_editing_is_read() -> None:
 
 def test_the_font_draws_every_vietnamese_letter() -> None:
     assert (FONTS / "BeVietnamPro-Regular.ttf").is_file()
+
+
+# Text damaged by extraction
+
+
+def _core(plan: ParsedPlan) -> tuple:
+    """What a damaged plan must still give: its number, year and each requirement's terms."""
+    return (
+        plan.number,
+        plan.year,
+        len(plan.themes),
+        [(r.channel, r.cadence, r.minutes_min, r.minutes_max) for r in plan.requirements],
+    )
+
+
+DAMAGES = {
+    "dropped letters": drop_letters,
+    "broken lines": lambda text: break_lines(text, syllable=_vocabulary().is_syllable),
+    "both": lambda text: break_lines(drop_letters(text), syllable=_vocabulary().is_syllable),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+@pytest.mark.parametrize("name", DOCUMENTS)
+def test_damaged_text_still_gives_the_plans_terms(name: str, damage: str) -> None:
+    text = read_plan(name)
+    damaged = DAMAGES[damage](text)
+    assert damaged != text
+    assert _core(parse_plan(damaged)) == _core(parse_plan(text))
+
+
+@pytest.mark.parametrize("name", DOCUMENTS)
+def test_broken_lines_alone_are_repaired_completely(name: str) -> None:
+    text = read_plan(name)
+    assert _summary(parse_plan(DAMAGES["broken lines"](text))) == DOCUMENTS[name]
+
+
+def test_dropped_letters_come_back_where_the_word_list_allows_one_reading() -> None:
+    repaired = repair_text("Phối hợp với Ph ng Văn h a và Thông tin của thành ph\n")
+    assert repaired.text == "Phối hợp với Phòng Văn hóa và Thông tin của thành phố\n"
+    assert [(r.original, r.repaired) for r in repaired.repairs] == [
+        ("Ph ng", "Phòng"),
+        ("h a", "hóa"),
+        ("ph", "phố"),
+    ]
+
+
+def test_an_ambiguous_word_is_left_as_it_came() -> None:
+    # "H a Khánh" may be Hòa Khánh or Hóa Khánh: no word list can tell a place name.
+    assert repair_text("Ủy ban nhân dân phường H a Khánh\n").text == (
+        "Ủy ban nhân dân phường H a Khánh\n"
+    )
+
+
+def test_a_word_broken_across_lines_is_joined() -> None:
+    repaired = repair_text("Đẩy mạnh tuyên truy\nền cải cách hành chính\n")
+    assert repaired.text == "Đẩy mạnh tuyên truyền\n cải cách hành chính\n"
+    assert [(r.original, r.repaired) for r in repaired.repairs] == [("truy / ền", "truyền")]
+
+
+def test_running_footers_and_page_numbers_of_a_pdf_are_dropped() -> None:
+    text = read_plan("ke-hoach-huyen-da-bac-2025.txt")
+    pdf = plan_pdf(text, footer="Kế hoạch 45/KH-UBND của UBND huyện Đà Bắc")
+    read = document_text(pdf)
+    assert read.count("Kế hoạch 45/KH-UBND của UBND huyện Đà Bắc") >= 2
+    repaired = repair_text(read)
+    assert "Kế hoạch 45/KH-UBND của UBND huyện Đà Bắc" not in repaired.text
+    assert parse_plan(read) == parse_plan(text)
+
+
+@pytest.mark.parametrize("name", [*DOCUMENTS, "ke-hoach-xa-na-luu-2024.txt"])
+def test_clean_plans_are_not_repaired(name: str) -> None:
+    assert repair_text(read_plan(name)).repairs == []
