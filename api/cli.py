@@ -29,6 +29,7 @@ from content.documents import document_text
 from content.importer import NotAPlanError, parse_plan, plan_to_dict
 from content.labels import CADENCE_NAMES, CHANNEL_NAMES, STAGE_NAMES
 from content.reading import count_syllables, estimate_seconds, read_aloud
+from content.repair import repair_text
 from content.service import import_plan
 from core.audit import Actor, act_as
 from core.backup import backup, restore
@@ -657,7 +658,8 @@ def import_plan_command(
             parsed = parse_plan(text)
         except NotAPlanError as exc:
             raise ConfigError(str(exc).rstrip(".")) from None
-        data = plan_to_dict(parsed)
+        repairs = repair_text(text).repairs
+        data = {**plan_to_dict(parsed), "repairs": [asdict(r) for r in repairs]}
         if not dry_run:
             _, engine = _open(migrate=False)
             with session_scope(engine, write=True) as session:
@@ -673,6 +675,11 @@ def import_plan_command(
         f"năm: {data['year'] or '?'}",
         f"Chủ đề tuyên truyền: {len(data['themes'])}",
         *(f"  - {theme['title']}" for theme in data["themes"]),
+        *(
+            [f"Đã sửa {len(repairs)} chỗ chữ hỏng khi trích xuất (văn bản gốc được lưu nguyên)."]
+            if repairs
+            else []
+        ),
         f"Yêu cầu phát sóng, truyền thông: {len(data['requirements'])}",
         *(
             f"  - {CHANNEL_NAMES[r['channel']]}, "

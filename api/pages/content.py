@@ -36,6 +36,7 @@ from content.models import (
     ScriptTemplate,
     Theme,
 )
+from content.repair import repair_text
 from content.service import (
     Draft,
     approve_content_item,
@@ -263,6 +264,7 @@ def _import_page(
         parsed=parsed,
         requirements=[_requirement_view(r) for r in parsed.requirements] if parsed else [],
         quotes_open=True,
+        repairs=repair_text(form.text).repairs if parsed else [],
         level_names=LEVEL_NAMES,
         notice=notice,
         max_mb=MAX_DOCUMENT_BYTES // 1_000_000,

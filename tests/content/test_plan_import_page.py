@@ -7,7 +7,7 @@ from sqlmodel import func, select
 
 from content.models import Plan
 from core.db import session_scope
-from tests.content.plan_files import plan_docx, plan_pdf, read_plan, scanned_pdf
+from tests.content.plan_files import drop_letters, plan_docx, plan_pdf, read_plan, scanned_pdf
 
 PASSWORD = "mật-khẩu-đủ-dài"
 
@@ -96,3 +96,18 @@ def test_a_word_file_previews_and_a_scan_is_refused_next_to_the_file_field(
     error = re.search(r'id="error-file"[^>]*>([^<]*)<', scan.text).group(1)
     assert "bản quét" in html.unescape(error)
     assert _plans(engine) == 0
+
+
+def test_the_preview_lists_the_repairs_of_a_damaged_text(client, newsroom, engine) -> None:
+    token = _login(client, "alice")
+    damaged = drop_letters(read_plan("ke-hoach-phong-vhtt-krong-ana-2024.txt"))
+    previewed = client.post(
+        "/plans/import", data={"csrf_token": token, "station": "XA-A", "text": damaged}
+    )
+    assert previewed.status_code == 200, previewed.text
+    words = _words(previewed.text)
+    assert "chỗ chữ hỏng khi trích xuất" in words
+    assert "“PH NG” → “PHÒNG”" in words
+    assert "Phòng Văn hóa và Thông tin (cấp huyện)" in words
+    # The form keeps the text as it came: what is saved is the original beside the repairs.
+    assert "PH NG VĂN H A" in _form_value(previewed.text, "text")

@@ -15,6 +15,7 @@ from scheduler.service import create_station
 from tests.content.plan_files import (
     damaged_docx,
     damaged_pdf,
+    drop_letters,
     locked_pdf,
     plan_docx,
     plan_pdf,
@@ -243,6 +244,13 @@ def test_cli_imports_pdf_and_word_files_and_refuses_a_scan(tmp_path, database_ur
         parsed = json.loads(dry.stdout)
         assert (parsed["number"], parsed["level"]) == ("09/KH-VHTT", "district")
         assert parsed["requirements"][2]["languages"] == ["vie", "rad"]
+    damaged = tmp_path / "hong.txt"
+    damaged.write_text(drop_letters(text), encoding="utf-8")
+    repaired = run_cli("import-plan", str(damaged), "--dry-run", "--json", env=env)
+    assert repaired.returncode == 0, repaired.stderr
+    parsed = json.loads(repaired.stdout)
+    assert {"original": "PH NG", "repaired": "PHÒNG"} in parsed["repairs"]
+    assert parsed["issuer"] == "Phòng Văn hóa và Thông tin"
     scan = tmp_path / "ban-quet.pdf"
     scan.write_bytes(scanned_pdf())
     refused = run_cli("import-plan", str(scan), env=env)
