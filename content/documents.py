@@ -63,7 +63,8 @@ def document_text(raw: bytes) -> str:
     if b"\x00" in raw:
         # PostgreSQL cannot store NUL in text; no text document contains one.
         raise UnreadableDocumentError(
-            "Tệp không phải PDF, Word .docx hay văn bản UTF-8 nên không đọc được."
+            "Tệp chứa ký tự NUL: đây không phải PDF, Word .docx hay văn bản UTF-8 nên không đọc"
+            " được."
         )
     try:
         return raw.decode("utf-8-sig")
