@@ -51,8 +51,8 @@ from core.migrations import upgrade
 from core.models import DeviceToken
 from core.settings import parse_database_url
 from scheduler.models import Booking, Cluster, Station, StationKind
-from scheduler.playlists import BATCH_STATIONS, generate_stations, rule_to_json
-from scheduler.recurrence import Recurrence
+from scheduler.playlists import BATCH_STATIONS, generate_stations
+from scheduler.recurrence import Recurrence, rule_to_json
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 WINDOWS = [
