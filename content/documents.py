@@ -117,6 +117,19 @@ def _unlocked(reader: PdfReader) -> bool:
         return False
 
 
+def _unjustified(line: str) -> str:
+    """A justified line with single spaces; a header's wide gap between columns is kept.
+
+    Layout mode spreads the words of a justified line with runs of two or three spaces, which
+    would read as the cells of a header and split words that lost a letter ("h  a").
+    """
+    gaps = [len(gap) for gap in re.findall(r"(?<=\S) {2,}(?=\S)", line)]
+    if len(gaps) < 3 or max(gaps) > 4:
+        return line
+    indent = len(line) - len(line.lstrip())
+    return " " * indent + " ".join(line.split())
+
+
 _DASH_LINE = re.compile(r"^\s*[-–]\s+(?![^\W\d_][^:.;]{1,38}:)")
 _SENTENCE_END = (".", ";", ":", "!", "?", "…")
 
@@ -128,8 +141,10 @@ def _tidy_page(text: str) -> str:
     next line starts with a dash it is not a list item but "Truyền thanh - Truyền hình" cut
     before its dash. An item that is a field ("- Thời gian: ...") always stays an item.
     """
-    lines = [line.rstrip() for line in text.split("\n")]
-    right = max((len(line) for line in lines), default=0)
+    lines = [_unjustified(line.rstrip()) for line in text.split("\n")]
+    lengths = sorted(len(line) for line in lines if line)
+    # The text block's width: most full lines reach it; a footer set further right does not.
+    right = lengths[int(0.9 * (len(lengths) - 1))] if lengths else 0
     joined: list[str] = []
     for line in lines:
         previous = joined[-1] if joined else ""

@@ -4,10 +4,10 @@ Text taken from a PDF can repeat a page's running header or footer in the middle
 break a word across two lines ("truy" / "ền"), and drop the letters a font did not map back
 to Unicode: "Phòng Văn hóa" arrives as "Ph ng Văn h a", "thành phố" as "thành ph". A dropped
 letter is restored only where a Vietnamese word list makes it unambiguous: the fragments
-must make a known syllable, and of all the syllables they could make exactly one forms a
-known word with its neighbours ("văn h a" can only be "văn hóa"). Evidence comes first from
-the plan itself (its undamaged words), then from the words of plans and of the voice's
-lexicon, then from the dictionary that underthesea ships (Viet74K); a tie changes nothing.
+must make a known syllable, and among the syllables they could make one must read best with
+its neighbours ("văn h a" can only be "văn hóa"); a tie changes nothing ("H a Khánh" stays).
+The word list is the dictionary underthesea ships (Viet74K), the phrases of plans and of the
+voice's lexicon (which count more), and the plan's own undamaged words.
 The original text is kept by the caller: repair_text returns each change beside it.
 """
 
@@ -93,8 +93,7 @@ _BROKEN_AT_END = re.compile(rf"({_LETTERS})-?[ \t]*\n([ \t]*)({_LETTERS})")
 
 
 def _rejoin_broken_words(text: str, repairs: list[Repair]) -> str:
-    """ "truy" + newline + "ền" becomes "truyền" on the first line, when only joined they are
-    a syllable."""
+    """Join the two halves of a word cut by a line break ("truy" / "ền" -> "truyền")."""
     vocabulary = _vocabulary()
 
     def join(match: re.Match[str]) -> str:

@@ -202,7 +202,11 @@ def test_each_plan_text_gives_its_facts(name: str) -> None:
     assert _summary(parse_plan(read_plan(name))) == DOCUMENTS[name]
 
 
-FORMS = {"PDF": plan_pdf, "Word": plan_docx}
+FORMS = {
+    "PDF": plan_pdf,
+    "PDF with a running footer": lambda text: plan_pdf(text, footer="Kế hoạch - bản chính thức"),
+    "Word": plan_docx,
+}
 
 
 @pytest.mark.parametrize("form", FORMS)
@@ -306,6 +310,7 @@ DAMAGES = {
     "dropped letters": drop_letters,
     "broken lines": lambda text: break_lines(text, syllable=_vocabulary().is_syllable),
     "both": lambda text: break_lines(drop_letters(text), syllable=_vocabulary().is_syllable),
+    "a justified PDF that lost letters": lambda text: document_text(plan_pdf(drop_letters(text))),
 }
 
 
