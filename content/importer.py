@@ -9,6 +9,7 @@ import datetime
 import re
 from dataclasses import asdict, dataclass
 
+from content.duties import _plan_requirements
 from content.outline import (
     _NAME,
     _NAME_LENGTH,
@@ -25,13 +26,13 @@ from content.outline import (
     _split_sentences,
     _squash,
 )
+from content.repair import repair_text
 from content.requirements import (
     CADENCES,
     CHANNELS,
     ETHNIC_UNSPECIFIED,
     ParsedRequirement,
     _field,
-    _requirements,
 )
 
 __all__ = [
@@ -75,7 +76,7 @@ class NotAPlanError(Exception):
 
 def parse_plan(text: str) -> ParsedPlan:
     """Parse a plan document; raise NotAPlanError for a document that is not a plan."""
-    lines = _clean_lines(text)
+    lines = _clean_lines(repair_text(text).text)
     if not any(lines):
         raise NotAPlanError("Tài liệu trống, không có nội dung để nhập.")
     title_at = _find_title_line(lines)
@@ -94,9 +95,9 @@ def parse_plan(text: str) -> ParsedPlan:
     legal_basis, clauses = _split_preamble(root.body)
     place = _header_place(front)
     issuer = _issuer(header, clauses, title, place, "\n".join(lines))
-    level = _level(issuer, title)
+    level = _level(issuer, title) or _header_level(header)
     themes = _themes(sections)
-    requirements = _requirements(sections, level)
+    requirements = _plan_requirements(sections, level)
     if not themes and not requirements:
         raise NotAPlanError(
             "Kế hoạch không nêu nội dung tuyên truyền hay hình thức tuyên truyền nào để nhập."
@@ -235,15 +236,15 @@ def _header_cells(header: list[str]) -> list[str]:
 
 
 def _header_number(lines: list[str]) -> str | None:
-    """The plan's own number from its header ("Số: 36/KH-UBND")."""
+    """The plan's own number from its header ("Số: 36/KH-UBND"; "S: 36/..." lost its "ố")."""
     for line in lines:
-        match = re.search(r"\bSố\s*:?\s*(\d+)\s*/\s*([\w./-]*[\w])", line)
+        match = re.search(r"\b(?:Số\s*:?|S\s*:)\s*(\d+)\s*/\s*([\w./-]*[\w])", line)
         if match:
             return f"{match.group(1)}/{match.group(2)}"
     return None
 
 
-_NUMBER_LINE = re.compile(r"^Số\s*:?\s*\d")
+_NUMBER_LINE = re.compile(r"^(?:Số\s*:?|S\s*:)\s*\d")
 _PLACE_DATE = re.compile(rf"(?P<place>[{_UPPER}][^\W\d_]*(?: [^\W\d_]+){{0,4}}),\s*ngày\b")
 _DATES = (
     re.compile(r"ngày\s*(\d{1,2})\s*tháng\s*(\d{1,2})\s*năm\s*(\d{4})"),
@@ -378,13 +379,24 @@ def _header_agency(header: list[str], document: str) -> str | None:
     """The lowest agency in the header block ("UBND TỈNH X / SỞ Y" -> Sở Y)."""
     agencies: list[str] = []
     for cell in _header_cells(header):
-        if cell != cell.upper() or "CỘNG HÒA" in cell:
+        if cell != cell.upper() or re.search("CỘNG HÒA|ĐỘC LẬP|HẠNH PHÚC", cell):
             continue
         if _HEADER_AGENCY.match(cell):
             agencies.append(cell)
-        elif _HEADER_UNIT.match(cell) and agencies:
+        elif agencies and re.fullmatch(r"[^\W\d_]+(?:[ -]+[^\W\d_]+)*", cell):
+            # A unit ("HUYỆN X") or the rest of a name wrapped in its narrow column ("THÔNG").
             agencies[-1] = f"{agencies[-1]} {cell}"
     return _canonical_agency(agencies[-1], document) if agencies else None
+
+
+def _header_level(header: list[str]) -> str | None:
+    """The level of the header's units, for an issuer like "Phòng Văn hóa" that names none."""
+    for cell in _header_cells(header):
+        if "CỘNG HÒA" not in cell and (_HEADER_AGENCY.match(cell) or _HEADER_UNIT.match(cell)):
+            level = _level(cell.lower(), "")
+            if level:
+                return level
+    return None
 
 
 def _canonical_agency(raw: str, document: str) -> str:

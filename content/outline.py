@@ -88,6 +88,7 @@ _TERMINAL = (".", ";", ":", "!", "?", "…")
 # A wrapped line fills the page, so a shorter one ends its paragraph; a line longer than any
 # page is a whole paragraph (Markdown, word-processor exports).
 _SHORT_LINE = 50
+_FIELD_LABEL = re.compile(r"^[^\W\d_][^:.;]{1,38}:\s*\S")
 _LONG_LINE = 100
 
 
@@ -137,7 +138,7 @@ def _paragraphs(lines: list[str]) -> list[tuple[str, str, str]]:
         if not line:
             continue
         kind, label, rest = _marker(line)
-        if paragraphs and not _starts_paragraph(kind, rest, paragraphs[-1][2], previous_length):
+        if paragraphs and not _starts_paragraph(kind, rest, paragraphs[-1], previous_length):
             paragraphs[-1][2] += " " + line
         else:
             paragraphs.append([kind, label, rest])
@@ -145,8 +146,9 @@ def _paragraphs(lines: list[str]) -> list[tuple[str, str, str]]:
     return [(kind, label, text) for kind, label, text in paragraphs]
 
 
-def _starts_paragraph(kind: str, rest: str, previous: str, previous_length: int) -> bool:
+def _starts_paragraph(kind: str, rest: str, last: list[str], previous_length: int) -> bool:
     """Whether a line opens a new paragraph rather than continuing a wrapped one."""
+    previous = last[2]
     ended = previous.endswith(_TERMINAL)
     if kind in ("caps", "text") and not ended and (previous + rest).upper() == previous + rest:
         return False  # "III. HÌNH THỨC, THỜI GIAN\nTHỰC HIỆN" is one heading wrapped in two
@@ -157,6 +159,8 @@ def _starts_paragraph(kind: str, rest: str, previous: str, previous_length: int)
         return True
     if not rest[:1].isupper():
         return False
+    if ended and last[0] in ("dash", "plus") and _FIELD_LABEL.match(previous):
+        return True  # a sentence after "- Cơ quan thực hiện: UBND các xã." is not its value
     return previous_length < _SHORT_LINE or (ended and previous_length > _LONG_LINE)
 
 

@@ -110,7 +110,7 @@ _STATION = re.compile(
     re.I,
 )
 _CHANNEL_PATTERNS = (
-    ("relay", re.compile(r"tiếp sóng|tiếp âm", re.I)),
+    ("relay", re.compile(r"tiếp\s+(?:phát\s+)?sóng|tiếp\s+âm|tiếp\s+phát", re.I)),
     ("commune_loudspeaker", re.compile(r"\bloa\b|truyền thanh\s+(?:c[ơở]\s*sở|cấp xã)", re.I)),
     (
         "web_portal",
@@ -126,7 +126,8 @@ _CHANNEL_PATTERNS = (
         re.compile(
             r"hội nghị|hội thảo|tọa đàm|đối thoại|cuộc họp|buổi họp|phiên họp"
             r"|họp\s+(?:thôn|bản|ấp|tổ|khu|dân|giao ban|định kỳ)|ngày pháp luật"
-            r"|sinh hoạt\s+(?:chi bộ|chuyên đề|cộng đồng)",
+            r"|sinh hoạt\s+(?:chi bộ|chuyên đề|cộng đồng|tổ dân phố|khu dân cư|thôn|bản|tổ)"
+            r"|nói chuyện",
             re.I,
         ),
     ),
@@ -292,13 +293,19 @@ _SOME_LANGUAGE = re.compile(
 )
 
 
+# A language named but not in the table ("tiếng Vân Kiều"): still an ethnic language.
+_OTHER_LANGUAGE = re.compile(
+    rf"\b[Tt]iếng\s+(?!(?:Việt|Anh|Pháp|Trung|Hoa|Nhật|Hàn|Nga|Đức)\b)[{_UPPER}]"
+)
+
+
 def _languages(text: str) -> list[str]:
     """ISO 639-3 codes: "vie", then each ethnic language the text says to broadcast in."""
     codes = ["vie"]
     for match in _NAMED_LANGUAGES.finditer(text):
         for name in re.finditer(_LANGUAGE, match.group(), re.I):
             codes.append(_language_code(name.group()))
-    if len(codes) == 1 and _SOME_LANGUAGE.search(text):
+    if len(codes) == 1 and (_SOME_LANGUAGE.search(text) or _OTHER_LANGUAGE.search(text)):
         codes.append(ETHNIC_UNSPECIFIED)
     return list(dict.fromkeys(codes))
 
@@ -392,12 +399,13 @@ def _activity_requirements(activity: _Activity, level: str | None) -> list[Parse
     time, duration = _value(fields, "time"), _value(fields, "duration")
     requirements = []
     for label, entry in _entries(node, fields) if channels else []:
-        languages = _languages(entry or "")
-        languages = languages if languages[1:] else _languages(general)
+        own = _languages(entry or "")
         cadence = _first(_cadence, entry, time, node.heading)
         minutes = _first(_minutes, entry, duration, time, node.heading) or (None, None)
-        text = _source_text(node.heading, label, entry, languages, general)
         for channel in _channels(entry or "", level) or channels:
+            # A relayed programme is in its station's language, not in the activity's others.
+            languages = own if own[1:] or channel == "relay" else _languages(general)
+            text = _source_text(node.heading, label, entry, languages, general)
             requirements.append(
                 ParsedRequirement(channel, cadence, *minutes, list(languages), lead, text)
             )

@@ -21,6 +21,7 @@ from api.pages.editorial import (
 )
 from api.uploads import MAX_DOCUMENT_BYTES
 from api.web import check_csrf, render
+from content.documents import PLAN_EXTENSIONS, UnreadableDocumentError, document_text
 from content.importer import ETHNIC_UNSPECIFIED, NotAPlanError, ParsedPlan, parse_plan
 from content.labels import CADENCE_NAMES, CHANNEL_NAMES, STATUS_NAMES
 from content.languages import LANGUAGES
@@ -28,6 +29,7 @@ from content.models import (
     ContentItem,
     PlanRequirement,
 )
+from content.repair import repair_text
 from content.service import (
     import_plan,
     plan_requirements,
@@ -43,7 +45,6 @@ PLAN_STATUS_NAMES = {
     "archived": "đã lưu trữ",
 }
 LEVEL_NAMES = {"province": "cấp tỉnh", "district": "cấp huyện", "commune": "cấp xã"}
-PLAN_EXTENSIONS = (".txt", ".md", ".markdown")
 
 
 def _minutes_text(low: int | None, high: int | None) -> str:
@@ -150,6 +151,8 @@ def _import_page(
         national=principal.station_id is None,
         parsed=parsed,
         requirements=[_requirement_view(r) for r in parsed.requirements] if parsed else [],
+        quotes_open=True,
+        repairs=repair_text(form.text).repairs if parsed else [],
         level_names=LEVEL_NAMES,
         notice=notice,
         max_mb=MAX_DOCUMENT_BYTES // 1_000_000,
@@ -173,14 +176,14 @@ async def _uploaded_text(file: UploadFile | None) -> tuple[str | None, str | Non
         return None, None
     name = file.filename.lower()
     if not name.endswith(PLAN_EXTENSIONS):
-        return None, "Chỉ nhận tệp văn bản .txt hoặc .md (Markdown)."
+        return None, "Chỉ nhận tệp .txt, .md (Markdown), .pdf hoặc Word .docx."
     raw = await file.read(MAX_DOCUMENT_BYTES + 1)
     if len(raw) > MAX_DOCUMENT_BYTES:
         return None, f"Tệp quá lớn (tối đa {MAX_DOCUMENT_BYTES // 1_000_000} MB)."
     try:
-        return raw.decode("utf-8-sig"), None
-    except UnicodeDecodeError:
-        return None, "Tệp phải mã hóa UTF-8 (khi lưu, chọn “UTF-8”)."
+        return document_text(raw), None
+    except UnreadableDocumentError as exc:
+        return None, exc.detail
 
 
 @router.post("/plans/import", dependencies=[Depends(check_csrf)])
@@ -211,7 +214,7 @@ async def import_submit(
     if problem:
         errors["station"] = problem
     if not text and "file" not in errors:
-        errors["text"] = "Hãy dán văn bản kế hoạch hoặc chọn tệp .txt, .md."
+        errors["text"] = "Hãy dán văn bản kế hoạch hoặc chọn tệp .txt, .md, .pdf, .docx."
     parsed = None
     if text:
         try:

@@ -186,7 +186,8 @@ def test_a_plan_file_is_uploaded_and_bad_documents_are_refused_next_to_their_fie
     refusals = [
         ({"text": NOT_A_PLAN}, None, "text", "KẾ HOẠCH"),
         ({"text": "   "}, None, "text", "Hãy dán văn bản"),
-        ({"text": ""}, ("ke-hoach.pdf", b"%PDF-1.4", "application/pdf"), "file", ".txt"),
+        ({"text": ""}, ("ke-hoach.pdf", b"%PDF-1.4", "application/pdf"), "file", "PDF bị hỏng"),
+        ({"text": ""}, ("ke-hoach.odt", b"PK\x03\x04", "text/plain"), "file", ".docx"),
         (
             {"text": ""},
             ("ke-hoach.txt", "KẾ HOẠCH".encode("utf-16"), "text/plain"),
