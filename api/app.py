@@ -68,6 +68,7 @@ Errors are RFC 9457 `application/problem+json`.
 
 
 USAGE_FLUSH_S = 2.0
+SESSION_COOKIE = "tt_session"
 
 
 async def _write_device_uses(usage: UsageLog, engine: Engine) -> None:
@@ -153,18 +154,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.signing_key,
-        session_cookie="tt_session",
+        session_cookie=SESSION_COOKIE,
         max_age=settings.session_hours * 3600,
         same_site="lax",
         https_only=settings.secure_cookies,
     )
-    app.add_middleware(BodyLimit)
-    # Inside the security headers and the concurrency limit, before all else.
+    # Inside the concurrency limit, before all else.
     app.add_middleware(FastPull)
-    app.add_middleware(SecurityHeaders)
-    # Added last, so it runs first: no request takes a connection before it has a slot.
-    # A request may hold two at once (a pull that makes a missing day), hence half.
+    # Each middleware added runs before those added earlier: no request takes a
+    # connection before it has a slot. A request may hold two at once (a pull that
+    # makes a missing day), hence half.
     app.add_middleware(ConcurrencyLimit, limit=POOL_CAPACITY // 2)
+    # A body arrives whole before its request asks for a slot.
+    app.add_middleware(BodyLimit, session_cookie=SESSION_COOKIE)
+    # Outermost, so every refusal carries the headers too.
+    app.add_middleware(SecurityHeaders)
     app.mount("/static/app", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _serve_docs_offline(app)
     return app
