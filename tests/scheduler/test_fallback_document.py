@@ -7,8 +7,8 @@ from sqlmodel import select
 
 from core.db import session_scope
 from scheduler.models import Booking, Playlist, Station, StationKind
-from scheduler.playlists import generate_playlists, playlist_document, rule_to_json
-from scheduler.recurrence import Recurrence
+from scheduler.playlists import generate_playlists, playlist_document
+from scheduler.recurrence import Recurrence, rule_to_json
 from scheduler.service import create_station, update_station
 
 DAY = date(2030, 1, 21)
