@@ -21,7 +21,7 @@ from rich.progress import Progress
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
-from api.demo import HISTORY_DAYS, DemoSummary, prepare_demo, prepare_demo_audio
+from api.demo import HISTORY_DAYS, DemoSummary, demo_base_url, prepare_demo, prepare_demo_audio
 from audio.models import JobStatus, RenderJob
 from audio.service import process_queue
 from audio.store import MediaStore
@@ -235,7 +235,7 @@ def demo(
             summary.audio = prepare_demo_audio(
                 engine,
                 store=MediaStore(settings.media_path),
-                base_url=settings.public_base_url,
+                base_url=demo_base_url(settings, host=host, port=port),
                 on_job=None if as_json else _progress_bars(bars),
             )
         engine.dispose()
