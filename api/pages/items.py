@@ -3,6 +3,7 @@
 import time
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -544,36 +545,49 @@ def edit_item(
     return RedirectResponse(f"/items/{item.id}?saved=edit", status_code=303)
 
 
-def _workflow(
-    request: Request,
-    principal: Principal,
-    session: Session,
-    settings: Settings,
+class Step(StrEnum):
+    """The editorial steps a button on the item page takes."""
+
+    submit = "submit"
+    approve = "approve"
+    return_ = "return"
+    archive = "archive"
+    render = "render"
+
+
+# Declared after /edit: `{step}` would otherwise take that path too.
+@router.post("/items/{item_id:int}/{step}", dependencies=[Depends(check_csrf)])
+def item_step(
     item_id: int,
-    step: str,
-    note: str = "",
+    step: Step,
+    request: Request,
+    principal: Stepper,
+    session: SessionDep,
+    settings: SettingsDep,
+    note: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    """One editorial step; a refusal is shown on the item page with its reason."""
+    """Submit, approve, return (with a note), archive or render; a refusal is shown on the
+    item page with its reason."""
     item, station = _writable(session, principal, item_id)
     try:
-        if step in ("approve", "return") and not principal.may(Permission.content_approve):
+        if step in (Step.approve, Step.return_) and not principal.may(Permission.content_approve):
             raise ForbiddenError("Vai trò của bạn không được duyệt nội dung.")
-        if step == "submit":
+        if step == Step.submit:
             submit_content_item(session, item=item)
-        elif step == "approve":
+        elif step == Step.approve:
             approve_content_item(
                 session, item=item, station=station_facts(station), approver=principal.name
             )
-        elif step == "return":
+        elif step == Step.return_:
             if not note.strip() and item.status == ContentStatus.submitted:
                 raise InvalidError(
                     "Hãy ghi lý do trả lại để người viết biết cần sửa gì.",
                     errors=[{"field": "note"}],
                 )
             return_content_item(session, item=item, note=note.strip())
-        elif step == "archive":
+        elif step == Step.archive:
             archive_content_item(session, item=item)
-        elif step == "render":
+        else:
             enqueue_render(
                 session,
                 item=item,
@@ -590,66 +604,5 @@ def _workflow(
             request, principal, session, settings, item, status=status, errors={field: exc.detail}
         )
     session.commit()
-    anchor = "#am-thanh" if step == "render" else ""
-    return RedirectResponse(f"/items/{item.id}?saved={step}{anchor}", status_code=303)
-
-
-@router.post("/items/{item_id:int}/submit", dependencies=[Depends(check_csrf)])
-def submit_item(
-    item_id: int,
-    request: Request,
-    principal: Stepper,
-    session: SessionDep,
-    settings: SettingsDep,
-) -> Response:
-    """Send the newest version for approval."""
-    return _workflow(request, principal, session, settings, item_id, "submit")
-
-
-@router.post("/items/{item_id:int}/approve", dependencies=[Depends(check_csrf)])
-def approve_item(
-    item_id: int,
-    request: Request,
-    principal: Stepper,
-    session: SessionDep,
-    settings: SettingsDep,
-) -> Response:
-    """Approve the submitted version so it may air."""
-    return _workflow(request, principal, session, settings, item_id, "approve")
-
-
-@router.post("/items/{item_id:int}/return", dependencies=[Depends(check_csrf)])
-def return_item(
-    item_id: int,
-    request: Request,
-    principal: Stepper,
-    session: SessionDep,
-    settings: SettingsDep,
-    note: Annotated[str, Form(max_length=1000)] = "",
-) -> Response:
-    """Send a submitted version back to its author with a note."""
-    return _workflow(request, principal, session, settings, item_id, "return", note)
-
-
-@router.post("/items/{item_id:int}/archive", dependencies=[Depends(check_csrf)])
-def archive_item(
-    item_id: int,
-    request: Request,
-    principal: Stepper,
-    session: SessionDep,
-    settings: SettingsDep,
-) -> Response:
-    """Retire an item."""
-    return _workflow(request, principal, session, settings, item_id, "archive")
-
-
-@router.post("/items/{item_id:int}/render", dependencies=[Depends(check_csrf)])
-def render_item(
-    item_id: int,
-    request: Request,
-    principal: Stepper,
-    session: SessionDep,
-    settings: SettingsDep,
-) -> Response:
-    """Queue the approved version for rendering with the station's voice."""
-    return _workflow(request, principal, session, settings, item_id, "render")
+    anchor = "#am-thanh" if step == Step.render else ""
+    return RedirectResponse(f"/items/{item.id}?saved={step.value}{anchor}", status_code=303)
