@@ -19,7 +19,7 @@ from content.models import (
     Theme,
 )
 from content.reading import estimate_seconds, read_aloud
-from content.scripts import ScriptContext, render_script
+from content.scripts import ScriptContext, check_template, render_script
 from core.clock import utcnow
 from core.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
 
@@ -166,7 +166,9 @@ def save_template(
 ) -> ScriptTemplate:
     """Create or replace a programme's script template after a trial render of sample words."""
     # A template that cannot render sample words would fail every item of its programme:
-    # refuse it now, with the line, rather than at each item.
+    # refuse it now, with the line, rather than at each item. The type check also
+    # covers the branches the sample words do not take.
+    check_template(text)
     sample = ScriptContext(
         station="Đài truyền thanh mẫu",
         programme=programme,
