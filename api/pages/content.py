@@ -46,6 +46,7 @@ from content.service import (
     import_plan,
     item_versions,
     plan_requirements,
+    readable_themes,
     return_content_item,
     submit_content_item,
 )
@@ -152,6 +153,10 @@ def _readable_ids(session: Session, principal: Principal) -> set[int] | None:
     if ids is None or principal.station_id is None:
         return ids
     return ids | set(ancestor_ids(session, station_id=principal.station_id))
+
+
+def _themes(session: Session, principal: Principal) -> list[Theme]:
+    return readable_themes(session, owner_ids=_readable_ids(session, principal), by_name=True)
 
 
 def _writable_stations(session: Session, principal: Principal) -> list[Station]:
@@ -447,7 +452,7 @@ def items_page(
     params = request.query_params
     filters = ItemFilters(**{k: params.get(k, "").strip() for k in asdict(ItemFilters())})
     plans = _plans(session, principal)
-    themes = list(session.exec(select(Theme).order_by(Theme.name)))
+    themes = _themes(session, principal)
     errors: dict[str, str] = {}
     if filters.status and filters.status not in STATUS_NAMES:
         errors["status"] = "Hãy chọn trạng thái trong danh sách."
@@ -559,7 +564,7 @@ def _item_choices(session: Session, principal: Principal) -> dict[str, Any]:
     return {
         "stations": stations,
         "plans": _plans(session, principal),
-        "themes": list(session.exec(select(Theme).order_by(Theme.name))),
+        "themes": _themes(session, principal),
         "programmes": programmes,
         "languages": LANGUAGES,
         "priority_names": PRIORITY_NAMES,
@@ -714,7 +719,11 @@ def new_item(
             )
             return again(200, errors={}, preview=_draft_view(draft))
         item, _, draft = create_content_item(
-            session, station=station_facts(owner), author=principal.name, **arguments
+            session,
+            station=station_facts(owner),
+            author=principal.name,
+            theme_owners=_readable_ids(session, principal),
+            **arguments,
         )
     except ProblemError as exc:
         session.rollback()

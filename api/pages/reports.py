@@ -18,10 +18,12 @@ from api.auth import Permission, Principal, visible_station_ids
 from api.charts import bar_chart, number
 from api.deps import SessionDep, SettingsDep
 from api.exports import to_csv, to_xlsx
+from api.routes.content import _readable_station_ids as readable_station_ids
 from api.routes.reports import Built, ComplianceQuery, build_report, document, tables
 from api.web import WebPrincipal, problem_page, render, templates
 from content.languages import LANGUAGES
 from content.models import Plan, Theme
+from content.service import readable_themes
 from core.clock import utcnow
 from core.errors import ForbiddenError, InvalidError, ProblemError
 from scheduler.airings import ChainCheck, verify_chain
@@ -286,7 +288,9 @@ def compliance_page(
         "errors": {},
         "stations": stations,
         "plans": _plans(session, principal),
-        "themes": list(session.exec(select(Theme).order_by(Theme.name))),
+        "themes": readable_themes(
+            session, owner_ids=readable_station_ids(session, principal), by_name=True
+        ),
         "languages": LANGUAGES,
         "outcome_names": OUTCOME_NAMES,
         "csv_tables": CSV_TABLES,

@@ -1,4 +1,5 @@
-"""Communication plans: import a document, review what was found; and the theme list."""
+"""Communication plans: import a document, review what was found; and the themes, each
+owned by the station that made it or shared by all."""
 
 from datetime import date, datetime
 from typing import Annotated
@@ -12,8 +13,15 @@ from api.deps import SessionDep
 from api.limits import PageLimit
 from api.uploads import read_text_document
 from content.models import Plan, PlanRequirement, PlanStatus, Theme
-from content.service import get_plan, get_theme, import_plan, plan_requirements, save_theme
-from core.errors import InvalidError, NotFoundError
+from content.service import (
+    get_plan,
+    import_plan,
+    plan_requirements,
+    readable_themes,
+    save_theme,
+)
+from core.errors import ForbiddenError, InvalidError, NotFoundError
+from core.models import Role
 from scheduler.models import Station
 from scheduler.service import ancestor_ids, get_station
 
@@ -152,36 +160,91 @@ class ThemeIn(BaseModel):
     parent_id: int | None = None
 
 
+class ThemeNew(ThemeIn):
+    """A theme to add, owned by a station."""
+
+    station: str | None = Field(
+        None,
+        description="code of the owning station; by default the caller's own "
+        "(for an admin: none, a shared theme)",
+    )
+
+
 class ThemeOut(ThemeIn):
     """A stored theme."""
 
     id: int
+    station: str | None = Field(description="the owning station; none: shared, edited by admins")
+
+
+def _theme_out(session: Session, theme: Theme) -> ThemeOut:
+    owner = session.get(Station, theme.station_id) if theme.station_id else None
+    return ThemeOut(
+        id=theme.id,
+        name=theme.name,
+        parent_id=theme.parent_id,
+        station=owner.code if owner else None,
+    )
+
+
+def _editable_theme(session: Session, principal: Principal, theme_id: int) -> Theme:
+    # Another province's theme names its items in that province's reports: only those
+    # whose scope holds the owner edit it, and only admins edit the shared ones.
+    theme = session.get(Theme, theme_id)
+    ids = _readable(session, principal)
+    if theme is None or (ids is not None and theme.station_id not in (ids | {None})):
+        raise NotFoundError(f"Không có chủ đề số {theme_id}.")
+    if theme.station_id is not None:
+        require_reach(session, principal, session.get(Station, theme.station_id))
+    elif principal.role != Role.admin:
+        raise ForbiddenError(
+            f"Chủ đề {theme.name!r} dùng chung cho cả nước, chỉ quản trị viên sửa được; "
+            "hãy tạo chủ đề riêng của đài."
+        )
+    return theme
 
 
 @router.get("/themes", response_model=list[ThemeOut], summary="The theme taxonomy")
 def list_themes(
-    _principal: CanRead,
+    principal: CanRead,
     session: SessionDep,
     after: Annotated[int, Query(ge=0, description="continue after this id (paging)")] = 0,
     limit: PageLimit = 200,
 ) -> list[ThemeOut]:
-    """Return the theme taxonomy, by id."""
-    themes = session.exec(select(Theme).where(Theme.id > after).order_by(Theme.id).limit(limit))
-    return [ThemeOut.model_validate(t, from_attributes=True) for t in themes]
+    """Return the shared themes and those of stations within or above the caller's scope."""
+    owners = _readable(session, principal)
+    themes = readable_themes(session, owner_ids=owners, after=after, limit=limit)
+    return [_theme_out(session, t) for t in themes]
 
 
 @router.post("/themes", response_model=ThemeOut, status_code=201, summary="Add a theme")
-def add_theme(body: ThemeIn, _principal: CanWrite, session: SessionDep) -> ThemeOut:
-    """Add a theme to the taxonomy."""
-    theme = save_theme(session, name=body.name, parent_id=body.parent_id)
+def add_theme(body: ThemeNew, principal: CanWrite, session: SessionDep) -> ThemeOut:
+    """Add a theme owned by a station within the caller's scope (by default their own)."""
+    owner = get_station(session, code=body.station) if body.station else None
+    if owner is not None:
+        require_reach(session, principal, owner)
+    theme = save_theme(
+        session,
+        name=body.name,
+        parent_id=body.parent_id,
+        station_id=owner.id if owner else principal.station_id,
+        owner_ids=_readable(session, principal),
+    )
     session.commit()
-    return ThemeOut.model_validate(theme, from_attributes=True)
+    return _theme_out(session, theme)
 
 
 @router.put("/themes/{theme_id}", response_model=ThemeOut, summary="Rename or move a theme")
-def edit_theme(theme_id: int, body: ThemeIn, _principal: CanWrite, session: SessionDep) -> ThemeOut:
-    """Rename a theme or give it another parent."""
-    theme = get_theme(session, theme_id=theme_id)
-    save_theme(session, name=body.name, parent_id=body.parent_id, theme=theme)
+def edit_theme(theme_id: int, body: ThemeIn, principal: CanWrite, session: SessionDep) -> ThemeOut:
+    """Rename a theme or give it another parent: a theme of the caller's scope, or a
+    shared one for admins."""
+    theme = _editable_theme(session, principal, theme_id)
+    save_theme(
+        session,
+        name=body.name,
+        parent_id=body.parent_id,
+        theme=theme,
+        owner_ids=_readable(session, principal),
+    )
     session.commit()
-    return ThemeOut.model_validate(theme, from_attributes=True)
+    return _theme_out(session, theme)
