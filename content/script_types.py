@@ -272,6 +272,7 @@ def typed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
         for a in [spec.takes, *((spec.params or {}).get(p.name) for p in params[1:])]
     ]
     by_name = {p.name: a for p, a in zip(params, accepts, strict=True)}
+    takes = accepts[0]
 
     def refuse(given: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         value, *rest = given
@@ -280,20 +281,27 @@ def typed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
         if refusal := _refusal(name, arguments, "giá trị đưa vào"):
             raise WrongType(refusal)
 
-    # Filters may run once a word of the body: the plain case is checked without binding
-    # and without calling anything (under the render's line budget, each call costs).
-    @functools.wraps(function)
-    def checked(*args: Any, **kwargs: Any) -> Any:
-        given = args[skip:]
-        fits = len(given) <= len(params) and required <= len(given) + len(kwargs)
-        for value, types in zip(given, accepts, strict=False):
+    def arguments_fit(rest: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+        for value, types in zip(rest, accepts[1:], strict=False):
             if types is not None and not isinstance(value, types):
-                fits = False
+                return False
         for key, value in kwargs.items():
             types = by_name.get(key, ())  # an unknown name fits nothing
             if types is not None and not isinstance(value, types):
-                fits = False
-        if not fits:
+                return False
+        return True
+
+    # Filters may run once a word of the body, and under the render's line budget every
+    # bytecode costs twice: the plain case is checked with as little as possible.
+    @functools.wraps(function)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        given = args[skip:]
+        if (
+            len(given) > len(params)
+            or len(given) + len(kwargs) < required
+            or (takes is not None and not isinstance(given[0], takes))
+            or ((len(given) > 1 or kwargs) and not arguments_fit(given[1:], kwargs))
+        ):
             refuse(given, kwargs)
         return function(*args, **kwargs)
 
