@@ -25,6 +25,7 @@ MIN_PASSWORD_LENGTH = 10
 # A device pulling every minute would otherwise write its token row every minute.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
 JWT_ALGORITHM = "HS256"
+_ID = re.compile(r"[1-9][0-9]{0,17}", re.ASCII)  # an account id, within a BIGINT
 
 _hasher = PasswordHash.recommended()
 
@@ -103,7 +104,22 @@ def set_password(session: Session, *, user: User, password: str) -> None:
 
 
 def deactivate_user(session: Session, *, user: User) -> None:
-    """Stop a person from logging in and invalidate their tokens."""
+    """Stop a person from logging in and invalidate their tokens; the last admin stays."""
+    if user.role == Role.admin and user.active:
+        # Every active admin's row is locked, the one going too: two admins disabling
+        # each other at once are taken in turn, and the second finds itself the last.
+        admins = session.exec(
+            select(User.id)
+            .where(User.role == Role.admin, col(User.active).is_(True))
+            .order_by(User.id)
+            .with_for_update()
+        ).all()
+        if not set(admins) - {user.id}:
+            raise ConflictError(
+                f"Không thể khóa {user.username}: đây là quản trị viên cuối cùng còn hoạt "
+                "động, khóa đi thì không ai quản trị được hệ thống. Hãy tạo một tài khoản "
+                "quản trị khác trước."
+            )
     user.active = False
     user.token_version += 1
     session.add(user)
@@ -188,7 +204,12 @@ def user_from_access_token(session: Session, *, settings: Settings, token: str) 
         raise UnauthorizedError("Phiên đăng nhập đã hết hạn; hãy đăng nhập lại.") from None
     except jwt.InvalidTokenError:
         raise UnauthorizedError("Mã truy cập không hợp lệ.") from None
-    return user_for_session(session, user_id=int(claims["sub"]), version=claims["ver"])
+    sub, version = claims["sub"], claims["ver"]
+    # Signed by us, yet checked: a key that leaked or a token from an older release must
+    # get a 401, never reach the database with a number no id column can hold.
+    if not (isinstance(sub, str) and _ID.fullmatch(sub)) or type(version) is not int:
+        raise UnauthorizedError("Mã truy cập không hợp lệ.")
+    return user_for_session(session, user_id=int(sub), version=version)
 
 
 def user_for_session(session: Session, *, user_id: int, version: int) -> User:

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
+from api.access import readable_item, readable_station_ids, writable_item
 from api.auth import (
     Allowed,
     OnStation,
@@ -15,7 +16,6 @@ from api.auth import (
     StationGrant,
     require,
     require_reach,
-    visible_station_ids,
 )
 from api.deps import SessionDep
 from api.limits import PageLimit
@@ -35,9 +35,9 @@ from content.service import (
     submit_content_item,
 )
 from core.clock import utcnow
-from core.errors import ForbiddenError, NotFoundError
+from core.errors import ForbiddenError
 from scheduler.models import Station
-from scheduler.service import ancestor_ids, get_station, station_facts
+from scheduler.service import get_station, station_facts
 
 router = APIRouter(tags=["content"])
 
@@ -116,32 +116,6 @@ class ContentItemOut(BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
 
-def _readable_station_ids(session: Session, principal: Principal) -> set[int] | None:
-    # A commune airs what its province and district write, so the stations
-    # above a caller's scope are readable as well as those within it.
-    ids = visible_station_ids(session, principal)
-    if ids is None or principal.station_id is None:
-        return ids
-    return ids | set(ancestor_ids(session, station_id=principal.station_id))
-
-
-def readable_item(session: Session, principal: Principal, item_id: int) -> ContentItem:
-    item = session.get(ContentItem, item_id)
-    ids = _readable_station_ids(session, principal)
-    if item is None or (ids is not None and item.station_id not in ids):
-        raise NotFoundError(f"Không có nội dung số {item_id}.")
-    return item
-
-
-def _writable_item(
-    session: Session, principal: Principal, item_id: int
-) -> tuple[ContentItem, Station]:
-    item = readable_item(session, principal, item_id)
-    station = session.get(Station, item.station_id)
-    require_reach(session, principal, station)
-    return item, station
-
-
 def _out(
     item: ContentItem, station: str, latest: ContentVersion, warnings: list[str] | None = None
 ) -> ContentItemOut:
@@ -182,7 +156,7 @@ def list_items(
         .order_by(ContentItem.id)
         .limit(limit)
     )
-    ids = _readable_station_ids(session, principal)
+    ids = readable_station_ids(session, principal)
     if ids is not None:
         query = query.where(ContentItem.station_id.in_(ids))
     for column, value in (
@@ -207,7 +181,7 @@ def add_item(body: ContentItemIn, principal: CanWrite, session: SessionDep) -> C
         session,
         station=station_facts(station),
         author=principal.name,
-        theme_owners=_readable_station_ids(session, principal),
+        theme_owners=readable_station_ids(session, principal),
         **body.model_dump(exclude={"station"}),
     )
     session.commit()
@@ -243,7 +217,7 @@ def edit_item(
     item_id: int, body: ContentEdit, principal: CanWrite, session: SessionDep
 ) -> ContentItemOut:
     """Save new words as a new version; the approved one airs until this one is approved."""
-    item, station = _writable_item(session, principal, item_id)
+    item, station = writable_item(session, principal, item_id)
     _, draft = edit_content_item(
         session,
         item=item,
@@ -259,7 +233,7 @@ def edit_item(
 @router.post("/content-items/{item_id}/submit", response_model=ContentItemOut, summary="Submit")
 def submit(item_id: int, principal: CanWrite, session: SessionDep) -> ContentItemOut:
     """Send the newest version for approval."""
-    item, _ = _writable_item(session, principal, item_id)
+    item, _ = writable_item(session, principal, item_id)
     submit_content_item(session, item=item)
     session.commit()
     return _show(session, item)
@@ -269,7 +243,7 @@ def submit(item_id: int, principal: CanWrite, session: SessionDep) -> ContentIte
 def approve(item_id: int, principal: CanWrite, session: SessionDep) -> ContentItemOut:
     """Approve the submitted version so it may air."""
     require(principal, Permission.content_approve)
-    item, station = _writable_item(session, principal, item_id)
+    item, station = writable_item(session, principal, item_id)
     approve_content_item(
         session, item=item, station=station_facts(station), approver=principal.name
     )
@@ -283,7 +257,7 @@ def send_back(
 ) -> ContentItemOut:
     """Send a submitted version back to its author with a note."""
     require(principal, Permission.content_approve)
-    item, _ = _writable_item(session, principal, item_id)
+    item, _ = writable_item(session, principal, item_id)
     return_content_item(session, item=item, note=body.note)
     session.commit()
     return _show(session, item)
@@ -292,7 +266,7 @@ def send_back(
 @router.post("/content-items/{item_id}/archive", response_model=ContentItemOut, summary="Archive")
 def archive(item_id: int, principal: CanWrite, session: SessionDep) -> ContentItemOut:
     """Retire an item; it can no longer be edited or aired."""
-    item, _ = _writable_item(session, principal, item_id)
+    item, _ = writable_item(session, principal, item_id)
     archive_content_item(session, item=item)
     session.commit()
     return _show(session, item)
@@ -370,7 +344,7 @@ def reading(body: ReadingIn, principal: CanRead, session: SessionDep) -> Reading
     lexicon = None
     if body.station:
         station = get_station(session, code=body.station)
-        readable = _readable_station_ids(session, principal)
+        readable = readable_station_ids(session, principal)
         if readable is not None and station.id not in readable:
             raise ForbiddenError(f"Đài {station.code} nằm ngoài phạm vi được giao.")
         lexicon = station.lexicon

@@ -8,10 +8,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlmodel import Session, or_, select
 
-from api.auth import Allowed, Permission, Principal, require_reach, visible_station_ids
+from api.access import readable_station_ids, writable_theme
+from api.auth import Allowed, Permission, Principal, require_reach
 from api.deps import SessionDep
 from api.limits import PageLimit
-from api.uploads import read_text_document
+from api.uploads import read_document
+from content.documents import DOCX_MEDIA_TYPE, PDF_MEDIA_TYPE, document_text
 from content.models import Plan, PlanRequirement, PlanStatus, Theme
 from content.service import (
     get_plan,
@@ -20,16 +22,21 @@ from content.service import (
     readable_themes,
     save_theme,
 )
-from core.errors import ForbiddenError, InvalidError, NotFoundError
-from core.models import Role
+from core.errors import InvalidError, NotFoundError
 from scheduler.models import Station
-from scheduler.service import ancestor_ids, get_station
+from scheduler.service import get_station
 
 router = APIRouter(tags=["plans"])
 
 CanRead = Annotated[Principal, Depends(Allowed(Permission.content_read))]
 CanWrite = Annotated[Principal, Depends(Allowed(Permission.content_write))]
-PLAN_MEDIA_TYPES = ("text/plain", "text/markdown", "text/x-markdown")
+PLAN_MEDIA_TYPES = (
+    "text/plain",
+    "text/markdown",
+    "text/x-markdown",
+    PDF_MEDIA_TYPE,
+    DOCX_MEDIA_TYPE,
+)
 
 
 class RequirementOut(BaseModel):
@@ -76,23 +83,18 @@ def _out(session: Session, plan: Plan, requirements: list[PlanRequirement]) -> P
     )
 
 
-def _readable(session: Session, principal: Principal) -> set[int] | None:
-    ids = visible_station_ids(session, principal)
-    if ids is None or principal.station_id is None:
-        return ids
-    return ids | set(ancestor_ids(session, station_id=principal.station_id))
-
-
 @router.post(
     "/plans/import",
     response_model=PlanOut,
     status_code=201,
-    summary="Import a plan document (plain text or Markdown)",
+    summary="Import a plan document (plain text, Markdown, PDF or Word .docx)",
     openapi_extra={
         "requestBody": {
             "content": {
                 "text/plain": {"schema": {"type": "string"}},
                 "text/markdown": {"schema": {"type": "string"}},
+                PDF_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+                DOCX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
@@ -110,7 +112,10 @@ async def import_document(
     session: SessionDep,
     station: Annotated[str | None, Query(description="code of the owning station")] = None,
 ) -> PlanOut:
-    """Read a plan and create a draft with its themes and requirements; a non-plan is a 422."""
+    """Read a plan and create a draft with its themes and requirements; a non-plan is a 422.
+
+    A PDF without a text layer (a scan), a locked or damaged PDF or Word file is a 422 too.
+    """
     owner = get_station(session, code=station) if station else None
     if owner is not None:
         require_reach(session, principal, owner)
@@ -119,7 +124,8 @@ async def import_document(
             "Hãy chọn đài sở hữu kế hoạch (tham số station).",
             errors=[{"field": "station", "msg": "bắt buộc"}],
         )
-    text = await read_text_document(request, media_types=PLAN_MEDIA_TYPES, what="kế hoạch")
+    raw = await read_document(request, media_types=PLAN_MEDIA_TYPES, what="kế hoạch")
+    text = document_text(raw)
     plan, requirements = import_plan(
         session, text=text, station_id=owner.id if owner else None, author=principal.name
     )
@@ -136,7 +142,7 @@ def list_plans(
 ) -> list[PlanOut]:
     """Return the plans of stations within or above the caller's scope, and national ones."""
     query = select(Plan).where(Plan.id > after).order_by(Plan.id).limit(limit)
-    ids = _readable(session, principal)
+    ids = readable_station_ids(session, principal)
     if ids is not None:
         query = query.where(or_(Plan.station_id.in_(ids), Plan.station_id.is_(None)))
     return [_out(session, p, plan_requirements(session, plan_id=p.id)) for p in session.exec(query)]
@@ -147,7 +153,7 @@ def list_plans(
 def show_plan(plan_id: int, principal: CanRead, session: SessionDep) -> PlanOut:
     """Return a plan with its requirements."""
     plan = get_plan(session, plan_id=plan_id)
-    ids = _readable(session, principal)
+    ids = readable_station_ids(session, principal)
     if ids is not None and plan.station_id is not None and plan.station_id not in ids:
         raise NotFoundError(f"Không có kế hoạch số {plan_id}.")
     return _out(session, plan, plan_requirements(session, plan_id=plan.id))
@@ -187,23 +193,6 @@ def _theme_out(session: Session, theme: Theme) -> ThemeOut:
     )
 
 
-def _editable_theme(session: Session, principal: Principal, theme_id: int) -> Theme:
-    # Another province's theme names its items in that province's reports: only those
-    # whose scope holds the owner edit it, and only admins edit the shared ones.
-    theme = session.get(Theme, theme_id)
-    ids = _readable(session, principal)
-    if theme is None or (ids is not None and theme.station_id not in (ids | {None})):
-        raise NotFoundError(f"Không có chủ đề số {theme_id}.")
-    if theme.station_id is not None:
-        require_reach(session, principal, session.get(Station, theme.station_id))
-    elif principal.role != Role.admin:
-        raise ForbiddenError(
-            f"Chủ đề {theme.name!r} dùng chung cho cả nước, chỉ quản trị viên sửa được; "
-            "hãy tạo chủ đề riêng của đài."
-        )
-    return theme
-
-
 @router.get("/themes", response_model=list[ThemeOut], summary="The theme taxonomy")
 def list_themes(
     principal: CanRead,
@@ -212,7 +201,7 @@ def list_themes(
     limit: PageLimit = 200,
 ) -> list[ThemeOut]:
     """Return the shared themes and those of stations within or above the caller's scope."""
-    owners = _readable(session, principal)
+    owners = readable_station_ids(session, principal)
     themes = readable_themes(session, owner_ids=owners, after=after, limit=limit)
     return [_theme_out(session, t) for t in themes]
 
@@ -228,7 +217,7 @@ def add_theme(body: ThemeNew, principal: CanWrite, session: SessionDep) -> Theme
         name=body.name,
         parent_id=body.parent_id,
         station_id=owner.id if owner else principal.station_id,
-        owner_ids=_readable(session, principal),
+        owner_ids=readable_station_ids(session, principal),
     )
     session.commit()
     return _theme_out(session, theme)
@@ -238,13 +227,13 @@ def add_theme(body: ThemeNew, principal: CanWrite, session: SessionDep) -> Theme
 def edit_theme(theme_id: int, body: ThemeIn, principal: CanWrite, session: SessionDep) -> ThemeOut:
     """Rename a theme or give it another parent: a theme of the caller's scope, or a
     shared one for admins."""
-    theme = _editable_theme(session, principal, theme_id)
+    theme = writable_theme(session, principal, theme_id)
     save_theme(
         session,
         name=body.name,
         parent_id=body.parent_id,
         theme=theme,
-        owner_ids=_readable(session, principal),
+        owner_ids=readable_station_ids(session, principal),
     )
     session.commit()
     return _theme_out(session, theme)

@@ -107,7 +107,8 @@ def add_user(body: UserIn, principal: CanWrite, session: SessionDep) -> UserOut:
 
 @router.post("/{username}/deactivate", status_code=204, summary="Disable an account")
 def disable_user(username: str, principal: CanWrite, session: SessionDep) -> Response:
-    """Stop an account from logging in; its tokens stop working at once."""
+    """Stop an account from logging in; its tokens stop working at once. The last active
+    admin stays (409): without one, nothing but the server's command line could recover."""
     user = _visible_user(session, principal, username)
     if principal.role != Role.admin and user.role != Role.operator:
         raise ForbiddenError("Cán bộ kế hoạch chỉ khóa được tài khoản cán bộ vận hành xã.")

@@ -1,8 +1,10 @@
 from datetime import timedelta
 
+import jwt
+
 from core.clock import utcnow
 from core.db import session_scope
-from core.identity import create_user
+from core.identity import JWT_ALGORITHM, create_user
 from core.models import LoginAttempt, Role
 
 PASSWORD = "mật-khẩu-đúng-123"
@@ -79,3 +81,26 @@ def test_one_address_guessing_many_usernames_is_paused(client, engine, settings)
     for n in range(settings.login_max_failures * 4):
         assert _login(client, f"doan-{n}", "đoán-mò-12345").status_code == 401
     assert _login(client, "kehoach", PASSWORD).status_code == 429
+
+
+def test_a_signed_token_naming_no_valid_account_is_a_401(client, engine, settings) -> None:
+    # Signed with the server's own key, so only the claims can be wrong.
+    _make_user(engine)
+    later = utcnow() + timedelta(minutes=5)
+    claims = [
+        {"sub": "abc", "ver": 0},
+        {"sub": "1.5", "ver": 0},
+        {"sub": "", "ver": 0},
+        {"sub": "-1", "ver": 0},
+        {"sub": "١", "ver": 0},  # an Arabic-Indic digit: int() takes it
+        {"sub": "9" * 30, "ver": 0},  # past any integer column
+        {"sub": "9" * 5000, "ver": 0},  # past what int() converts
+        {"sub": "1", "ver": "0"},
+        {"sub": "1", "ver": [0]},
+    ]
+    for claim in claims:
+        token = jwt.encode({**claim, "exp": later}, settings.signing_key, algorithm=JWT_ALGORITHM)
+        me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 401, (claim, me.status_code, me.text[:200])
+        assert me.headers["content-type"] == "application/problem+json"
+        assert me.headers["www-authenticate"] == "Bearer"
