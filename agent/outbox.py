@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS handled (
 CREATE TABLE IF NOT EXISTS setting (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 FIELDS = ("id", "entry_id", "cluster", "started_at", "ended_at", "status", "reason")
-CRASH_REASON = "thiết bị dừng đột ngột khi đang phát; giờ kết thúc là lần cuối thiết bị còn chạy"
+CRASH_REASON = "thiết bị dừng đột ngột khi đang phát; giờ kết thúc là lần cuối thiết bị còn phát"
 
 
 def stamp(moment: datetime | None = None) -> str:
@@ -89,24 +89,49 @@ class Outbox:
     def begin(self, *, entry_id: str, cluster: str | None, started_at: str) -> str:
         """Note that an entry started playing; return the record id."""
         record_id = str(uuid.uuid4())
+        # While playing, ended_at is how far it got (see progress), so a crash is closed
+        # at the last moment it was heard, not at the last heartbeat.
         record = {
             "id": record_id,
             "entry_id": entry_id,
             "cluster": cluster,
             "started_at": started_at,
+            "ended_at": started_at,
             "status": "partial",
         }
         self._write(self._insert(record, "playing"))
         return record_id
 
-    def finish(self, record_id: str, *, ended_at: str, status: str, reason: str | None) -> None:
+    def progress(self, record_id: str, *, heard_at: str) -> None:
+        """Note how far a playing record got; called every second or so."""
+        with self._lock:
+            # Not fsynced: a killed agent loses nothing (the OS holds the write), a power
+            # cut at most what the OS had not yet written. The next fsynced commit covers it.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            try:
+                self._db.execute(
+                    "UPDATE airing SET ended_at = ? WHERE id = ? AND state = 'playing'",
+                    (heard_at, record_id),
+                )
+            finally:
+                self._db.execute("PRAGMA synchronous=FULL")
+
+    def finish(
+        self,
+        record_id: str,
+        *,
+        ended_at: str,
+        status: str,
+        reason: str | None,
+        started_at: str | None = None,
+    ) -> None:
         """Close a started record; from now on it waits to be sent."""
         self._write(
             [
                 (
-                    "UPDATE airing SET ended_at = ?, status = ?, reason = ?, state = 'pending'"
-                    " WHERE id = ?",
-                    (ended_at, status, reason, record_id),
+                    "UPDATE airing SET started_at = coalesce(?, started_at), ended_at = ?,"
+                    " status = ?, reason = ?, state = 'pending' WHERE id = ?",
+                    (started_at, ended_at, status, reason, record_id),
                 )
             ]
         )
@@ -135,15 +160,17 @@ class Outbox:
         return record["id"]
 
     def recover(self) -> int:
-        """Close records a crash left open: aired in part, until the agent was last seen."""
+        """Close records a crash left open: aired in part, until they were last heard."""
         alive = self.get("alive_at")
         with self._lock:
-            rows = self._db.execute("SELECT id, started_at FROM airing WHERE state = 'playing'")
-            opened = [(r["id"], r["started_at"]) for r in rows]
-        for record_id, started in opened:
-            ended = (
-                max(started, alive, key=lambda s: datetime.fromisoformat(s)) if alive else started
+            rows = self._db.execute(
+                "SELECT id, started_at, ended_at FROM airing WHERE state = 'playing'"
             )
+            opened = [(r["id"], r["started_at"], r["ended_at"]) for r in rows]
+        for record_id, started, heard in opened:
+            # A record written before progress was noted has only the last heartbeat.
+            last = [started, heard] if heard else [started, alive] if alive else [started]
+            ended = max(last, key=lambda s: datetime.fromisoformat(s))
             self.finish(record_id, ended_at=ended, status="partial", reason=CRASH_REASON)
         return len(opened)
 

@@ -11,19 +11,27 @@ Timing rules:
   a late warning is better than none; an interrupted entry is not resumed;
 - several due entries play emergencies first, then by start time;
 - a due entry whose file is missing or damaged and cannot be fetched is tried again
-  every few seconds while it may still start, then recorded `failed` with the reason.
+  every few seconds while it may still start, then recorded `failed` with the reason;
+- no dead air: when a stream drops or never starts, or a file cannot be played, the
+  station's fallback (named in the playlist) plays instead within seconds; a stream is
+  tried again every few seconds and taken back once it gives sound. The record says
+  what was lost and what stood in: `partial`, or `failed` when none of the entry's own
+  sound went out (the fallback's airtime is not the entry's);
+- while an entry plays its record notes every second how far it got, so an agent that
+  is killed reports it after a restart up to that moment.
 """
 
 import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 
 from agent.cache import AudioCache, AudioUnavailable
 from agent.client import Refused, ServerClient, Unreachable
 from agent.outbox import Outbox, stamp
-from agent.output import Item, Output, OutputError, Playback
+from agent.output import Item, Output, OutputError, Playback, source_back
 from agent.schedule import EMERGENCY, EMERGENCY_GRACE_S, Entry, Schedule
 
 log = logging.getLogger("agent.player")
@@ -32,6 +40,11 @@ RELAY_MIN_LEFT_S = 5.0
 OVERRUN_S = 30.0  # a player still going this long after its file should have ended is stopped
 SHORT_S = 2.0  # a player failing within this long played nothing worth counting
 RETRY_S = 2.0  # how soon to try again to fetch the audio of a due entry
+PROGRESS_S = 1.0  # how often a playing record notes how far it got: a crash loses no more
+PROBE_S = 2.0  # how often a dropped stream is tried again while the fallback stands in
+ON_TIME_S = 3.0  # a stream ending this close to the end of its slot ended on time
+REASON_MAX = 500  # what the server keeps of a reason
+NO_FALLBACK = "đài chưa đặt nội dung dự phòng"
 INTERRUPTED = "ngắt bởi tin khẩn cấp"
 STOPPED = "tác tử dừng (tắt máy hoặc khởi động lại) khi đang phát"
 
@@ -165,15 +178,6 @@ class Player:
         item = Item(
             entry.id, entry.title, entry.kind, entry.priority, source, sha256, entry.start, seconds
         )
-        try:
-            playback = self.output.start(item)
-        except (OSError, OutputError) as exc:
-            log.error("Đầu ra %s không phát được «%s»: %s", self.output.name, entry.title, exc)
-            self.outbox.finish(
-                record_id, ended_at=stamp(self._now()), status="failed", reason=f"đầu ra lỗi: {exc}"
-            )
-            self.on_record()
-            return
         self.playing = entry
         log.info(
             "Bắt đầu phát «%s» (%s, %s, lịch %s, trễ %.1f giây).",
@@ -183,21 +187,66 @@ class Player:
             entry.start.astimezone(self.zone).strftime("%H:%M:%S"),
             late,
         )
-        how = self._watch(
-            entry, playback, seconds if entry.kind == "relay" else seconds + OVERRUN_S
-        )
-        ended = self._now()
+        air = Airtime()
+        how = self._play(entry, item, record_id, air)
         self.playing = None
-        status, reason = self._outcome(entry, how, playback, late, (ended - began).total_seconds())
-        self.outbox.finish(record_id, ended_at=stamp(ended), status=status, reason=reason)
+        status, reason = self._outcome(entry, how, air, late)
+        self.outbox.finish(
+            record_id,
+            started_at=stamp(air.first or began),
+            ended_at=stamp(air.last or began),
+            status=status,
+            reason=reason[:REASON_MAX] if reason else None,
+        )
         log.info("Kết thúc «%s»: %s%s.", entry.title, status, f" ({reason})" if reason else "")
         self.on_record()
 
-    def _watch(self, entry: Entry, playback: Playback, limit: float) -> str:
-        deadline = time.monotonic() + limit
+    def _play(self, entry: Entry, item: Item, record_id: str, air: "Airtime") -> str:
+        """Play the entry's own source, with the fallback standing in whenever it fails."""
+        ends = time.monotonic() + item.seconds
+        while True:
+            run_began = self._now()
+            try:
+                playback = self.output.start(item)
+            except (OSError, OutputError) as exc:
+                log.error("Đầu ra %s không phát được «%s»: %s", self.output.name, entry.title, exc)
+                failure: str | None = f"đầu ra lỗi: {exc}"
+            else:
+                limit = ends if entry.kind == "relay" else ends + OVERRUN_S
+                how = self._watch(entry, playback, limit, record_id)
+                run_ended = self._now()
+                failure = playback.error
+                if entry.kind == "relay" and ends - time.monotonic() > ON_TIME_S:
+                    failure = failure or "luồng ngừng phát"
+                short = (run_ended - run_began).total_seconds() < SHORT_S
+                if not (how == "ended" and failure and short):  # a failure at once aired nothing
+                    air.heard(run_began, run_ended)
+                if how != "ended":
+                    return how
+                if failure is None:
+                    return "ended"
+            air.drops += 1
+            air.why = air.why or failure
+            log.warning("«%s» không phát được: %s.", entry.title, failure)
+            if entry.kind != "relay" and self._fallback(entry, item) is None:
+                return "ended"  # nothing to fill the file's time with: go on with the day
+            covering = time.monotonic()
+            how = self._cover(entry, item, ends, air)
+            air.lost_s += time.monotonic() - covering
+            if how != "back":
+                return how
+            log.info("Nguồn của «%s» đã phát lại; thôi phát nội dung dự phòng.", entry.title)
+            item = replace(item, seconds=ends - time.monotonic())
+
+    def _watch(self, entry: Entry, playback: Playback, deadline: float, record_id: str) -> str:
+        next_note = time.monotonic() + PROGRESS_S
         while True:
             if playback.wait(0.2):
                 return "ended"
+            if time.monotonic() >= next_note:
+                # A crash now loses at most this long of what was heard.
+                self.outbox.progress(record_id, heard_at=stamp(self._now()))
+                next_note += PROGRESS_S
             if self.stop.is_set():
                 playback.stop()
                 return "stopped"
@@ -208,6 +257,73 @@ class Player:
             if time.monotonic() >= deadline:
                 playback.stop()
                 return "ended" if entry.kind == "relay" else "overran"
+
+    def _cover(self, entry: Entry, item: Item, ends: float, air: "Airtime") -> str:
+        """Play the fallback until the slot is over or the entry's stream gives sound again."""
+        fallback = self._fallback(entry, item)
+        if fallback is None:
+            log.warning("Đài chưa đặt nội dung dự phòng; chờ nguồn của «%s» phát lại.", entry.title)
+        standin: Playback | None = None
+        retry_at, probe_at = time.monotonic(), time.monotonic() + PROBE_S
+        probe: Probe | None = None
+        try:
+            while time.monotonic() < ends:
+                if fallback is not None and standin is None and time.monotonic() >= retry_at:
+                    standin = self._stand_in(entry, fallback, ends, air)
+                    retry_at = time.monotonic() + PROBE_S
+                if standin is not None and standin.wait(0.2):
+                    air.cover_failed = air.cover_failed or standin.error or "luồng ngừng phát"
+                    standin = None
+                elif standin is None:
+                    self.stop.wait(0.2)
+                if self.stop.is_set():
+                    return "stopped"
+                if entry.priority != EMERGENCY and self._emergency_waiting():
+                    log.warning("Tin khẩn cấp đến: ngắt «%s».", entry.title)
+                    return "interrupted"
+                if entry.kind != "relay":
+                    continue  # a file that cannot be played does not come back
+                if probe is None and time.monotonic() >= probe_at:
+                    probe = Probe(item.source)
+                if probe is not None and probe.done.is_set():
+                    if probe.ok:
+                        return "back"
+                    probe, probe_at = None, time.monotonic() + PROBE_S
+            return "ended"
+        finally:
+            if standin is not None:
+                standin.stop()
+
+    def _fallback(self, entry: Entry, item: Item) -> dict | None:
+        fallback = self.schedule.fallback(entry.id)
+        if fallback is not None and fallback["relay"]["url"] == item.source:
+            return None  # the same stream would fail the same way
+        return fallback
+
+    def _stand_in(
+        self, entry: Entry, fallback: dict, ends: float, air: "Airtime"
+    ) -> Playback | None:
+        title = str(fallback.get("title") or "Nội dung dự phòng")
+        item = Item(
+            entry.id,
+            title,
+            "relay",
+            entry.priority,
+            str(fallback["relay"]["url"]),
+            None,
+            entry.start,
+            ends - time.monotonic(),
+            fallback=True,
+        )
+        try:
+            playback = self.output.start(item)
+        except (OSError, OutputError) as exc:
+            air.cover_failed = air.cover_failed or f"đầu ra lỗi: {exc}"
+            return None
+        if air.covered is None:
+            log.info("Phát nội dung dự phòng «%s» thay cho «%s».", title, entry.title)
+        air.covered = title
+        return playback
 
     def _emergency_waiting(self) -> bool:
         now = self._now()
@@ -221,16 +337,77 @@ class Player:
         )
 
     def _outcome(
-        self, entry: Entry, how: str, playback: Playback, late: float, played: float
+        self, entry: Entry, how: str, air: "Airtime", late: float
     ) -> tuple[str, str | None]:
+        notes = []
         if how == "interrupted":
-            return "partial", INTERRUPTED
-        if how == "stopped":
-            return "partial", STOPPED
-        if how == "overran":
-            return "partial", f"trình phát chưa dừng sau {entry.seconds() + OVERRUN_S:.0f} giây"
-        if playback.error:
-            return ("failed" if played < SHORT_S else "partial"), playback.error
-        if entry.kind == "relay" and late > self.grace:
-            return "partial", f"tiếp sóng từ giữa chừng, muộn {late:.0f} giây"
-        return "aired", None
+            notes.append(INTERRUPTED)
+        elif how == "stopped":
+            notes.append(STOPPED)
+        elif how == "overran":
+            notes.append(f"trình phát chưa dừng sau {entry.seconds() + OVERRUN_S:.0f} giây")
+        if air.drops:
+            notes.append(air.lost(entry.kind))
+        elif entry.kind == "relay" and late > self.grace and how == "ended":
+            notes.append(f"tiếp sóng từ giữa chừng, muộn {late:.0f} giây")
+        if not notes:
+            return "aired", None
+        # Nothing of the entry's own sound went out: it failed, whatever stood in.
+        status = "failed" if air.drops and air.heard_s < SHORT_S else "partial"
+        return status, "; ".join(notes)
+
+
+@dataclass
+class Airtime:
+    """What of an entry's own source was heard, and what stood in when it failed."""
+
+    first: datetime | None = None
+    last: datetime | None = None
+    heard_s: float = 0.0
+    drops: int = 0
+    why: str | None = None
+    lost_s: float = 0.0
+    covered: str | None = None
+    cover_failed: str | None = None
+
+    def heard(self, since: datetime, until: datetime) -> None:
+        """The entry's own source played from `since` to `until`."""
+        if until <= since:
+            return
+        self.first = self.first or since
+        self.last = until
+        self.heard_s += (until - since).total_seconds()
+
+    def lost(self, kind: str) -> str:
+        """Why the entry's own source was not heard throughout, and what stood in."""
+        what = "nguồn tiếp sóng" if kind == "relay" else "tệp âm thanh"
+        if self.heard_s < SHORT_S:
+            text = f"{what} không phát được ({self.why})"
+        elif kind == "relay":
+            text = f"{what} bị ngắt {self.drops} lần, mất {self.lost_s:.0f} giây ({self.why})"
+        else:
+            text = f"{what} dừng giữa chừng ({self.why})"
+        if self.covered:
+            text += f"; đã phát dự phòng «{self.covered}» thay thế"
+            if self.cover_failed:
+                text += f" (dự phòng cũng gián đoạn: {self.cover_failed})"
+        elif self.cover_failed:
+            text += f"; dự phòng cũng không phát được ({self.cover_failed})"
+        else:
+            text += f"; {NO_FALLBACK}"
+        return text
+
+
+class Probe:
+    """Checks in the background whether a dropped stream gives sound again."""
+
+    def __init__(self, url: str) -> None:
+        self.ok = False
+        self.done = threading.Event()
+        threading.Thread(target=self._run, args=(url,), name="agent-probe", daemon=True).start()
+
+    def _run(self, url: str) -> None:
+        try:
+            self.ok = source_back(url)
+        finally:
+            self.done.set()

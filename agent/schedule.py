@@ -60,6 +60,14 @@ class Entry:
         return (self.end - self.start).total_seconds()
 
 
+def _playable(fallback: Any) -> dict[str, Any] | None:
+    # Only a relay with an address can stand in; anything else is from a newer server.
+    relay = fallback.get("relay") if isinstance(fallback, dict) else None
+    if isinstance(relay, dict) and relay.get("url") and fallback.get("kind") == "relay":
+        return fallback
+    return None
+
+
 def _for_cluster(raw: dict[str, Any], cluster: str | None) -> bool:
     clusters = raw.get("clusters") or ["*"]
     return cluster is None or "*" in clusters or cluster in clusters
@@ -168,6 +176,17 @@ class Schedule:
             except (KeyError, ValueError) as exc:
                 log.warning("Bỏ qua mục lịch không đọc được %s: %s", item.get("id"), exc)
         return sorted(entries, key=lambda e: (e.start, -e.rank, e.id))
+
+    def fallback(self, entry_id: str) -> dict[str, Any] | None:
+        """What stands in when an entry's source fails: its playlist's `fallback`, if any."""
+        with self._lock:
+            held = [self._days[day]["playlist"] for day in sorted(self._days)]
+        for playlist in held:
+            if any(e.get("id") == entry_id for e in playlist.get("entries", [])):
+                return _playable(playlist.get("fallback"))
+        # A bulletin heard before its playlist was pulled: the station's newest word.
+        newest = [p["fallback"] for p in held if p.get("fallback")]
+        return _playable(newest[-1]) if newest else None
 
     def prune(self, before: date) -> None:
         """Forget playlists and bulletins of days before `before`."""

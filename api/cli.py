@@ -21,7 +21,7 @@ from rich.progress import Progress
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
-from api.demo import HISTORY_DAYS, DemoSummary, prepare_demo, prepare_demo_audio
+from api.demo import HISTORY_DAYS, DemoSummary, demo_base_url, prepare_demo, prepare_demo_audio
 from audio.models import JobStatus, RenderJob
 from audio.service import process_queue
 from audio.store import MediaStore
@@ -88,6 +88,19 @@ def _stops_cleanly() -> Iterator[None]:
 
 def _cli_actor() -> Actor:
     return Actor(kind="system", id=None, name=f"cli:{getpass.getuser()}")
+
+
+@contextmanager
+def _database(*, write: bool = False) -> Iterator[Session]:
+    """A session on the configured database; what it writes is signed by the CLI's user."""
+    _, engine = _open(migrate=False)
+    try:
+        with session_scope(engine, write=write) as session:
+            if write:
+                act_as(session, _cli_actor())
+            yield session
+    finally:
+        engine.dispose()
 
 
 def _open(*, migrate: bool) -> tuple[Settings, Engine]:
@@ -222,7 +235,7 @@ def demo(
             summary.audio = prepare_demo_audio(
                 engine,
                 store=MediaStore(settings.media_path),
-                base_url=settings.public_base_url,
+                base_url=demo_base_url(settings, host=host, port=port),
                 on_job=None if as_json else _progress_bars(bars),
             )
         engine.dispose()
@@ -340,20 +353,17 @@ def tokens_create(
     as_json: JsonOption = False,
 ) -> None:
     """Tạo mã thiết bị; mã chỉ hiện một lần, hãy chép ngay vào thiết bị."""
-    with _stops_cleanly():
-        _, engine = _open(migrate=False)
-        with session_scope(engine, write=True) as session:
-            act_as(session, _cli_actor())
-            home = get_station(session, code=station)
-            spot = get_cluster(session, station=home, code=cluster) if cluster else None
-            device, token = create_device_token(
-                session,
-                station_id=home.id,
-                cluster_id=spot.id if spot else None,
-                name=name or f"{station}/{cluster or '*'}",
-                created_by=_cli_actor().name,
-            )
-            data = {"id": device.id, "station": station, "cluster": cluster, "token": token}
+    with _stops_cleanly(), _database(write=True) as session:
+        home = get_station(session, code=station)
+        spot = get_cluster(session, station=home, code=cluster) if cluster else None
+        device, token = create_device_token(
+            session,
+            station_id=home.id,
+            cluster_id=spot.id if spot else None,
+            name=name or f"{station}/{cluster or '*'}",
+            created_by=_cli_actor().name,
+        )
+        data = {"id": device.id, "station": station, "cluster": cluster, "token": token}
     _print(
         data,
         as_json=as_json,
@@ -363,6 +373,18 @@ def tokens_create(
             f"  {token}",
         ],
     )
+
+
+def _chosen_stations(
+    session: Session, *, codes: list[str] | None, provinces_only: bool
+) -> list[Station]:
+    """The stations named on the command line, or every (top-level) station when none is."""
+    if codes:
+        return [get_station(session, code=code) for code in codes]
+    query = select(Station).order_by(Station.code)
+    if provinces_only:
+        query = query.where(col(Station.parent_id).is_(None))
+    return list(session.exec(query))
 
 
 @airings_app.command("verify")
@@ -376,11 +398,7 @@ def airings_verify(
     with _stops_cleanly():
         settings, engine = _open(migrate=False)
         with Session(engine) as session:
-            chosen = (
-                [get_station(session, code=code) for code in stations]
-                if stations
-                else list(session.exec(select(Station).order_by(Station.code)))
-            )
+            chosen = _chosen_stations(session, codes=stations, provinces_only=False)
             checks = [
                 verify_chain(session, station=station, key=settings.signing_key)
                 for station in chosen
@@ -514,22 +532,9 @@ def retention_show(
     as_json: JsonOption = False,
 ) -> None:
     """Xem thời hạn lưu trữ và những gì đã xoá theo thời hạn đó."""
-    with _stops_cleanly():
-        _, engine = _open(migrate=False)
-        with Session(engine) as session:
-            chosen = (
-                [get_station(session, code=code) for code in stations]
-                if stations
-                else list(
-                    session.exec(
-                        select(Station)
-                        .where(col(Station.parent_id).is_(None))
-                        .order_by(Station.code)
-                    )
-                )
-            )
-            views = [_retention_view(session, station) for station in chosen]
-        engine.dispose()
+    with _stops_cleanly(), _database() as session:
+        chosen = _chosen_stations(session, codes=stations, provinces_only=True)
+        views = [_retention_view(session, station) for station in chosen]
     lines = []
     for view in views:
         days = f"{view['days']} ngày" + (" (mặc định)" if view["default"] else "")
@@ -553,14 +558,10 @@ def retention_set(
     as_json: JsonOption = False,
 ) -> None:
     """Đặt thời hạn lưu trữ cho cả tỉnh (mặc định 730 ngày, tức hai năm)."""
-    with _stops_cleanly():
-        _, engine = _open(migrate=False)
-        with session_scope(engine, write=True) as session:
-            act_as(session, _cli_actor())
-            home = get_station(session, code=station)
-            set_policy(session, station=home, days=days, by=_cli_actor().name)
-            view = _retention_view(session, home)
-        engine.dispose()
+    with _stops_cleanly(), _database(write=True) as session:
+        home = get_station(session, code=station)
+        set_policy(session, station=home, days=days, by=_cli_actor().name)
+        view = _retention_view(session, home)
     _print(
         view,
         as_json=as_json,
@@ -604,14 +605,11 @@ def retention_purge(as_json: JsonOption = False) -> None:
 @tokens_app.command("revoke")
 def tokens_revoke(token_id: Annotated[int, typer.Argument(help="Số của mã thiết bị.")]) -> None:
     """Thu hồi một mã thiết bị; thiết bị dùng mã này bị từ chối ngay."""
-    with _stops_cleanly():
-        _, engine = _open(migrate=False)
-        with session_scope(engine, write=True) as session:
-            act_as(session, _cli_actor())
-            device = session.get(DeviceToken, token_id)
-            if device is None:
-                raise ConfigError(f"Không có mã thiết bị số {token_id}.")
-            revoke_device_token(session, device=device)
+    with _stops_cleanly(), _database(write=True) as session:
+        device = session.get(DeviceToken, token_id)
+        if device is None:
+            raise ConfigError(f"Không có mã thiết bị số {token_id}.")
+        revoke_device_token(session, device=device)
     typer.echo(f"Đã thu hồi mã thiết bị số {token_id}.")
 
 
@@ -661,9 +659,7 @@ def import_plan_command(
         repairs = repair_text(text).repairs
         data = {**plan_to_dict(parsed), "repairs": [asdict(r) for r in repairs]}
         if not dry_run:
-            _, engine = _open(migrate=False)
-            with session_scope(engine, write=True) as session:
-                act_as(session, _cli_actor())
+            with _database(write=True) as session:
                 owner = get_station(session, code=station).id if station else None
                 plan, _ = import_plan(
                     session, text=text, station_id=owner, author=_cli_actor().name
@@ -764,10 +760,8 @@ def import_stations_command(
     """Nhập đài và cụm loa của cả tỉnh từ một tệp CSV (dòng đã có thì bỏ qua)."""
     with _stops_cleanly():
         text = _read_text(file)
-        _, engine = _open(migrate=False)
         try:
-            with session_scope(engine, write=True) as session:
-                act_as(session, _cli_actor())
+            with _database(write=True) as session:
                 result = import_stations_csv(session, text=text, may_attach=lambda _: True)
         except ProblemError as exc:
             for error in exc.errors[:20]:

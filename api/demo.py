@@ -37,8 +37,9 @@ from core.db import session_scope
 from core.errors import NotFoundError
 from core.identity import create_device_token, create_user, revoke_device_token, set_password
 from core.models import DeviceToken, Role, User
+from core.settings import Settings
 from scheduler.airings import ingest_airings
-from scheduler.bookings import create_booking, regenerate
+from scheduler.bookings import create_booking, regenerate, update_booking
 from scheduler.models import AiringIn, Booking, Cluster, Station, StationKind
 from scheduler.playlists import generate_playlists
 from scheduler.recurrence import Recurrence, rule_to_json
@@ -416,13 +417,28 @@ DEMO_WINDOWS = [
     {"days": [0, 1, 2, 3, 4, 5, 6], "start": "05:30", "end": "06:30"},
     {"days": [0, 1, 2, 3, 4], "start": "17:00", "end": "17:45"},
 ]
-DEMO_RELAY = {"kind": "relay", "url": "http://127.0.0.1:8000/demo/vov1", "title": "Tiếp sóng VOV1"}
+RELAY_TITLE = "Thời sự VOV1 (tiếp sóng)"
+
+
+def demo_base_url(settings: Settings, *, host: str, port: int) -> str:
+    """Where the demo's links point: the configured public base URL, else where it serves."""
+    if "public_base_url" in settings.model_fields_set:
+        return settings.public_base_url
+    if host in ("0.0.0.0", "::", ""):  # listening everywhere: this machine answers on loopback
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def demo_relay(base_url: str) -> dict[str, str]:
+    """The demo's relay stream and fallback, on the server its devices reach."""
+    return {"kind": "relay", "url": f"{base_url}/demo/vov1", "title": "Tiếp sóng VOV1"}
 
 
 def _schedule(
     session: Session, commune: Station, programme: Programme, item: ContentItem, base_url: str
 ) -> tuple[int, int]:
     """Book the weekly programme and the monthly item the sample plan asks for; plan a week."""
+    relay = demo_relay(base_url)
     update_station(
         session,
         station=commune,
@@ -430,7 +446,7 @@ def _schedule(
             "windows": DEMO_WINDOWS,
             "max_sessions_per_day": 2,
             "max_minutes_per_session": 60,
-            "fallback": DEMO_RELAY,
+            "fallback": relay,
         },
     )
     today = utcnow().astimezone(ZoneInfo(commune.timezone)).date()
@@ -448,9 +464,9 @@ def _schedule(
         Booking(
             station_id=commune.id,
             source="relay",
-            relay_url=DEMO_RELAY["url"],
+            relay_url=relay["url"],
             duration_s=900,
-            title="Thời sự VOV1 (tiếp sóng)",
+            title=RELAY_TITLE,
             at="06:10",
             created_by="kehoach.sonla",
             recurrence=rule_to_json(Recurrence(freq="daily", start=since)),
@@ -467,11 +483,16 @@ def _schedule(
         ),
     ]
     existing = {
-        b.title for b in session.exec(select(Booking).where(Booking.station_id == commune.id))
+        b.title: b for b in session.exec(select(Booking).where(Booking.station_id == commune.id))
     }
     for booking in wanted:
         if booking.title not in existing:
             create_booking(session, booking=booking, base_url=base_url, today=today)
+    # Run again behind another address or port: the relay follows it.
+    moved = existing.get(RELAY_TITLE)
+    if moved is not None and moved.relay_url != relay["url"]:
+        changes = {"relay_url": relay["url"]}
+        update_booking(session, booking=moved, changes=changes, base_url=base_url, today=today)
     count = regenerate(session, station_ids={commune.id}, today=today, base_url=base_url)
     total = session.exec(select(func.count()).select_from(Booking)).one()
     return total, count

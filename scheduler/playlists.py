@@ -47,9 +47,29 @@ ETAG_OF_DAY = select(Playlist.etag).where(*_OF_DAY)
 CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def _etag(station: Station, day: date, entries: list[dict[str, Any]], *, frozen: bool) -> str:
+def device_fallback(station: Station) -> dict[str, Any] | None:
+    """What devices play when a source fails or a file cannot be played, in an entry's shape."""
+    fallback = station.fallback or {}
+    if fallback.get("kind") != "relay":
+        return None
+    return {
+        "kind": "relay",
+        "title": fallback.get("title") or "Tiếp sóng",
+        "relay": {"url": fallback["url"]},
+    }
+
+
+def _etag(
+    station: Station,
+    day: date,
+    entries: list[dict[str, Any]],
+    *,
+    frozen: bool,
+    fallback: dict[str, Any] | None,
+) -> str:
     canonical = CANONICAL.encode(
         {"station": station.code, "date": day.isoformat(), "entries": entries, "frozen": frozen}
+        | ({"fallback": fallback} if fallback else {})  # absent: ETags stay as they were
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -92,7 +112,8 @@ def _changes(
         frozen_at = now
     # The ETag covers everything a device reads except the version and the time it was
     # made, which only move when it does: same bookings, same bytes.
-    etag = _etag(station, day, entries, frozen=frozen_at is not None)
+    fallback = device_fallback(station)
+    etag = _etag(station, day, entries, frozen=frozen_at is not None, fallback=fallback)
     values: dict[str, Any] = {}
     if stored is None or stored.etag != etag:
         values = {
@@ -105,6 +126,7 @@ def _changes(
                 "timezone": station.timezone,
                 "entries": entries,
                 **({"displaced": displaced} if displaced else {}),
+                **({"fallback": fallback} if fallback else {}),
             },
         }
     if stored is None or stored.frozen_at != frozen_at:
@@ -337,6 +359,7 @@ def playlist_document(playlist: Playlist, *, cluster: str | None = None) -> dict
         "frozen": playlist.frozen_at is not None,
         "generated_at": playlist.generated_at.isoformat().replace("+00:00", "Z"),
         "entries": entries,
+        **({"fallback": playlist.body["fallback"]} if "fallback" in playlist.body else {}),
     }
 
 

@@ -4,7 +4,12 @@ Registered once as Jinja filters and globals (`api.web`), so a template writes
 `{{ day|day_text }}` instead of each page preparing its own text.
 """
 
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
+from typing import Any
+
+from jinja2 import Environment, pass_environment
+from jinja2.filters import do_truncate
 
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 PRIORITY_NAMES = {"normal": "thường", "priority": "ưu tiên", "emergency": "khẩn cấp"}
@@ -46,7 +51,40 @@ def weekday_text(day: date) -> str:
     return WEEKDAYS[day.weekday()]
 
 
+Choice = tuple[Any, str]
+
+
+def station_choices(stations: Iterable[Any]) -> list[Choice]:
+    """A station list's options: its code, shown as "name (code)"."""
+    return [(s.code, f"{s.name} ({s.code})") for s in stations]
+
+
+@pass_environment
+def plan_choices(env: Environment, plans: Iterable[Any], width: int = 70) -> list[Choice]:
+    """A plan list's options: its id, shown as "number — title" cut to `width`."""
+    return [(p.id, f"{p.number or 'Không số'} — {do_truncate(env, p.title, width)}") for p in plans]
+
+
+def named_choices(
+    names: Mapping[str, str], *, with_code: bool = False, capital: bool = False
+) -> list[Choice]:
+    """A code → name table's options, e.g. languages ("Tiếng Việt (vi)") or statuses."""
+    return [
+        (code, f"{name} ({code})" if with_code else name.capitalize() if capital else name)
+        for code, name in names.items()
+    ]
+
+
+def id_choices(rows: Iterable[Any]) -> list[Choice]:
+    """Options of rows that have an id and a name, e.g. themes."""
+    return [(row.id, row.name) for row in rows]
+
+
 FILTERS = {
+    "station_choices": station_choices,
+    "plan_choices": plan_choices,
+    "named_choices": named_choices,
+    "id_choices": id_choices,
     "day_text": day_text,
     "dmy": day_text,
     "minutes_text": minutes_text,

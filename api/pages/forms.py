@@ -101,20 +101,25 @@ API_FIELD_NAME = re.compile(r" \((?:interval|count|until|start|weekdays|month_da
 # ----------------------------------------------------------------- forms as typed
 
 
-class BookingForm(BaseModel):
-    """What the booking form sent, as typed."""
+class SourceForm(BaseModel):
+    """Where and what to air, as typed: what the booking and emergency forms share."""
 
     station: str = ""
     subtree: bool = False
-    clusters: str = ""
-    zones: str = ""
-    pair_languages: bool = False
     source: str = "relay"
     item_id: str = ""
-    programme_id: str = ""
     relay_url: str = ""
     length: str = ""
     title: str = ""
+
+
+class BookingForm(SourceForm):
+    """What the booking form sent, as typed."""
+
+    clusters: str = ""
+    zones: str = ""
+    pair_languages: bool = False
+    programme_id: str = ""
     timing: str = "at"
     at: str = ""
     priority: str = "normal"
@@ -131,16 +136,9 @@ class BookingForm(BaseModel):
     exceptions: str = ""
 
 
-class EmergencyForm(BaseModel):
+class EmergencyForm(SourceForm):
     """What the emergency form sent, as typed."""
 
-    station: str = ""
-    subtree: bool = False
-    source: str = "relay"
-    item_id: str = ""
-    relay_url: str = ""
-    length: str = ""
-    title: str = ""
     step: str = ""
 
 

@@ -21,7 +21,7 @@ from api.auth import (
     grant_from_bearer,
 )
 from api.deps import SessionDep, SettingsDep
-from api.limits import PageLimit, check_range
+from api.limits import DayFrom, DayTo, PageLimit, PageOffset, check_range
 from core.audit import act_as
 from core.clock import utcnow
 from core.db import session_scope
@@ -143,8 +143,8 @@ def _device_grant(
 def list_airings(
     grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
     session: SessionDep,
-    day_from: Annotated[date | None, Query(alias="from")] = None,
-    day_to: Annotated[date | None, Query(alias="to")] = None,
+    day_from: DayFrom = None,
+    day_to: DayTo = None,
     cluster: str | None = None,
     status: AiringStatus | None = None,
     after_seq: Annotated[int, Query(ge=0, description="continue after this seq")] = 0,
@@ -215,10 +215,10 @@ MISSED_RANGE_DAYS = 92
 def missed(
     grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
     session: SessionDep,
-    day_from: Annotated[date | None, Query(alias="from")] = None,
-    day_to: Annotated[date | None, Query(alias="to")] = None,
+    day_from: DayFrom = None,
+    day_to: DayTo = None,
     subtree: bool = False,
-    offset: Annotated[int, Query(ge=0, description="skip this many (paging)")] = 0,
+    offset: PageOffset = 0,
     limit: PageLimit = 200,
 ) -> list[MissedOut]:
     """What the scheduler flagged as missed and no late report has cleared yet."""
@@ -328,7 +328,7 @@ def clusters_status(
     only: Annotated[
         str | None, Query(description="comma-separated states to keep, e.g. silent,offline")
     ] = None,
-    offset: Annotated[int, Query(ge=0, description="skip this many (paging)")] = 0,
+    offset: PageOffset = 0,
     limit: PageLimit = 200,
 ) -> list[ClusterState]:
     """The latest heartbeat of each cluster judged against what the schedule has on air."""

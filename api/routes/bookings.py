@@ -86,25 +86,17 @@ class BookingOut(BaseModel):
     displaced: list[dict[str, Any]] = Field(default_factory=list)
 
 
+# What a booking answer repeats of the stored row as it is.
+_STORED = set(BookingOut.model_fields) - {"station", "rrule", "description", "displaced"}
+
+
 def _out(booking: Booking, station: str, displaced: list | None = None) -> BookingOut:
     rule = rule_from_json(booking.recurrence)
     return BookingOut(
-        id=booking.id,
+        **booking.model_dump(include=_STORED),
         station=station,
-        subtree=booking.subtree,
-        clusters=booking.clusters,
-        zones=booking.zones,
-        pair_languages=booking.pair_languages,
-        source=booking.source,
-        title=booking.title,
-        at=booking.at,
-        priority=booking.priority,
-        status=booking.status,
         rrule=to_rrule(rule),
         description=describe(rule),
-        recurrence=booking.recurrence,
-        created_by=booking.created_by,
-        created_at=booking.created_at,
         displaced=displaced or [],
     )
 

@@ -30,6 +30,7 @@ from core.identity import create_device_token
 from scheduler.bookings import create_booking, regenerate
 from scheduler.models import Booking, Cluster
 from scheduler.service import add_cluster, enqueue_approved, get_station, update_station
+from tests.agent.radio import Radio
 from tests.newsroom import approved_item
 from tests.processes import CLI, cli_env, free_port
 
@@ -190,6 +191,13 @@ class Commune:
             regenerate(session, station_ids={station.id}, today=today, base_url=self.base, days=2)
         return ids
 
+    def set_fallback(self, url: str, title: str) -> None:
+        """The station's fallback relay (the next `book` puts it in the playlists)."""
+        with session_scope(self.engine, write=True) as session:
+            station = get_station(session, code=STATION)
+            fallback = {"kind": "relay", "url": url, "title": title}
+            update_station(session, station=station, changes={"fallback": fallback})
+
     def open_windows_at(self, when: datetime) -> None:
         """Let the station's only window begin at `when` (HH:MM), so entries booked without
         a time are placed one after another from there."""
@@ -233,12 +241,14 @@ def item_at(item_id: int, when: datetime, title: str, **extra: Any) -> dict[str,
     }
 
 
-def relay_at(when: datetime | None, seconds: float, title: str) -> dict[str, Any]:
-    """A one-off relay of a (never opened) stream at a local time, or next in the window."""
+def relay_at(
+    when: datetime | None, seconds: float, title: str, url: str = "http://vov.example/vov1"
+) -> dict[str, Any]:
+    """A one-off relay of a stream at a local time, or next in the window."""
     day = (when or local_now()).date()
     return {
         "source": "relay",
-        "relay_url": "http://vov.example/vov1",
+        "relay_url": url,
         "duration_s": seconds,
         "title": title,
         "at": f"{when:%H:%M}" if when else None,
@@ -308,6 +318,12 @@ class Agent:
                 return note
         return None
 
+    def crash(self) -> None:
+        """SIGKILL the agent and the players it started, as a power cut or the OOM killer
+        (with systemd, its whole control group) would."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
     def stop(self) -> int:
         """SIGTERM, and the exit status."""
         if self.process.poll() is None:
@@ -353,12 +369,28 @@ def running_agent(server: str, token: str, folder: Path, *extra: str) -> Iterato
         *extra,
     ]
     with log.open("w") as sink:
-        process = subprocess.Popen(args, env=agent_env(), stdout=sink, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            args, env=agent_env(), stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+        )
     agent = Agent(process, cache, out, log)
     try:
         yield agent
     finally:
         agent.stop()
+
+
+@pytest.fixture
+def radios(tmp_path) -> Iterator[Callable[[int], Radio]]:
+    """Live MP3 streams on loopback, one tone each, closed after the test."""
+    made: list[Radio] = []
+
+    def radio(tone_hz: int) -> Radio:
+        made.append(Radio(tmp_path / "radio", tone_hz=tone_hz))
+        return made[-1]
+
+    yield radio
+    for radio in made:
+        radio.close()
 
 
 def run_once(server: str, token: str, cache: Path) -> dict[str, Any]:

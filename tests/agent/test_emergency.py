@@ -59,12 +59,15 @@ def _note(agent, title: str, *, ended: bool = False) -> dict | None:
     )
 
 
-def test_an_emergency_reaches_every_agent_and_interrupts_the_relay(commune, tmp_path) -> None:
+def test_an_emergency_reaches_every_agent_and_interrupts_the_relay(
+    commune, radios, tmp_path
+) -> None:
     relay_title, alarm = "Tiếp sóng VOV1", "Khẩn cấp: lũ quét"
     tokens = {cluster: commune.token(cluster) for cluster in ("BAN-A", "BAN-B", None)}
+    vov = radios(440)
     with commune.server(), ExitStack() as agents_up:
         # A relay is on air when the agents start: they join it in its slot.
-        [relay_id] = commune.book(relay_at(local_now(), 180, relay_title))
+        [relay_id] = commune.book(relay_at(local_now(), 180, relay_title, vov.url))
         agents = {
             cluster: agents_up.enter_context(
                 running_agent(commune.base, token, tmp_path / (cluster or "all"))

@@ -16,9 +16,10 @@ def _waiting(cache: Path) -> int:
 
 
 def test_the_schedule_holds_while_the_server_is_down_and_records_sync_once(
-    commune, tmp_path
+    commune, radios, tmp_path
 ) -> None:
     token = commune.token("BAN-A")
+    vov = radios(440)
     server = commune.start_server()
     try:
         # From the top of this minute: a bulletin (already due, within the grace), a relay
@@ -31,7 +32,7 @@ def test_the_schedule_holds_while_the_server_is_down_and_records_sync_once(
         relay_s = (now - top).total_seconds() + LEAD_S - round(commune.duration_s, 1)
         first, relay, second = commune.book(
             item_at(commune.item_id, top, "Bản tin buổi sáng"),
-            relay_at(None, round(relay_s, 1), "Tiếp sóng VOV1"),
+            relay_at(None, round(relay_s, 1), "Tiếp sóng VOV1", vov.url),
             {**item_at(commune.item_id, top, "Bản tin buổi trưa"), "at": None},
         )
         entries = {e["booking_id"]: e for e in commune.playlist()["entries"]}
