@@ -1,4 +1,4 @@
-"""Which stations, content items and bookings a caller may read or change: one rule each.
+"""Which stations, content items, themes and bookings a caller may read or change: one rule each.
 
 Routes and pages ask here instead of writing a scope check of their own. Who the caller
 is and what their role grants is decided in `api.auth`.
@@ -10,8 +10,9 @@ from fastapi import Depends
 from sqlmodel import Session
 
 from api.auth import Allowed, Permission, Principal, require_reach, visible_station_ids
-from content.models import ContentItem
-from core.errors import NotFoundError
+from content.models import ContentItem, Theme
+from core.errors import ForbiddenError, NotFoundError
+from core.models import Role
 from scheduler.models import Booking, Station
 from scheduler.service import ancestor_ids, list_stations
 
@@ -53,6 +54,25 @@ def writable_booking(session: Session, principal: Principal, booking_id: int) ->
         raise NotFoundError(f"Không có lịch đặt số {booking_id}.")
     require_reach(session, principal, session.get(Station, booking.station_id))
     return booking
+
+
+def writable_theme(session: Session, principal: Principal, theme_id: int) -> Theme:
+    """A theme the caller may rename: one owned within their scope, or a shared one for
+    admins; 404 for one they may not even see."""
+    # Another province's theme names its items in that province's reports: only those
+    # whose scope holds the owner edit it, and only admins edit the shared ones.
+    theme = session.get(Theme, theme_id)
+    ids = readable_station_ids(session, principal)
+    if theme is None or (ids is not None and theme.station_id not in (ids | {None})):
+        raise NotFoundError(f"Không có chủ đề số {theme_id}.")
+    if theme.station_id is not None:
+        require_reach(session, principal, session.get(Station, theme.station_id))
+    elif principal.role != Role.admin:
+        raise ForbiddenError(
+            f"Chủ đề {theme.name!r} dùng chung cho cả nước, chỉ quản trị viên sửa được; "
+            "hãy tạo chủ đề riêng của đài."
+        )
+    return theme
 
 
 def stations_in_scope(session: Session, principal: Principal) -> list[Station]:

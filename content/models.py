@@ -38,9 +38,20 @@ class PlanStatus(StrEnum):
 class Theme(SQLModel, table=True):
     """A subject of communication, e.g. one-stop shops or online public services."""
 
+    # Names are unique per owner; a station's theme may not take a shared one's name
+    # either (checked in content.service: NULLs never clash in a unique constraint).
+    __table_args__ = (UniqueConstraint("station_id", "name"),)
+
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=200, unique=True)
+    name: str = Field(max_length=200)
     parent_id: int | None = Field(default=None, foreign_key="theme.id", ondelete="SET NULL")
+    station_id: int | None = Field(
+        default=None,
+        foreign_key="station.id",
+        index=True,
+        ondelete="RESTRICT",
+        description="the station that made the theme; none for the shared starting themes",
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -5,7 +5,9 @@ Jinja's sandbox stops attribute escapes (`__class__`, `__globals__`…). On top 
 a template may use only a short list of filters and methods; it cannot define
 macros or capture output in blocks, so everything it writes passes the output cap;
 every operation that can grow a string, a list or a number is measured before it
-runs; and a budget of executed template lines stops loops that would spin for hours.
+runs; a budget of executed template lines stops loops that would spin for hours;
+and every filter refuses a value of a type it does not take (content.script_types),
+which is also checked on every branch before a template is saved.
 """
 
 import functools
@@ -13,7 +15,7 @@ import re
 import sys
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from types import BuiltinMethodType, FrameType
 from typing import Any
@@ -23,6 +25,7 @@ from jinja2.compiler import CodeGenerator, Frame
 from jinja2.runtime import LoopContext, Undefined, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
+from content.script_types import WrongType, check_types, typed
 from core.errors import InvalidError
 
 MAX_SCRIPT_CHARS = 200_000
@@ -276,7 +279,7 @@ _env = _ScriptEnvironment(
 # No range(), lipsum(), cycler() or namespace(): nothing large to loop over or build.
 _env.globals.clear()
 _env.filters = {
-    name: _measured(function)
+    name: typed(name, _measured(function))
     for name, function in {
         **{name: f for name, f in _env.filters.items() if name in SAFE_FILTERS},
         "ngay": _date_vn,
@@ -297,6 +300,10 @@ class ScriptContext:
     body: str
     date: date
     language: str = "vie"
+
+
+# What each variable of the render context is, for the check before a template is saved.
+VARIABLE_TYPES = {f.name: frozenset({f.type}) for f in fields(ScriptContext)}
 
 
 class _Budget:
@@ -338,6 +345,9 @@ def _invalid(exc: BaseException, line: int | None = None) -> InvalidError:
     )
 
 
+_TOO_DEEP = SecurityError("mẫu lồng nhau quá sâu")
+
+
 @functools.lru_cache(maxsize=64)
 def _compile(text: str) -> Any:
     try:
@@ -351,11 +361,21 @@ def _compile(text: str) -> Any:
         return _env.from_string(text)
     except TemplateSyntaxError as exc:
         raise _invalid(exc) from None
+    except (RecursionError, SyntaxError):
+        # Jinja parses by recursion, and Python compiles at most 20 nested blocks.
+        raise _invalid(_TOO_DEEP) from None
 
 
 def check_template(text: str) -> None:
-    """Raise InvalidError naming the line if a template does not compile or uses a forbidden tag."""
+    """Raise InvalidError naming the line if a template does not compile, uses a forbidden
+    tag, or gives a filter a type it does not take on any branch."""
     _compile(text)
+    try:
+        check_types(_env.parse(text), variables=VARIABLE_TYPES, filters=_env.filters)
+    except WrongType as exc:
+        raise _invalid(exc, exc.line) from None
+    except RecursionError:
+        raise _invalid(_TOO_DEEP) from None
 
 
 def render_script(*, template: str | None, context: ScriptContext) -> str:
@@ -377,6 +397,8 @@ def render_script(*, template: str | None, context: ScriptContext) -> str:
         TemplateError,
         TypeError,
         ValueError,
+        AttributeError,
+        LookupError,
         ArithmeticError,
         RecursionError,
     ) as exc:

@@ -4,7 +4,8 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlmodel import Session, col, select
+from sqlalchemy import ColumnElement, true
+from sqlmodel import Session, col, or_, select
 
 from content.importer import NotAPlanError, parse_plan
 from content.languages import check_language
@@ -19,7 +20,7 @@ from content.models import (
     Theme,
 )
 from content.reading import estimate_seconds, read_aloud
-from content.scripts import ScriptContext, render_script
+from content.scripts import ScriptContext, check_template, render_script
 from core.clock import utcnow
 from core.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
 
@@ -48,9 +49,32 @@ class Draft:
 # Themes
 
 
-def get_theme(session: Session, *, theme_id: int) -> Theme:
-    """Return a theme, or raise InvalidError: a theme is always chosen from the list."""
-    theme = session.get(Theme, theme_id)
+def _shared_or_owned(owner_ids: set[int] | None) -> ColumnElement[bool]:
+    if owner_ids is None:
+        return true()
+    return or_(col(Theme.station_id).is_(None), col(Theme.station_id).in_(owner_ids))
+
+
+def readable_themes(
+    session: Session,
+    *,
+    owner_ids: set[int] | None,
+    after: int = 0,
+    limit: int | None = None,
+    by_name: bool = False,
+) -> list[Theme]:
+    """Return the shared themes and those owned by `owner_ids` (None: every theme), by id
+    or by name."""
+    query = select(Theme).where(Theme.id > after, _shared_or_owned(owner_ids))
+    query = query.order_by(col(Theme.name) if by_name else col(Theme.id))
+    return list(session.exec(query.limit(limit)))
+
+
+def get_theme(session: Session, *, theme_id: int, owner_ids: set[int] | None = None) -> Theme:
+    """Return a theme shared or owned by one of `owner_ids` (None: any), or raise
+    InvalidError: a theme is always chosen from the list."""
+    query = select(Theme).where(Theme.id == theme_id, _shared_or_owned(owner_ids))
+    theme = session.exec(query).first()
     if theme is None:
         raise InvalidError(
             f"Không có chủ đề số {theme_id}.",
@@ -60,20 +84,34 @@ def get_theme(session: Session, *, theme_id: int) -> Theme:
 
 
 def save_theme(
-    session: Session, *, name: str, parent_id: int | None = None, theme: Theme | None = None
+    session: Session,
+    *,
+    name: str,
+    parent_id: int | None = None,
+    station_id: int | None = None,
+    theme: Theme | None = None,
+    owner_ids: set[int] | None = None,
 ) -> Theme:
-    """Create a theme, or rename and move an existing one; names are unique."""
+    """Create a theme owned by a station (none: shared), or rename and move one.
+
+    A name is unique among its owner's themes and the shared ones; the parent is a
+    theme the editor can see (`owner_ids`), and a shared theme's parent is shared.
+    """
     name = " ".join(name.split())
     if not name:
         raise InvalidError("Tên chủ đề không được để trống.", errors=[{"field": "name"}])
-    clash = session.exec(select(Theme).where(Theme.name == name)).first()
-    if clash is not None and clash is not theme:
+    owner = theme.station_id if theme is not None else station_id
+    clash = select(Theme).where(Theme.name == name)
+    if owner is not None:
+        clash = clash.where(_shared_or_owned({owner}))
+    if any(found is not theme for found in session.exec(clash)):
         raise ConflictError(f"Đã có chủ đề {name!r}.")
     if parent_id is not None:
-        get_theme(session, theme_id=parent_id)
+        parents = owner_ids if owner is not None else set()
+        get_theme(session, theme_id=parent_id, owner_ids=parents)
         if theme is not None and parent_id == theme.id:
             raise InvalidError("Chủ đề không thể là cha của chính nó.")
-    theme = theme or Theme(name=name)
+    theme = theme or Theme(name=name, station_id=station_id)
     theme.name, theme.parent_id = name, parent_id
     session.add(theme)
     session.flush()
@@ -166,7 +204,9 @@ def save_template(
 ) -> ScriptTemplate:
     """Create or replace a programme's script template after a trial render of sample words."""
     # A template that cannot render sample words would fail every item of its programme:
-    # refuse it now, with the line, rather than at each item.
+    # refuse it now, with the line, rather than at each item. The type check also
+    # covers the branches the sample words do not take.
+    check_template(text)
     sample = ScriptContext(
         station="Đài truyền thanh mẫu",
         programme=programme,
@@ -288,6 +328,7 @@ def _check_links(
     *,
     language: str,
     theme_id: int | None,
+    theme_owners: set[int] | None,
     plan_id: int | None,
     translates_id: int | None,
     valid_from: date | None,
@@ -295,7 +336,7 @@ def _check_links(
 ) -> None:
     check_language(language)
     if theme_id is not None:
-        get_theme(session, theme_id=theme_id)
+        get_theme(session, theme_id=theme_id, owner_ids=theme_owners)
     if plan_id is not None and session.get(Plan, plan_id) is None:
         raise InvalidError(f"Không có kế hoạch số {plan_id}.", errors=[{"field": "plan_id"}])
     if translates_id is not None:
@@ -331,13 +372,16 @@ def create_content_item(
     valid_from: date | None = None,
     valid_until: date | None = None,
     priority: Priority = Priority.normal,
+    theme_owners: set[int] | None = None,
 ) -> tuple[ContentItem, ContentVersion, Draft]:
-    """Add a draft content item with its first version."""
+    """Add a draft content item with its first version; its theme is shared or owned by
+    one of `theme_owners` (None: any)."""
     title, body = _check_words(title, body)
     _check_links(
         session,
         language=language,
         theme_id=theme_id,
+        theme_owners=theme_owners,
         plan_id=plan_id,
         translates_id=translates_id,
         valid_from=valid_from,

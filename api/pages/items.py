@@ -46,6 +46,7 @@ from content.service import (
     edit_content_item,
     get_version,
     item_versions,
+    readable_themes,
     return_content_item,
     submit_content_item,
 )
@@ -62,6 +63,12 @@ LISTEN_SECONDS = 86_400  # a signed audio link on an item page opens for a day
 DATE_HINT = "Ngày ghi theo dạng dd/mm/yyyy, ví dụ 01/07/2026."
 
 FIELD_NAMES = {"theme_id": "theme", "plan_id": "plan", "translates_id": "translates"}
+
+
+def _themes(session: Session, principal: Principal) -> list[Theme]:
+    return readable_themes(
+        session, owner_ids=readable_station_ids(session, principal), by_name=True
+    )
 
 
 @dataclass
@@ -94,7 +101,7 @@ def items_page(
     params = request.query_params
     filters = ItemFilters(**{k: params.get(k, "").strip() for k in asdict(ItemFilters())})
     plans = readable_plans(session, principal)
-    themes = list(session.exec(select(Theme).order_by(Theme.name)))
+    themes = _themes(session, principal)
     errors: dict[str, str] = {}
     if filters.status and filters.status not in STATUS_NAMES:
         errors["status"] = "Hãy chọn trạng thái trong danh sách."
@@ -206,7 +213,7 @@ def _item_choices(session: Session, principal: Principal) -> dict[str, Any]:
     return {
         "stations": stations,
         "plans": readable_plans(session, principal),
-        "themes": list(session.exec(select(Theme).order_by(Theme.name))),
+        "themes": _themes(session, principal),
         "programmes": programmes,
         "languages": LANGUAGES,
         "priority_names": PRIORITY_NAMES,
@@ -356,7 +363,11 @@ def new_item(
             )
             return again(200, errors={}, preview=_draft_view(draft))
         item, _, draft = create_content_item(
-            session, station=station_facts(owner), author=principal.name, **arguments
+            session,
+            station=station_facts(owner),
+            author=principal.name,
+            theme_owners=readable_station_ids(session, principal),
+            **arguments,
         )
     except ProblemError as exc:
         session.rollback()

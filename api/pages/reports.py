@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
-from api.access import stations_in_scope
+from api.access import readable_station_ids, stations_in_scope
 from api.auth import Permission, Principal, visible_station_ids
 from api.charts import bar_chart, number
 from api.compliance_reports import Built, ComplianceQuery, build_report, document, tables
@@ -23,6 +23,7 @@ from api.exports import to_csv, to_xlsx
 from api.web import Page, render, templates
 from content.languages import LANGUAGES
 from content.models import Plan, Theme
+from content.service import readable_themes
 from core.clock import local_today
 from core.errors import ForbiddenError, InvalidError, ProblemError
 from scheduler.airings import ChainCheck, verify_chain
@@ -326,7 +327,9 @@ def compliance_page(
         "periods": period_choices(local_today(settings.timezone)),
         "stations": stations,
         "plans": _plans(session, principal),
-        "themes": list(session.exec(select(Theme).order_by(Theme.name))),
+        "themes": readable_themes(
+            session, owner_ids=readable_station_ids(session, principal), by_name=True
+        ),
         "languages": LANGUAGES,
         "outcome_names": OUTCOME_NAMES,
         "csv_tables": CSV_TABLES,

@@ -181,6 +181,7 @@ def add_item(body: ContentItemIn, principal: CanWrite, session: SessionDep) -> C
         session,
         station=station_facts(station),
         author=principal.name,
+        theme_owners=readable_station_ids(session, principal),
         **body.model_dump(exclude={"station"}),
     )
     session.commit()

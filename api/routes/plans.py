@@ -1,4 +1,5 @@
-"""Communication plans: import a document, review what was found; and the theme list."""
+"""Communication plans: import a document, review what was found; and the themes, each
+owned by the station that made it or shared by all."""
 
 from datetime import date, datetime
 from typing import Annotated
@@ -7,16 +8,23 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlmodel import Session, or_, select
 
-from api.auth import Allowed, Permission, Principal, require_reach, visible_station_ids
+from api.access import readable_station_ids, writable_theme
+from api.auth import Allowed, Permission, Principal, require_reach
 from api.deps import SessionDep
 from api.limits import PageLimit
 from api.uploads import read_document
 from content.documents import DOCX_MEDIA_TYPE, PDF_MEDIA_TYPE, document_text
 from content.models import Plan, PlanRequirement, PlanStatus, Theme
-from content.service import get_plan, get_theme, import_plan, plan_requirements, save_theme
+from content.service import (
+    get_plan,
+    import_plan,
+    plan_requirements,
+    readable_themes,
+    save_theme,
+)
 from core.errors import InvalidError, NotFoundError
 from scheduler.models import Station
-from scheduler.service import ancestor_ids, get_station
+from scheduler.service import get_station
 
 router = APIRouter(tags=["plans"])
 
@@ -73,13 +81,6 @@ def _out(session: Session, plan: Plan, requirements: list[PlanRequirement]) -> P
         station=station.code if station else None,
         requirements=[RequirementOut.model_validate(r, from_attributes=True) for r in requirements],
     )
-
-
-def _readable(session: Session, principal: Principal) -> set[int] | None:
-    ids = visible_station_ids(session, principal)
-    if ids is None or principal.station_id is None:
-        return ids
-    return ids | set(ancestor_ids(session, station_id=principal.station_id))
 
 
 @router.post(
@@ -141,7 +142,7 @@ def list_plans(
 ) -> list[PlanOut]:
     """Return the plans of stations within or above the caller's scope, and national ones."""
     query = select(Plan).where(Plan.id > after).order_by(Plan.id).limit(limit)
-    ids = _readable(session, principal)
+    ids = readable_station_ids(session, principal)
     if ids is not None:
         query = query.where(or_(Plan.station_id.in_(ids), Plan.station_id.is_(None)))
     return [_out(session, p, plan_requirements(session, plan_id=p.id)) for p in session.exec(query)]
@@ -152,7 +153,7 @@ def list_plans(
 def show_plan(plan_id: int, principal: CanRead, session: SessionDep) -> PlanOut:
     """Return a plan with its requirements."""
     plan = get_plan(session, plan_id=plan_id)
-    ids = _readable(session, principal)
+    ids = readable_station_ids(session, principal)
     if ids is not None and plan.station_id is not None and plan.station_id not in ids:
         raise NotFoundError(f"Không có kế hoạch số {plan_id}.")
     return _out(session, plan, plan_requirements(session, plan_id=plan.id))
@@ -165,36 +166,74 @@ class ThemeIn(BaseModel):
     parent_id: int | None = None
 
 
+class ThemeNew(ThemeIn):
+    """A theme to add, owned by a station."""
+
+    station: str | None = Field(
+        None,
+        description="code of the owning station; by default the caller's own "
+        "(for an admin: none, a shared theme)",
+    )
+
+
 class ThemeOut(ThemeIn):
     """A stored theme."""
 
     id: int
+    station: str | None = Field(description="the owning station; none: shared, edited by admins")
+
+
+def _theme_out(session: Session, theme: Theme) -> ThemeOut:
+    owner = session.get(Station, theme.station_id) if theme.station_id else None
+    return ThemeOut(
+        id=theme.id,
+        name=theme.name,
+        parent_id=theme.parent_id,
+        station=owner.code if owner else None,
+    )
 
 
 @router.get("/themes", response_model=list[ThemeOut], summary="The theme taxonomy")
 def list_themes(
-    _principal: CanRead,
+    principal: CanRead,
     session: SessionDep,
     after: Annotated[int, Query(ge=0, description="continue after this id (paging)")] = 0,
     limit: PageLimit = 200,
 ) -> list[ThemeOut]:
-    """Return the theme taxonomy, by id."""
-    themes = session.exec(select(Theme).where(Theme.id > after).order_by(Theme.id).limit(limit))
-    return [ThemeOut.model_validate(t, from_attributes=True) for t in themes]
+    """Return the shared themes and those of stations within or above the caller's scope."""
+    owners = readable_station_ids(session, principal)
+    themes = readable_themes(session, owner_ids=owners, after=after, limit=limit)
+    return [_theme_out(session, t) for t in themes]
 
 
 @router.post("/themes", response_model=ThemeOut, status_code=201, summary="Add a theme")
-def add_theme(body: ThemeIn, _principal: CanWrite, session: SessionDep) -> ThemeOut:
-    """Add a theme to the taxonomy."""
-    theme = save_theme(session, name=body.name, parent_id=body.parent_id)
+def add_theme(body: ThemeNew, principal: CanWrite, session: SessionDep) -> ThemeOut:
+    """Add a theme owned by a station within the caller's scope (by default their own)."""
+    owner = get_station(session, code=body.station) if body.station else None
+    if owner is not None:
+        require_reach(session, principal, owner)
+    theme = save_theme(
+        session,
+        name=body.name,
+        parent_id=body.parent_id,
+        station_id=owner.id if owner else principal.station_id,
+        owner_ids=readable_station_ids(session, principal),
+    )
     session.commit()
-    return ThemeOut.model_validate(theme, from_attributes=True)
+    return _theme_out(session, theme)
 
 
 @router.put("/themes/{theme_id}", response_model=ThemeOut, summary="Rename or move a theme")
-def edit_theme(theme_id: int, body: ThemeIn, _principal: CanWrite, session: SessionDep) -> ThemeOut:
-    """Rename a theme or give it another parent."""
-    theme = get_theme(session, theme_id=theme_id)
-    save_theme(session, name=body.name, parent_id=body.parent_id, theme=theme)
+def edit_theme(theme_id: int, body: ThemeIn, principal: CanWrite, session: SessionDep) -> ThemeOut:
+    """Rename a theme or give it another parent: a theme of the caller's scope, or a
+    shared one for admins."""
+    theme = writable_theme(session, principal, theme_id)
+    save_theme(
+        session,
+        name=body.name,
+        parent_id=body.parent_id,
+        theme=theme,
+        owner_ids=readable_station_ids(session, principal),
+    )
     session.commit()
-    return ThemeOut.model_validate(theme, from_attributes=True)
+    return _theme_out(session, theme)

@@ -3,7 +3,7 @@
 import pytest
 from sqlmodel import func, select
 
-from content.models import ContentItem, ContentVersion
+from content.models import ContentItem, ContentVersion, ScriptTemplate
 from core.db import session_scope
 from core.identity import create_user, issue_access_token
 from core.models import Role
@@ -199,6 +199,88 @@ def test_templates_shape_the_script_and_warn_about_length(client, people) -> Non
     assert item["warnings"] and "ngắn hơn 10 phút" in item["warnings"][0]
     listed = client.get("/api/v1/stations/XA-A/script-templates", headers=people["operator"]).json()
     assert [t["programme"] for t in listed] == ["Chuyên mục CCHC"]
+
+
+def _refused_at_line(response, line: int) -> str:
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert f"dòng {line}" in problem["detail"]
+    assert problem["errors"][0]["line"] == line
+    return problem["detail"]
+
+
+def test_a_filter_on_the_wrong_type_is_refused_when_saved_even_in_a_branch(
+    client, people, engine
+) -> None:
+    url = "/api/v1/stations/XA-A/script-templates"
+    plain = client.put(
+        url,
+        headers=people["alice"],
+        json={"programme": "Chuyên mục CCHC", "text": "Chào bà con!\n{{ body | ngay }}"},
+    )
+    assert "bộ lọc ngay chỉ dùng cho ngày, mà body là chuỗi" in _refused_at_line(plain, 2)
+    # The sample words of the trial render never take this branch; the type check does.
+    hidden = (
+        "Chào bà con!\n{{ body }}\n"
+        "{% if language == 'blt' %}{% set hom_nay = title %}{% endif %}\n"
+        "{% for tu in body.split()[:1] %}{{ hom_nay | default(date) | thu }}{% endfor %}"
+    )
+    branch = client.put(
+        url, headers=people["alice"], json={"programme": "Chuyên mục CCHC", "text": hidden}
+    )
+    assert "bộ lọc thu chỉ dùng cho ngày" in _refused_at_line(branch, 4)
+    with session_scope(engine) as session:
+        assert session.exec(select(func.count()).select_from(ScriptTemplate)).one() == 0
+    fine = hidden.replace("title", "date")
+    saved = client.put(
+        url, headers=people["alice"], json={"programme": "Chuyên mục CCHC", "text": fine}
+    )
+    assert saved.status_code == 200, saved.text
+
+
+def test_a_stored_template_with_a_wrong_type_refuses_the_item_not_the_server(
+    client, people, engine
+) -> None:
+    # As the API stored it before templates were type-checked: fine for Vietnamese
+    # items, a crash in the branch for Thai ones.
+    with session_scope(engine) as session:
+        station = session.exec(select(Station).where(Station.code == "XA-A")).one()
+        session.add(
+            ScriptTemplate(
+                station_id=station.id,
+                programme="Chuyên mục CCHC",
+                text="Chào bà con!\n{{ body }}\n"
+                "{% if language == 'blt' %}{{ body | ngay }}{% endif %}",
+            )
+        )
+    preview = client.post(
+        "/api/v1/script-preview",
+        headers=people["alice"],
+        json={
+            "station": "XA-A",
+            "programme": "Chuyên mục CCHC",
+            "title": "Tin",
+            "body": "Nội dung.",
+            "language": "blt",
+        },
+    )
+    assert "bộ lọc ngay" in _refused_at_line(preview, 3)
+    items = _counts(engine)
+    refused = client.post(
+        "/api/v1/content-items",
+        headers=people["alice"],
+        json={
+            "station": "XA-A",
+            "programme": "Chuyên mục CCHC",
+            "title": "Tin tiếng Thái",
+            "body": "Nội dung.",
+            "language": "blt",
+        },
+    )
+    _refused_at_line(refused, 3)
+    assert _counts(engine) == items
+    assert _new(client, people["alice"], programme="Chuyên mục CCHC")["status"] == "draft"
 
 
 def test_reading_and_preview_endpoints(client, people, engine) -> None:

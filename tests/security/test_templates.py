@@ -17,7 +17,7 @@ from sqlmodel import func, select
 from api.security import INLINE_HANDLERS, page_policy
 from api.web import templates
 from content.models import ContentItem, ScriptTemplate
-from content.scripts import MAX_SCRIPT_CHARS, ScriptContext, render_script
+from content.scripts import MAX_SCRIPT_CHARS, ScriptContext, check_template, render_script
 from core.db import session_scope
 from core.errors import InvalidError
 from tests.security.conftest import today, web_login
@@ -80,6 +80,13 @@ BOMBS = [
     "{{ date.strftime('%0999999999Y') }}",
     "{{ lipsum(10**6) }}",
 ]
+# Deeper than Jinja's parser recurses or Python compiles (at most 20 nested blocks).
+TOO_DEEP = [
+    "{{ " + "(" * 400 + "body" + ")" * 400 + " }}",
+    "{{ " + "[" * 300 + "body" + "]" * 300 + " }}",
+    "{% if body %}" * 200 + "x" + "{% endif %}" * 200,
+    "{% for a in title %}" * 30 + "x" + "{% endfor %}" * 30,
+]
 
 
 # Loops that build nothing but would run for hours.
@@ -99,7 +106,7 @@ def test_endless_loops_are_stopped_within_a_second(template: str) -> None:
     assert time.monotonic() - started < 1.5
 
 
-@pytest.mark.parametrize("template", ESCAPES + BOMBS)
+@pytest.mark.parametrize("template", ESCAPES + BOMBS + TOO_DEEP)
 def test_sandbox_escapes_and_resource_bombs_are_refused_quickly_and_small(template: str) -> None:
     tracemalloc.start()
     started = time.monotonic()
@@ -116,6 +123,16 @@ def test_sandbox_escapes_and_resource_bombs_are_refused_quickly_and_small(templa
     assert seconds < 3, f"took {seconds:.1f} s"
     # The body alone is 100 kB; a refused template may not build much more than that.
     assert peak < 32 * MAX_SCRIPT_CHARS, f"peak {peak / 1e6:.0f} MB"
+
+
+# Each pass over a loop sees what the last one set, and nested loops multiply the passes:
+# followed to the end, the type check of this would take hours.
+NESTED_LOOPS = "{% for a in title %}{% set x = [x] %}" * 18 + "{% endfor %}" * 18
+
+
+def test_the_type_check_of_nested_loops_stops_at_its_budget() -> None:
+    with pytest.raises(InvalidError, match="phức tạp quá"):
+        check_template(NESTED_LOOPS)
 
 
 def test_an_ordinary_template_still_renders() -> None:
@@ -138,7 +155,8 @@ def _templates_kept(engine) -> int:
 
 
 def test_the_api_refuses_hostile_templates_with_a_problem_report(client, town, engine) -> None:
-    for template in [*ESCAPES[:3], "{{ 'a' * 10**9 }}", "{% macro f() %}{{ f() }}{% endmacro %}"]:
+    hostile = [*ESCAPES[:3], "{{ 'a' * 10**9 }}", "{% macro f() %}{{ f() }}{% endmacro %}"]
+    for template in [*hostile, *TOO_DEEP, NESTED_LOOPS]:
         answer = client.put(
             "/api/v1/stations/XA-A/script-templates",
             headers=town.headers["planner_p"],
