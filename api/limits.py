@@ -59,6 +59,7 @@ MAX_RANGE_DAYS = 366
 PageLimit = Annotated[
     int, Query(ge=1, le=MAX_PAGE, description=f"rows per page, at most {MAX_PAGE}")
 ]
+AfterId = Annotated[int, Query(ge=0, description="continue after this id (paging)")]
 PageOffset = Annotated[int, Query(ge=0, description="skip this many (paging)")]
 # A period's bounds, both days included; `from` is a keyword in Python.
 DayFrom = Annotated[date | None, Query(alias="from")]

@@ -7,13 +7,13 @@ The workflows (check, write, regenerate the affected days, announce) are
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.access import Planner, writable_booking
 from api.auth import OnStation, Permission, StationGrant, require_reach
 from api.deps import SessionDep, SettingsDep
-from api.limits import PageLimit
+from api.limits import AfterId, PageLimit
 from content.models import Priority
 from core.errors import refuse_fields
 from core.limits import TITLE_MAX, URL_MAX
@@ -191,7 +191,7 @@ def schedule_ics(
 def list_bookings(
     grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
     session: SessionDep,
-    after: Annotated[int, Query(ge=0, description="continue after this id (paging)")] = 0,
+    after: AfterId = 0,
     limit: PageLimit = 200,
 ) -> list[BookingOut]:
     """Active bookings that reach the station, its own and those of stations above, by id."""

@@ -18,7 +18,7 @@ from api.auth import (
     require_reach,
 )
 from api.deps import SessionDep
-from api.limits import PageLimit
+from api.limits import AfterId, PageLimit
 from content.models import ContentItem, ContentStatus, ContentVersion, Priority, ScriptTemplate
 from content.reading import count_syllables, estimate_seconds, read_aloud
 from content.service import (
@@ -140,7 +140,7 @@ def list_items(
     language: str | None = None,
     plan_id: int | None = None,
     theme_id: int | None = None,
-    after: Annotated[int, Query(ge=0, description="continue after this id (paging)")] = 0,
+    after: AfterId = 0,
     limit: PageLimit = 200,
 ) -> list[ContentItemOut]:
     """Return content owned within the caller's scope or by the stations above it, by id."""

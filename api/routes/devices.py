@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
@@ -18,7 +18,7 @@ from api.auth import (
     reaches,
 )
 from api.deps import SessionDep
-from api.limits import PageLimit
+from api.limits import AfterId, PageLimit
 from core.errors import ForbiddenError, NotFoundError
 from core.identity import create_device_token, revoke_device_token
 from core.models import DeviceToken
@@ -102,7 +102,7 @@ def issue(body: DeviceTokenIn, grant: Manage, session: SessionDep) -> NewDeviceT
 def list_tokens(
     grant: Manage,
     session: SessionDep,
-    after: Annotated[int, Query(ge=0, description="continue after this id (paging)")] = 0,
+    after: AfterId = 0,
     limit: PageLimit = 200,
 ) -> list[DeviceTokenOut]:
     """List the station's device tokens with their last use; secrets are never shown."""

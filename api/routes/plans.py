@@ -11,7 +11,7 @@ from sqlmodel import Session, or_, select
 from api.access import readable_station_ids, writable_theme
 from api.auth import Allowed, Permission, Principal, require_reach
 from api.deps import SessionDep
-from api.limits import PageLimit
+from api.limits import AfterId, PageLimit
 from api.uploads import read_document
 from content.documents import DOCX_MEDIA_TYPE, PDF_MEDIA_TYPE, document_text
 from content.models import Plan, PlanRequirement, PlanStatus, Theme
@@ -137,7 +137,7 @@ async def import_document(
 def list_plans(
     principal: CanRead,
     session: SessionDep,
-    after: Annotated[int, Query(ge=0, description="continue after this id (paging)")] = 0,
+    after: AfterId = 0,
     limit: PageLimit = 200,
 ) -> list[PlanOut]:
     """Return the plans of stations within or above the caller's scope, and national ones."""
@@ -197,7 +197,7 @@ def _theme_out(session: Session, theme: Theme) -> ThemeOut:
 def list_themes(
     principal: CanRead,
     session: SessionDep,
-    after: Annotated[int, Query(ge=0, description="continue after this id (paging)")] = 0,
+    after: AfterId = 0,
     limit: PageLimit = 200,
 ) -> list[ThemeOut]:
     """Return the shared themes and those of stations within or above the caller's scope."""
