@@ -16,11 +16,10 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
 from sqlmodel import Session, col, func, select
 
-from api.auth import Permission, Principal, reaches, visible_station_ids
+from api.auth import Permission, Principal, reaches, readable_station_ids, visible_station_ids
 from api.deps import SessionDep, SettingsDep
 from api.pages.operator import PRIORITY_NAMES, WEEKDAYS
 from api.routes.bookings import _refresh as refresh_after_booking
-from api.routes.content import _readable_station_ids as readable_station_ids
 from api.routes.playlists import current_playlist
 from api.web import WebPrincipal, check_csrf, problem_page, render
 from audio.models import AudioAsset, JobStatus, Programme, RenderJob

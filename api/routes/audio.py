@@ -16,6 +16,7 @@ from api.auth import (
     StationGrant,
     audio_reader,
     reaches,
+    reads_audio,
     require_reach,
 )
 from api.deps import SessionDep, SettingsDep, StoreDep
@@ -85,12 +86,14 @@ def asset_out(asset: AudioAsset, base_url: str) -> AssetOut:
 def download(
     sha256: str,
     request: Request,
-    _reader: Annotated[None, Depends(audio_reader)],
+    caller: Annotated[Principal | None, Depends(audio_reader)],
     session: SessionDep,
     store: StoreDep,
 ) -> Response:
-    """Serve a stored file by its hash; the ETag is the hash itself."""
+    """Serve a stored file within the caller's scope by its hash; the ETag is the hash."""
     asset = session.get(AudioAsset, sha256) if SHA256.match(sha256) else None
+    if asset is not None and caller is not None and not reads_audio(session, caller, asset):
+        asset = None  # outside the caller's scope: as if it did not exist
     path = store.path(asset.sha256, asset.format) if asset else None
     if asset is None or not path.exists():
         raise NotFoundError(f"Không có tệp âm thanh {sha256[:16]}….")

@@ -13,9 +13,9 @@ from api.auth import (
     Permission,
     Principal,
     StationGrant,
+    readable_station_ids,
     require,
     require_reach,
-    visible_station_ids,
 )
 from api.deps import SessionDep
 from api.limits import PageLimit
@@ -37,7 +37,7 @@ from content.service import (
 from core.clock import utcnow
 from core.errors import ForbiddenError, NotFoundError
 from scheduler.models import Station
-from scheduler.service import ancestor_ids, get_station, station_facts
+from scheduler.service import get_station, station_facts
 
 router = APIRouter(tags=["content"])
 
@@ -116,18 +116,9 @@ class ContentItemOut(BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
 
-def _readable_station_ids(session: Session, principal: Principal) -> set[int] | None:
-    # A commune airs what its province and district write, so the stations
-    # above a caller's scope are readable as well as those within it.
-    ids = visible_station_ids(session, principal)
-    if ids is None or principal.station_id is None:
-        return ids
-    return ids | set(ancestor_ids(session, station_id=principal.station_id))
-
-
 def readable_item(session: Session, principal: Principal, item_id: int) -> ContentItem:
     item = session.get(ContentItem, item_id)
-    ids = _readable_station_ids(session, principal)
+    ids = readable_station_ids(session, principal)
     if item is None or (ids is not None and item.station_id not in ids):
         raise NotFoundError(f"Không có nội dung số {item_id}.")
     return item
@@ -182,7 +173,7 @@ def list_items(
         .order_by(ContentItem.id)
         .limit(limit)
     )
-    ids = _readable_station_ids(session, principal)
+    ids = readable_station_ids(session, principal)
     if ids is not None:
         query = query.where(ContentItem.station_id.in_(ids))
     for column, value in (
@@ -369,7 +360,7 @@ def reading(body: ReadingIn, principal: CanRead, session: SessionDep) -> Reading
     lexicon = None
     if body.station:
         station = get_station(session, code=body.station)
-        readable = _readable_station_ids(session, principal)
+        readable = readable_station_ids(session, principal)
         if readable is not None and station.id not in readable:
             raise ForbiddenError(f"Đài {station.code} nằm ngoài phạm vi được giao.")
         lexicon = station.lexicon

@@ -257,7 +257,8 @@ def test_served_media_cannot_be_sniffed_as_a_page(client, town, engine, settings
         session.add(
             AudioAsset(sha256=sha256, origin="recording", format="mp3", size=size, duration_s=1.0)
         )
-    served = client.get(f"/api/v1/audio/{sha256}", headers=town.headers["operator_a"])
+    # No station uses it: only an admin may fetch it.
+    served = client.get(f"/api/v1/audio/{sha256}", headers=town.headers["admin"])
     assert served.status_code == 200
     assert served.content == page
     assert served.headers["content-type"] == "audio/mpeg"
