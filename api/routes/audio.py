@@ -16,6 +16,7 @@ from api.auth import (
     StationGrant,
     audio_reader,
     reaches,
+    readable_station_ids,
     reads_audio,
     require_reach,
 )
@@ -31,6 +32,7 @@ from audio.service import (
     store_upload,
 )
 from audio.store import SHA256
+from content.models import ContentItem
 from core.errors import ConflictError, InvalidError, NotFoundError
 from scheduler.models import Station
 from scheduler.service import render_settings
@@ -370,6 +372,15 @@ def add_programme(
             "Mỗi phần phải có kind là jingle, title, item hoặc recording.",
             errors=[{"field": f"parts[{i}].kind"} for i in bad],
         )
+    # A part from outside the caller's scope would make its audio theirs to download,
+    # mixed into the programme's file.
+    unknown = [i for i, p in enumerate(body.parts) if not _part_readable(session, grant, p)]
+    if unknown:
+        raise InvalidError(
+            "Phần chương trình nhắc đến nội dung, bản ghi hoặc nhạc hiệu không có, hoặc "
+            "nằm ngoài phạm vi được giao.",
+            errors=[{"field": f"parts[{i}]"} for i in unknown],
+        )
     taken = session.exec(
         select(Programme.id).where(
             Programme.station_id == grant.station.id, Programme.title == body.title
@@ -383,6 +394,23 @@ def add_programme(
     session.add(programme)
     session.commit()
     return _programme_out(session, programme, settings.public_base_url)
+
+
+def _part_readable(session: Session, grant: StationGrant, part: dict[str, Any]) -> bool:
+    kind, principal = part["kind"], grant.principal
+    if kind == "title":
+        return True
+    if kind == "jingle":
+        sha256 = part.get("sha256")
+        asset = session.get(AudioAsset, sha256) if SHA256.match(str(sha256)) else None
+        return asset is not None and reads_audio(session, principal, asset)
+    key, model = ("item_id", ContentItem) if kind == "item" else ("recording_id", Recording)
+    number = part.get(key)
+    if type(number) is not int:
+        return False
+    found = session.get(model, number)
+    readable = readable_station_ids(session, principal)
+    return found is not None and (readable is None or found.station_id in readable)
 
 
 @router.post(

@@ -36,6 +36,7 @@ class Library:
     headers: dict[str, dict[str, str]]
     files: dict[str, str]  # what → sha256
     day: date  # the day XA-A's booking airs
+    ids: dict[str, int]
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -138,7 +139,8 @@ def library(client: TestClient, newsroom: Newsroom, engine, settings, tmp_path) 
     assert jingle.status_code == 201, jingle.text
     files["jingle"] = jingle.json()["sha256"]
     files["nothing"] = "0" * 64
-    return Library(headers=headers, files=files, day=day)
+    ids = {"item": newsroom.item_id, "recording": recording.json()["id"]}
+    return Library(headers=headers, files=files, day=day, ids=ids)
 
 
 # Who may fetch what: every other caller gets 404.
@@ -180,3 +182,35 @@ def test_a_signed_link_plays_without_a_token(client, library) -> None:
     played = client.get(f"{url.path}?{url.query}")
     assert played.status_code == 200
     assert url.path.endswith(library.files["aired item"])
+
+
+def test_a_programme_cannot_borrow_audio_from_outside_its_makers_scope(client, library) -> None:
+    # Named in a programme of theirs, another province's audio would become theirs to
+    # download, and be mixed into a file they may download.
+    other = library.headers["kehoach.q"]
+    borrowed = {
+        "a recording's file as a jingle": {"kind": "jingle", "sha256": library.files["recording"]},
+        "another province's item": {"kind": "item", "item_id": library.ids["item"]},
+        "another province's recording": {
+            "kind": "recording",
+            "recording_id": library.ids["recording"],
+        },
+        "an item id that is no number": {"kind": "item", "item_id": [1]},
+    }
+    for n, (what, part) in enumerate(borrowed.items()):
+        answer = client.post(
+            "/api/v1/stations/TINH-Q/programmes",
+            headers=other,
+            json={"title": f"Mượn {n}", "parts": [{"kind": "title"}, part]},
+        )
+        assert answer.status_code == 422, (what, answer.text)
+        assert answer.json()["errors"] == [{"field": "parts[1]"}], what
+    for sha256 in (library.files["recording"], library.files["aired item"]):
+        assert client.get(f"/api/v1/audio/{sha256}", headers=other).status_code == 404
+    # Within scope, the same parts are taken.
+    own = client.post(
+        "/api/v1/stations/XA-A/programmes",
+        headers=library.headers["alice"],
+        json={"title": "Của mình", "parts": [{"kind": "title"}, *list(borrowed.values())[:3]]},
+    )
+    assert own.status_code == 201, own.text
