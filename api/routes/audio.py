@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
+from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
 from api.auth import (
     Allowed,
@@ -33,7 +34,7 @@ from audio.service import (
 )
 from audio.store import SHA256
 from content.models import ContentItem
-from core.errors import ConflictError, InvalidError, NotFoundError
+from core.errors import ConflictError, InvalidError, NotFoundError, ProblemError
 from scheduler.models import Station
 from scheduler.service import render_settings
 
@@ -107,9 +108,30 @@ def download(
     }
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
-    return FileResponse(
+    return AudioFile(
         path, media_type=MEDIA_TYPES.get(asset.format, "application/octet-stream"), headers=headers
     )
+
+
+class AudioFile(FileResponse):
+    """A stored file with Starlette's Range support, whose refusals were plain text: a Range
+    it cannot read is ignored and the whole file sent (RFC 9110 §14.2 allows it), and one
+    starting past the end is a 416 problem report."""
+
+    @classmethod
+    def _parse_range_header(cls, http_range: str, file_size: int) -> list[tuple[int, int]]:
+        try:
+            return super()._parse_range_header(http_range, file_size)
+        except MalformedRangeHeader:
+            return []  # no ranges: the whole file
+        except RangeNotSatisfiable:
+            # Raised before anything is sent, so the app's problem handler answers it.
+            raise ProblemError(
+                f"Đoạn yêu cầu bắt đầu sau cuối tệp ({file_size} byte).",
+                status=416,
+                title="Đoạn yêu cầu nằm ngoài tệp",
+                headers={"Content-Range": f"bytes */{file_size}"},
+            ) from None
 
 
 class JobOut(BaseModel):
