@@ -396,7 +396,7 @@ def add_programme(
         )
     # A part from outside the caller's scope would make its audio theirs to download,
     # mixed into the programme's file.
-    unknown = [i for i, p in enumerate(body.parts) if not _part_readable(session, grant, p)]
+    unknown = _unreadable_parts(session, grant.principal, body.parts)
     if unknown:
         raise InvalidError(
             "Phần chương trình nhắc đến nội dung, bản ghi hoặc nhạc hiệu không có, hoặc "
@@ -418,21 +418,28 @@ def add_programme(
     return _programme_out(session, programme, settings.public_base_url)
 
 
-def _part_readable(session: Session, grant: StationGrant, part: dict[str, Any]) -> bool:
-    kind, principal = part["kind"], grant.principal
-    if kind == "title":
-        return True
-    if kind == "jingle":
-        sha256 = part.get("sha256")
-        asset = session.get(AudioAsset, sha256) if SHA256.match(str(sha256)) else None
-        return asset is not None and reads_audio(session, principal, asset)
-    key, model = ("item_id", ContentItem) if kind == "item" else ("recording_id", Recording)
-    number = part.get(key)
-    if type(number) is not int:
-        return False
-    found = session.get(model, number)
+def _unreadable_parts(
+    session: Session, principal: Principal, parts: list[dict[str, Any]]
+) -> list[int]:
     readable = readable_station_ids(session, principal)
-    return found is not None and (readable is None or found.station_id in readable)
+    unknown = []
+    for i, part in enumerate(parts):
+        if part["kind"] == "title":
+            continue
+        if part["kind"] == "jingle":
+            sha256 = part.get("sha256")
+            asset = session.get(AudioAsset, sha256) if SHA256.match(str(sha256)) else None
+            if asset is None or not reads_audio(session, principal, asset):
+                unknown.append(i)
+            continue
+        key, model = (
+            ("item_id", ContentItem) if part["kind"] == "item" else ("recording_id", Recording)
+        )
+        number = part.get(key)
+        found = session.get(model, number) if type(number) is int else None
+        if found is None or (readable is not None and found.station_id not in readable):
+            unknown.append(i)
+    return unknown
 
 
 @router.post(
