@@ -22,10 +22,14 @@ from api import web
 from api.events import EventHub
 from api.fastpath import PULL_THREADS, FastPull
 from api.limits import BodyLimit, ConcurrencyLimit
-from api.pages import content as content_pages
+from api.pages import bookings as booking_pages
+from api.pages import calendar as calendar_pages
+from api.pages import emergency as emergency_pages
+from api.pages import items as item_pages
+from api.pages import jobs as job_pages
 from api.pages import operator
+from api.pages import plans as plan_pages
 from api.pages import reports as report_pages
-from api.pages import schedule as schedule_pages
 from api.pages import stations as station_pages
 from api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from api.routes import (
@@ -47,6 +51,7 @@ from api.routes import (
 from api.security import SecurityHeaders
 from audio.store import MediaStore
 from core.db import POOL_CAPACITY, check_connection, create_db_engine
+from core.errors import ProblemError
 from core.identity import UsageLog
 from core.migrations import require_current
 from core.settings import Settings, load_settings, prepare_directories
@@ -63,6 +68,7 @@ Errors are RFC 9457 `application/problem+json`.
 
 
 USAGE_FLUSH_S = 2.0
+SESSION_COOKIE = "tt_session"
 
 
 async def _write_device_uses(usage: UsageLog, engine: Engine) -> None:
@@ -135,24 +141,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(operator.router)
     app.include_router(station_pages.router)
     app.include_router(report_pages.router)
-    app.include_router(schedule_pages.router)
-    app.include_router(content_pages.router)
+    app.include_router(booking_pages.router)
+    app.include_router(calendar_pages.router)
+    app.include_router(emergency_pages.router)
+    app.include_router(plan_pages.router)
+    app.include_router(item_pages.router)
+    app.include_router(job_pages.router)
     app.add_exception_handler(web.CsrfError, web.csrf_failed)
+    app.add_exception_handler(web.LoginRequired, web.login_required)
+    # Refusals on pages are told on the message page; the API's stay problem reports.
+    app.add_exception_handler(ProblemError, web.problem_on_page)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.signing_key,
-        session_cookie="tt_session",
+        session_cookie=SESSION_COOKIE,
         max_age=settings.session_hours * 3600,
         same_site="lax",
         https_only=settings.secure_cookies,
     )
-    app.add_middleware(BodyLimit)
-    # Inside the security headers and the concurrency limit, before all else.
+    # Inside the concurrency limit, before all else.
     app.add_middleware(FastPull)
-    app.add_middleware(SecurityHeaders)
-    # Added last, so it runs first: no request takes a connection before it has a slot.
-    # A request may hold two at once (a pull that makes a missing day), hence half.
+    # Each middleware added runs before those added earlier: no request takes a
+    # connection before it has a slot. A request may hold two at once (a pull that
+    # makes a missing day), hence half.
     app.add_middleware(ConcurrencyLimit, limit=POOL_CAPACITY // 2)
+    # A body arrives whole before its request asks for a slot.
+    app.add_middleware(BodyLimit, session_cookie=SESSION_COOKIE)
+    # Outermost, so every refusal carries the headers too.
+    app.add_middleware(SecurityHeaders)
     app.mount("/static/app", StaticFiles(directory=str(STATIC_DIR)), name="static")
     _serve_docs_offline(app)
     return app

@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated
 
@@ -21,9 +20,7 @@ from sqlmodel import Session, select
 from starlette.datastructures import State
 
 from api.deps import SessionDep, SettingsDep, UsageDep
-from audio.models import AudioAsset
 from core.audit import Actor, act_as
-from core.clock import utcnow
 from core.errors import ForbiddenError, UnauthorizedError
 from core.identity import (
     DEVICE_TOKEN_PREFIX,
@@ -31,14 +28,12 @@ from core.identity import (
     user_for_session,
     user_from_access_token,
 )
-from core.models import AuditEvent, DeviceToken, Role, User
+from core.models import DeviceToken, Role, User
 from core.settings import Settings
-from scheduler.assets import audio_used_by
 from scheduler.models import Cluster, Station
 from scheduler.service import ancestor_ids, get_station, subtree_ids
 
 DEVICE = "device"
-DEVICE_DAYS_BACK = 2  # the playlists whose audio a device may fetch: from this many days ago
 
 
 class Permission(StrEnum):
@@ -205,16 +200,6 @@ def visible_station_ids(session: Session, principal: Principal) -> set[int] | No
     return subtree_ids(session, root_id=principal.station_id)
 
 
-def readable_station_ids(session: Session, principal: Principal) -> set[int] | None:
-    """The stations whose content a caller may read; None means every station."""
-    # A commune airs what its province and district write, so the stations
-    # above a caller's scope are readable as well as those within it.
-    ids = visible_station_ids(session, principal)
-    if ids is None or principal.station_id is None:
-        return ids
-    return ids | set(ancestor_ids(session, station_id=principal.station_id))
-
-
 def reaches(session: Session, principal: Principal, station_id: int) -> bool:
     """Tell whether a station lies within the caller's scope."""
     if principal.station_id is None:
@@ -345,7 +330,7 @@ def audio_reader(
     sig: Annotated[str | None, Query(max_length=64, description="signature of the link")] = None,
 ) -> Principal | None:
     """Allow a signed link from an M3U8 playlist (None), or return a caller who may read
-    playlists; which files are theirs is `reads_audio`'s to say."""
+    playlists; which files are theirs is `api.access.reads_audio`'s to say."""
     if sig is not None and exp is not None:
         # Bytes: compare_digest refuses str with non-ASCII characters (a 500 otherwise).
         valid = hmac.compare_digest(sig.encode(), _audio_signature(settings, sha256, exp).encode())
@@ -355,32 +340,3 @@ def audio_reader(
     principal = get_caller(session, settings, token, device, usage)
     require(principal, Permission.playlists_read)
     return principal
-
-
-def reads_audio(session: Session, principal: Principal, asset: AudioAsset) -> bool:
-    """Tell whether a file is the caller's to fetch: played by a station in scope, made for
-    one whose content they read, or stored by them. A device: what its station plays."""
-    stations = visible_station_ids(session, principal)
-    if stations is None:
-        return True
-    if principal.kind == DEVICE:
-        # A receiver fetches what it is about to play: its station's days from yesterday
-        # on, wherever its clock is. Its check reads a few rows, never years of history.
-        recent = utcnow().date() - timedelta(days=DEVICE_DAYS_BACK)
-        return audio_used_by(session, asset=asset, stations=stations, from_day=recent)
-    makers = readable_station_ids(session, principal) or set()
-    return audio_used_by(session, asset=asset, stations=stations, makers=makers) or _stored_by(
-        session, principal, asset.sha256
-    )
-
-
-def _stored_by(session: Session, principal: Principal, sha256: str) -> bool:
-    # A jingle belongs to no station until a programme uses it: its uploader may hear it.
-    made = select(AuditEvent.id).where(
-        AuditEvent.object_type == AudioAsset.__tablename__,
-        AuditEvent.object_id == sha256,
-        AuditEvent.action == "create",
-        AuditEvent.actor_kind == principal.kind,
-        AuditEvent.actor_id == principal.id,
-    )
-    return session.exec(made.limit(1)).first() is not None

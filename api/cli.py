@@ -25,9 +25,11 @@ from api.demo import HISTORY_DAYS, DemoSummary, prepare_demo, prepare_demo_audio
 from audio.models import JobStatus, RenderJob
 from audio.service import process_queue
 from audio.store import MediaStore
+from content.documents import document_text
 from content.importer import NotAPlanError, parse_plan, plan_to_dict
 from content.labels import CADENCE_NAMES, CHANNEL_NAMES, STAGE_NAMES
 from content.reading import count_syllables, estimate_seconds, read_aloud
+from content.repair import repair_text
 from content.service import import_plan
 from core.audit import Actor, act_as
 from core.backup import backup, restore
@@ -279,6 +281,19 @@ def _read_text(file: Path) -> str:
     try:
         return file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Không đọc được tệp {file}: {exc}.") from None
+
+
+def _read_bytes(file: Path) -> bytes:
+    try:
+        return file.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"Không có tệp {file}.") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{file} là một thư mục, không phải tệp.") from None
+    except PermissionError:
+        raise ConfigError(f"Không có quyền đọc tệp {file}.") from None
+    except OSError as exc:
         raise ConfigError(f"Không đọc được tệp {file}: {exc}.") from None
 
 
@@ -627,7 +642,9 @@ def reading(
 
 @app.command("import-plan")
 def import_plan_command(
-    file: Annotated[Path, typer.Argument(help="Tệp kế hoạch (văn bản thường hoặc Markdown).")],
+    file: Annotated[
+        Path, typer.Argument(help="Tệp kế hoạch: văn bản thường, Markdown, PDF hoặc Word .docx.")
+    ],
     station: Annotated[str | None, typer.Option(help="Mã đài sở hữu kế hoạch.")] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Chỉ đọc và in kết quả, không lưu.")
@@ -636,12 +653,13 @@ def import_plan_command(
 ) -> None:
     """Đọc một văn bản kế hoạch tuyên truyền và tạo kế hoạch nháp cùng các yêu cầu phát sóng."""
     with _stops_cleanly():
-        text = _read_text(file)
+        text = document_text(_read_bytes(file))
         try:
             parsed = parse_plan(text)
         except NotAPlanError as exc:
             raise ConfigError(str(exc).rstrip(".")) from None
-        data = plan_to_dict(parsed)
+        repairs = repair_text(text).repairs
+        data = {**plan_to_dict(parsed), "repairs": [asdict(r) for r in repairs]}
         if not dry_run:
             _, engine = _open(migrate=False)
             with session_scope(engine, write=True) as session:
@@ -657,6 +675,11 @@ def import_plan_command(
         f"năm: {data['year'] or '?'}",
         f"Chủ đề tuyên truyền: {len(data['themes'])}",
         *(f"  - {theme['title']}" for theme in data["themes"]),
+        *(
+            [f"Đã sửa {len(repairs)} chỗ chữ hỏng khi trích xuất (văn bản gốc được lưu nguyên)."]
+            if repairs
+            else []
+        ),
         f"Yêu cầu phát sóng, truyền thông: {len(data['requirements'])}",
         *(
             f"  - {CHANNEL_NAMES[r['channel']]}, "

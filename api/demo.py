@@ -40,8 +40,8 @@ from core.models import DeviceToken, Role, User
 from scheduler.airings import ingest_airings
 from scheduler.bookings import create_booking, regenerate
 from scheduler.models import AiringIn, Booking, Cluster, Station, StationKind
-from scheduler.playlists import generate_playlists, rule_to_json
-from scheduler.recurrence import Recurrence
+from scheduler.playlists import generate_playlists
+from scheduler.recurrence import Recurrence, rule_to_json
 from scheduler.service import (
     add_cluster,
     create_station,

@@ -57,3 +57,8 @@ StoreDep = Annotated[MediaStore, Depends(get_store)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 UsageDep = Annotated[UsageLog, Depends(get_usage)]
+
+
+def client_address(request: Request) -> str:
+    """The caller's address, as login throttling counts it."""
+    return request.client.host if request.client else "unknown"

@@ -29,13 +29,12 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.problems import database_trouble
-from api.routes.playlists import PLAYLIST_OF_DAY, PLAYLIST_RANGE_DAYS
 from core.clock import utcnow
 from core.identity import DEVICE_TOKEN_PREFIX, token_digest
 from core.models import DeviceToken
 from core.types import UTCDateTime
 from scheduler.models import Cluster, Playlist, Station
-from scheduler.playlists import playlist_document, plays_on
+from scheduler.playlists import PLAYLIST_OF_DAY, PLAYLIST_RANGE_DAYS, playlist_document, plays_on
 from scheduler.service import CODE_PATTERN
 
 PULL_PATH = re.compile(r"^/api/v1/stations/([^/]+)/playlists/(\d{4}-\d{2}-\d{2})$")

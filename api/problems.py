@@ -72,6 +72,18 @@ def problem_response(
     )
 
 
+def problem_report(exc: ProblemError) -> JSONResponse:
+    """A domain refusal as a problem+json response."""
+    return problem_response(
+        exc.status,
+        exc.detail,
+        title=exc.title,
+        type=exc.type,
+        errors=exc.errors,
+        headers=exc.headers,
+    )
+
+
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return [
         {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
@@ -121,14 +133,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ProblemError)
     async def _problem(_request: Request, exc: ProblemError) -> JSONResponse:
-        return problem_response(
-            exc.status,
-            exc.detail,
-            title=exc.title,
-            type=exc.type,
-            errors=exc.errors,
-            headers=exc.headers,
-        )
+        return problem_report(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -134,6 +134,18 @@ MAX_DOCUMENT_BYTES = 2_000_000
 
 async def read_text_document(request: Request, *, media_types: tuple[str, ...], what: str) -> str:
     """Read a UTF-8 text document sent as the body or as the `file` of a multipart form."""
+    raw = await read_document(request, media_types=media_types, what=what)
+    if b"\x00" in raw:
+        # PostgreSQL cannot store NUL in text; no real document contains one.
+        raise InvalidError(f"Văn bản {what} chứa ký tự NUL: đây không phải tệp văn bản.")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidError(f"Văn bản {what} phải mã hóa UTF-8.") from None
+
+
+async def read_document(request: Request, *, media_types: tuple[str, ...], what: str) -> bytes:
+    """Read the bytes of a document sent as the body or as the `file` of a multipart form."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in (*media_types, "multipart/form-data"):
         raise ProblemError(
@@ -157,10 +169,4 @@ async def read_text_document(request: Request, *, media_types: tuple[str, ...], 
                 break
     if len(raw) > MAX_DOCUMENT_BYTES:
         raise TooLargeError(f"Văn bản {what} quá lớn (tối đa 2 MB).")
-    if b"\x00" in raw:
-        # PostgreSQL cannot store NUL in text; no real document contains one.
-        raise InvalidError(f"Văn bản {what} chứa ký tự NUL: đây không phải tệp văn bản.")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidError(f"Văn bản {what} phải mã hóa UTF-8.") from None
+    return raw

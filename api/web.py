@@ -1,21 +1,32 @@
 """Web pages in Vietnamese, with cookie sessions and CSRF tokens on every form."""
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import func, select
 
-from api.auth import Principal, visible_station_ids, web_principal
-from api.deps import SessionDep, SettingsDep
-from api.routes.auth import client_address
-from core.clock import utcnow
+from api.auth import (
+    Permission,
+    Principal,
+    StationGrant,
+    require_reach,
+    visible_station_ids,
+    web_principal,
+)
+from api.deps import SessionDep, SettingsDep, client_address
+from api.pages import formats
+from api.problems import problem_report
+from core.clock import local_today
 from core.errors import (
+    ForbiddenError,
     ProblemError,
     ThrottledError,
     UnauthorizedError,
@@ -23,7 +34,7 @@ from core.errors import (
 from core.identity import authenticate
 from core.models import AuditEvent, User
 from scheduler.models import Cluster, Station
-from scheduler.service import list_stations
+from scheduler.service import get_station, list_stations
 
 ROLE_NAMES = {
     "admin": "Quản trị hệ thống",
@@ -49,9 +60,96 @@ def _local_time(value: datetime, zone: str) -> str:
 
 
 templates.env.filters["local_time"] = _local_time
+templates.env.filters.update(formats.FILTERS)
+templates.env.globals.update(formats.GLOBALS)
 router = APIRouter(include_in_schema=False)
 
 WebPrincipal = Annotated[Principal | None, Depends(web_principal)]
+
+
+class LoginRequired(Exception):
+    """A page asked for by someone not logged in."""
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    """What a page's refusal says: its heading and where the way back leads."""
+
+    heading: str
+    back: str = "/"
+
+
+class Page:
+    """Dependency: the person logged in to a page, if their role grants `permission`.
+
+    Not logged in: off to the login page, which brings them back. A refusal, here or
+    raised later by the page as a `ProblemError`, is told on the message page under
+    `heading`, with a link to `back` (formatted with the path's parameters).
+    """
+
+    def __init__(
+        self,
+        permission: Permission | None = None,
+        *,
+        heading: str,
+        back: str = "/",
+        refusal: str | None = None,
+    ) -> None:
+        self.permission = permission
+        self.heading = heading
+        self.back = back
+        self.refusal = refusal
+
+    def __call__(self, request: Request, principal: WebPrincipal) -> Principal:
+        request.state.page = PageInfo(self.heading, self.back.format(**request.path_params))
+        if principal is None:
+            raise LoginRequired
+        request.state.principal = principal
+        if self.permission is not None and not principal.may(self.permission):
+            raise ForbiddenError(
+                self.refusal.format(**request.path_params)
+                if self.refusal
+                else f"Vai trò {ROLE_NAMES.get(principal.role, principal.role)} không được "
+                "mở trang này."
+            )
+        return principal
+
+
+class PageOnStation(Page):
+    """Dependency: the station `{code}` of a page's path, if the person may act on it."""
+
+    def __call__(  # type: ignore[override]
+        self, code: str, request: Request, principal: WebPrincipal, session: SessionDep
+    ) -> StationGrant:
+        person = super().__call__(request, principal)
+        station = get_station(session, code=code)
+        require_reach(session, person, station)
+        return StationGrant(principal=person, station=station)
+
+
+def login_required(request: Request, _exc: LoginRequired) -> Response:
+    """Send someone not logged in to the login page, which brings them back here."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET" or target == "/":
+        return RedirectResponse("/login", status_code=303)
+    return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+
+
+async def problem_on_page(request: Request, exc: ProblemError) -> Response:
+    """A refusal raised while answering a page, told on the message page; the API's as a
+    problem report."""
+    page = getattr(request.state, "page", None)
+    if page is None:
+        return problem_report(exc)
+    principal = getattr(request.state, "principal", None)
+    return problem_page(request, principal, exc, heading=page.heading, link=page.back)
+
+
+def next_page(target: str) -> str:
+    """Where a login may lead afterwards: a page of this site, never another's."""
+    if target.startswith("/") and not target.startswith(("//", "/\\")) and "\n" not in target:
+        return target
+    return "/"
 
 
 def csrf_token(request: Request) -> str:
@@ -73,6 +171,36 @@ class CsrfError(Exception):
     """A form post without the session's CSRF token."""
 
 
+# Each role's menu: what its permissions open, on every page.
+MENU = (
+    ("/", "Trang chính", None),
+    ("/today", "Hôm nay", Permission.airings_write),
+    ("/recordings/new", "Tải bản ghi", Permission.recordings_write),
+    ("/plans", "Kế hoạch", Permission.content_write),
+    ("/items", "Nội dung", Permission.content_write),
+    ("/jobs", "Tạo âm thanh", Permission.content_write),
+    ("/calendar", "Lịch phát", Permission.content_write),
+    ("/bookings/new", "Đặt lịch", Permission.content_write),
+    ("/emergency/new", "Tin khẩn cấp", Permission.content_write),
+    ("/reports/compliance", "Báo cáo", Permission.reports_read),
+    ("/airings", "Nhật ký phát", Permission.playlists_read),
+)
+
+
+def menu(principal: Principal | None) -> list[tuple[str, str]]:
+    """The links of a person's menu: those their role opens."""
+    if principal is None:
+        return []
+    national = principal.station_id is None
+    return [
+        (link, label)
+        for link, label, permission in MENU
+        if (permission is None or principal.may(permission))
+        # A day belongs to one station: people with the whole country pick it on the home page.
+        and not (link == "/today" and national)
+    ]
+
+
 def render(
     request: Request,
     name: str,
@@ -87,6 +215,8 @@ def render(
         name,
         {
             "principal": principal,
+            "menu": menu(principal),
+            "current_path": request.url.path,
             "csrf_token": csrf_token(request),
             "role_names": ROLE_NAMES,
             "kind_names": KIND_NAMES,
@@ -136,11 +266,13 @@ def csrf_failed(request: Request, _exc: CsrfError) -> HTMLResponse:
 
 
 @router.get("/login")
-def login_form(request: Request, principal: WebPrincipal) -> Response:
-    """The login page (or home, for someone already logged in)."""
+def login_form(
+    request: Request, principal: WebPrincipal, next: Annotated[str, Query(max_length=2000)] = "/"
+) -> Response:
+    """The login page (or the page asked for, for someone already logged in)."""
     if principal:
-        return RedirectResponse("/", status_code=303)
-    return render(request, "login.html", None)
+        return RedirectResponse(next_page(next), status_code=303)
+    return render(request, "login.html", None, next=next_page(next))
 
 
 @router.post("/login", dependencies=[Depends(check_csrf)])
@@ -150,8 +282,10 @@ def login(
     settings: SettingsDep,
     username: Annotated[str, Form(max_length=64)] = "",
     password: Annotated[str, Form(max_length=256)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    """Check the password, start a session and go home; say what is wrong otherwise."""
+    """Check the password, start a session and go to the page asked for; say what is wrong
+    otherwise."""
     try:
         user = authenticate(
             session,
@@ -168,11 +302,12 @@ def login(
             status=exc.status,
             error=exc.detail,
             username=username,
+            next=next_page(next),
             headers=exc.headers,
         )
     request.session.clear()
     request.session.update(uid=user.id, ver=user.token_version, csrf=secrets.token_urlsafe(32))
-    return RedirectResponse("/", status_code=303)
+    return RedirectResponse(next_page(next), status_code=303)
 
 
 @router.post("/logout", dependencies=[Depends(check_csrf)])
@@ -184,11 +319,12 @@ def logout(request: Request) -> Response:
 
 @router.get("/")
 def home(
-    request: Request, principal: WebPrincipal, session: SessionDep, settings: SettingsDep
+    request: Request,
+    principal: Annotated[Principal, Depends(Page(heading="Không mở được trang chính"))],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     """Each role's home page: the stations in scope and, for overseers, recent changes."""
-    if principal is None:
-        return RedirectResponse("/login", status_code=303)
     ids = visible_station_ids(session, principal)
     stations = list_stations(session, ids=ids)
     counts = dict(
@@ -214,5 +350,5 @@ def home(
         cluster_counts=counts,
         events=events,
         timezone=settings.timezone,
-        today=utcnow().astimezone(ZoneInfo(settings.timezone)).date().isoformat(),
+        today=local_today(settings.timezone).isoformat(),
     )

@@ -30,8 +30,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert
 from sqlmodel import select
 
+from api.access import reads_audio
 from api.app import create_app
-from api.auth import audio_query, principal_for_device, reads_audio
+from api.auth import audio_query, principal_for_device
 from audio.models import AssetOrigin, AudioAsset, Programme
 from audio.store import MediaStore
 from bench.pull_storm import COMMUNE_TIMES, _relay, build_tree, local_today, scratch_database
@@ -40,8 +41,8 @@ from core.identity import create_device_token, create_user, issue_access_token
 from core.models import DeviceToken, Role
 from core.settings import Settings
 from scheduler.models import Booking, Station
-from scheduler.playlists import BATCH_STATIONS, generate_stations, rule_to_json
-from scheduler.recurrence import Recurrence
+from scheduler.playlists import BATCH_STATIONS, generate_stations
+from scheduler.recurrence import Recurrence, rule_to_json
 
 
 def _asset(store: MediaStore, *, kib: int, made: datetime) -> AudioAsset:

@@ -27,8 +27,8 @@ from core.db import create_db_engine, session_scope
 from core.migrations import upgrade
 from core.settings import parse_database_url
 from scheduler.models import Booking, Cluster, Playlist, Station, StationKind
-from scheduler.playlists import BATCH_STATIONS, generate_stations, rule_to_json
-from scheduler.recurrence import Recurrence
+from scheduler.playlists import BATCH_STATIONS, generate_stations
+from scheduler.recurrence import Recurrence, rule_to_json
 
 WINDOWS = [
     {"days": [0, 1, 2, 3, 4, 5, 6], "start": "05:30", "end": "06:30"},

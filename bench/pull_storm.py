@@ -51,8 +51,8 @@ from core.migrations import upgrade
 from core.models import DeviceToken
 from core.settings import parse_database_url
 from scheduler.models import Booking, Cluster, Station, StationKind
-from scheduler.playlists import BATCH_STATIONS, generate_stations, rule_to_json
-from scheduler.recurrence import Recurrence
+from scheduler.playlists import BATCH_STATIONS, generate_stations
+from scheduler.recurrence import Recurrence, rule_to_json
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 WINDOWS = [
@@ -230,13 +230,17 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def server_env(*, database_url: str, data_dir: Path, base_url: str) -> dict[str, str]:
-    """The environment of our server: this run's database and data directory only."""
+def server_env(
+    *, database_url: str, data_dir: Path, base_url: str, **settings: str
+) -> dict[str, str]:
+    """The environment of our server: this run's database and data directory, and
+    `settings` (`body_timeout_s="20"` is TRUYENTHANH_BODY_TIMEOUT_S), nothing else."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRUYENTHANH_")}
     env.update(
         TRUYENTHANH_DATABASE_URL=database_url,
         TRUYENTHANH_DATA_DIR=str(data_dir),
         TRUYENTHANH_PUBLIC_BASE_URL=base_url,
+        **{f"TRUYENTHANH_{name.upper()}": value for name, value in settings.items()},
     )
     return env
 
@@ -272,11 +276,13 @@ def running(
 
 
 @contextmanager
-def our_server(*, database_url: str, data_dir: Path, workers: int, log: Path) -> Iterator[str]:
-    """`truyenthanh serve` on a free loopback port; yield its base URL."""
+def our_server(
+    *, database_url: str, data_dir: Path, workers: int, log: Path, **settings: str
+) -> Iterator[str]:
+    """`truyenthanh serve` on a free loopback port, with these settings; yield its base URL."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = server_env(database_url=database_url, data_dir=data_dir, base_url=base)
+    env = server_env(database_url=database_url, data_dir=data_dir, base_url=base, **settings)
     command = [CLI, "serve", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--workers", str(workers)]
     with running(command, health=f"{base}/api/v1/health", log=log, env=env):

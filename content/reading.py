@@ -4,17 +4,20 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
-from content.lexicon import DOMAIN_WORDS, LEXICON, UNITS
+from content.lexicon import DOCUMENT_KINDS, DOMAIN_WORDS, ISSUERS, JOINT_KINDS, LEXICON, UNITS
 
 # Readings chosen (the tests pin each of them):
 # - Abbreviations come from content.lexicon.LEXICON, overridden per station; they match whole
 #   tokens, case-sensitively. Unknown all-caps tokens that are not Vietnamese syllables ("DDCI"
 #   if it were not listed, "VOV") are left as they are; all-caps Vietnamese words ("KẾ HOẠCH")
 #   are lowercased so no voice spells them letter by letter.
-# - A citation reads its number only: "số 4963/QĐ-UBND" -> "số bốn nghìn chín trăm sáu mươi ba";
-#   a year inside the number is read with "năm": "61/2018/NĐ-CP" -> "sáu mươi mốt năm hai nghìn
-#   không trăm mười tám". The issuer is left to the sentence ("... của Chính phủ"). Leading zeros
-#   of a document number are read, as broadcasters say "Chỉ thị không năm": "01" -> "không một".
+# - A citation reads its number, then its issuer: "số 4963/QĐ-UBND" -> "số bốn nghìn chín trăm
+#   sáu mươi ba của Ủy ban nhân dân"; a year inside the number is read with "năm":
+#   "61/2018/NĐ-CP" -> "sáu mươi mốt năm hai nghìn không trăm mười tám của Chính phủ". The issuer
+#   comes from the code (content.lexicon.ISSUERS) and is said after the citation's date if it
+#   has one; it is left out when the sentence names it already ("... của UBND tỉnh", "Chính phủ
+#   ban hành ...") or the code's issuer is unknown. Leading zeros of a document number are
+#   read, as broadcasters say "Chỉ thị không năm": "01" -> "không một".
 # - Numbers use the northern broadcast forms: "mốt", "lăm", "tư" after "mươi" ("hai mươi tư"),
 #   "linh" for an empty tens place ("một trăm linh năm"), "nghìn"; April is "tháng tư";
 #   ordinals "thứ nhất", "thứ tư"; quarters "quý một" ... "quý bốn"; decimals with "phẩy".
@@ -69,6 +72,12 @@ _CITE_YEAR = re.compile(rf"(?<![\d/])(\d+)/({_YEAR})/{_CODE}(?![\w&])")
 _CITE_PARTY = re.compile(rf"(?<![\d/])(\d+)-{_CODE}/{_CODE}(?![\w&])")
 _CITE = re.compile(rf"(?<![\d/])(\d+)/{_CODE}(?![\w&])")
 _CITE_BLANK = re.compile(rf"\s*(?:\.{{2,}}|…+)\s*/{_CODE}(?![\w&])")
+_CITATION = re.compile(
+    rf"(?<![\d/])\d+(?:/{_YEAR})?(?:/(?P<code>{_CODE})|-{_CODE}/(?P<party>{_CODE}))(?![\w&])"
+    r"(?:\s*,?\s*ngày\s+\d{1,2}\s*(?:[/.-]\s*\d{1,2}\s*[/.-]|tháng\s+\d{1,2}\s+năm)\s*\d{4})?"
+)
+_NAMED_AFTER = re.compile(r"\s*,?\s*(?:của|do)(?!\w)")
+_SENTENCE_END = re.compile(r"[.;!?](?=\s|$)")
 
 _DAY_WORD = r"(?:(?<!\w)([Nn]gày)\s*:?\s*)?"
 _DAYS = r"(?<![\d/.,])(?:(\d{1,2})\s*[-–]\s*)?(\d{1,2})"
@@ -289,7 +298,49 @@ def _read_web(line: str) -> str:
     return _URL.sub(lambda m: _host(m.group(1)), line)
 
 
+def _issuer(code: str) -> str | None:
+    """The body that issued a document with this code ("QĐ-UBND" -> Ủy ban nhân dân)."""
+    parts = [part for part in re.split(r"[-.]", code) if part]
+    joint = bool(parts) and parts[0] in JOINT_KINDS
+    names: list[str] = []
+    for part in parts:
+        base = re.sub(r"\d+$", "", part)  # "QH13": the 13th National Assembly
+        if base in DOCUMENT_KINDS and not names:
+            continue
+        if base not in ISSUERS:
+            break
+        names.append(ISSUERS[base])
+        if not joint:
+            break
+    return " và ".join(names) or None
+
+
+def _names_issuer(sentence: str, code: str, name: str) -> bool:
+    """Whether a sentence (without the citation) names the issuer, in full or by its code."""
+    if name in sentence:
+        return True
+    codes = {re.sub(r"\d+$", "", part) for part in re.split(r"[-.]", code)} - DOCUMENT_KINDS
+    return any(re.search(rf"(?<![\w&]){re.escape(c)}(?![\w&])", sentence) for c in codes if c)
+
+
+def _name_issuer(match: re.Match[str]) -> str:
+    """A citation (and its date) followed by "của" and its issuer, unless the sentence has it."""
+    code = (match.group("party") or match.group("code")).rstrip("-")
+    name = _issuer(code)
+    line = match.string
+    if name is None or _NAMED_AFTER.match(line, match.end()):
+        return match.group(0)
+    starts = [end.end() for end in _SENTENCE_END.finditer(line, 0, match.start())]
+    end = _SENTENCE_END.search(line, match.end())
+    before = line[starts[-1] if starts else 0 : match.start()]
+    after = line[match.end() : end.start() if end else len(line)]
+    if _names_issuer(f"{before} {after}", code, name):
+        return match.group(0)
+    return f"{match.group(0)} của {name}"
+
+
 def _read_citations(line: str) -> str:
+    line = _CITATION.sub(_name_issuer, line)
     line = _NUMBER_COLON.sub(r"\1 ", line)
     line = _CITE_YEAR.sub(
         lambda m: f"{_document_number(m.group(1))} năm {number_words(int(m.group(2)))}", line

@@ -41,7 +41,10 @@ class Settings(BaseSettings):
     login_window_minutes: int = Field(15, ge=1, description="how long failures count")
     max_upload_mb: int = Field(200, ge=1, le=4096, description="largest accepted upload")
     max_body_kb: int = Field(
-        1024, ge=1, le=65_536, description="largest JSON request body to the API"
+        1024, ge=1, le=65_536, description="largest request body other than an upload"
+    )
+    body_timeout_s: int = Field(
+        60, ge=1, le=3600, description="longest pause in a request body before a 408"
     )
 
     @field_validator("timezone")

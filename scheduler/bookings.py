@@ -10,16 +10,18 @@ from audio.models import Programme
 from content.models import ContentItem, Priority
 from core.clock import utcnow
 from core.errors import ConflictError, InvalidError, refuse_fields
+from core.limits import TITLE_MAX, URL_MAX
 from scheduler.models import Booking, Playlist, Station
-from scheduler.playlists import (
-    Planning,
-    generate_stations,
-    plan_day,
-    plan_stations,
+from scheduler.planner import Planning, plan_day, plan_stations
+from scheduler.playlists import generate_stations
+from scheduler.recurrence import (
+    Recurrence,
+    RecurrenceError,
+    occurrences,
     rule_from_json,
     rule_to_json,
+    validate,
 )
-from scheduler.recurrence import Recurrence, RecurrenceError, occurrences, validate
 from scheduler.service import RELAY_SCHEMES, ancestor_ids, subtree_ids
 from scheduler.windows import CLOCK, parse_windows, windows_on
 
@@ -49,8 +51,13 @@ def _check_shape(booking: Booking) -> Recurrence:
         problems.append(("item_id", "bắt buộc với source item"))
     if booking.source == "programme" and booking.programme_id is None:
         problems.append(("programme_id", "bắt buộc với source programme"))
+    title = booking.title or ""
+    if not title.strip() or len(title) > TITLE_MAX:
+        problems.append(("title", f"từ 1 đến {TITLE_MAX} ký tự"))
     if booking.source == "relay":
-        if not str(booking.relay_url or "").startswith(RELAY_SCHEMES):
+        if len(booking.relay_url or "") > URL_MAX:
+            problems.append(("relay_url", f"dài không quá {URL_MAX} ký tự"))
+        elif not str(booking.relay_url or "").startswith(RELAY_SCHEMES):
             problems.append(("relay_url", "cần địa chỉ luồng http(s)://, rtmp:// hoặc rtsp://"))
         if not booking.duration_s or booking.duration_s <= 0:
             problems.append(("duration_s", "tiếp sóng cần thời lượng (giây)"))

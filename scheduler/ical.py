@@ -13,7 +13,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from scheduler.recurrence import Recurrence, occurrences, to_ical_lines, validate
+from sqlmodel import Session
+
+from scheduler.models import Station
+from scheduler.planner import Source, bookings_for, resolve_source
+from scheduler.recurrence import (
+    Recurrence,
+    occurrences,
+    rule_from_json,
+    to_ical_lines,
+    validate,
+)
+from scheduler.windows import parse_windows
 
 PRODID = "-//Truyen thanh//Lich phat thanh//VI"
 LINE_OCTETS = 75
@@ -221,3 +232,30 @@ def _offset_text(offset: timedelta) -> str:
     hours, rest = divmod(abs(seconds), 3600)
     minutes, seconds = divmod(rest, 60)
     return f"{sign}{hours:02d}{minutes:02d}" + (f"{seconds:02d}" if seconds else "")
+
+
+def schedule_events(session: Session, *, station: Station) -> list[IcalEvent]:
+    """A station's active bookings as recurring calendar events (iCalendar export)."""
+    windows = parse_windows(station.windows)
+    events = []
+    for booking in bookings_for(session, station=station):
+        source = resolve_source(session, booking, "")
+        seconds = source.seconds if isinstance(source, Source) else booking.duration_s or 900
+        if booking.at is not None:
+            at, note = time.fromisoformat(booking.at), ""
+        else:
+            at = windows[0].start if windows else time(6, 0)
+            note = "Phát trong khung giờ của đài; giờ cụ thể do hệ thống xếp. "
+        events.append(
+            IcalEvent(
+                uid=f"booking-{booking.id}@truyenthanh",
+                summary=booking.title,
+                start_time=at,
+                duration=timedelta(seconds=max(60, round(seconds))),
+                tz=station.timezone,
+                rule=rule_from_json(booking.recurrence),
+                stamp=booking.updated_at,
+                description=f"{note}Mức ưu tiên: {booking.priority}. Lịch đặt số {booking.id}.",
+            )
+        )
+    return events

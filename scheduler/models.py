@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.clock import utcnow
+from core.limits import TITLE_MAX, URL_MAX
 from core.types import StrEnumType, UTCDateTime
 
 
@@ -91,8 +92,8 @@ class Booking(SQLModel, table=True):
     source: str = Field(max_length=16, description="item, programme or relay")
     item_id: int | None = Field(default=None, foreign_key="content_item.id", ondelete="CASCADE")
     programme_id: int | None = Field(default=None, foreign_key="programme.id", ondelete="CASCADE")
-    relay_url: str | None = Field(default=None, max_length=500)
-    title: str = Field(max_length=300)
+    relay_url: str | None = Field(default=None, max_length=URL_MAX)
+    title: str = Field(max_length=TITLE_MAX)
     duration_s: float | None = Field(default=None, description="relay length; files know theirs")
     recurrence: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     at: str | None = Field(default=None, max_length=5, description="local HH:MM; None = in window")

@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 FREQS = ("once", "daily", "weekly", "monthly")
@@ -634,3 +635,33 @@ def _join(items: list[str]) -> str:
 
 def _fmt(day: date) -> str:
     return f"{day.day:02d}/{day.month:02d}/{day.year:04d}"
+
+
+def rule_from_json(data: dict[str, Any]) -> Recurrence:
+    """A stored recurrence back as a Recurrence."""
+    return Recurrence(
+        freq=data["freq"],
+        start=date.fromisoformat(data["start"]),
+        until=date.fromisoformat(data["until"]) if data.get("until") else None,
+        interval=data.get("interval", 1),
+        weekdays=tuple(data.get("weekdays", ())),
+        month_day=data.get("month_day"),
+        nth=data.get("nth"),
+        exceptions=tuple(date.fromisoformat(d) for d in data.get("exceptions", ())),
+        count=data.get("count"),
+    )
+
+
+def rule_to_json(rule: Recurrence) -> dict[str, Any]:
+    """A Recurrence as stored in a booking."""
+    return {
+        "freq": rule.freq,
+        "start": rule.start.isoformat(),
+        "until": rule.until.isoformat() if rule.until else None,
+        "interval": rule.interval,
+        "weekdays": list(rule.weekdays),
+        "month_day": rule.month_day,
+        "nth": rule.nth,
+        "exceptions": [d.isoformat() for d in rule.exceptions],
+        "count": rule.count,
+    }

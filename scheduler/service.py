@@ -1,6 +1,7 @@
 """Stations and clusters."""
 
 import re
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,6 +14,7 @@ from audio.service import RenderSettings, enqueue_render
 from content.languages import check_language
 from content.models import ContentItem, ContentStatus
 from content.service import StationFacts
+from core.clock import local_today, utcnow
 from core.errors import ConflictError, InvalidError, NotFoundError, refuse_fields
 from scheduler.models import Cluster, Station, StationKind
 from scheduler.windows import check_caps, parse_windows
@@ -298,3 +300,13 @@ def update_station(session: Session, *, station: Station, changes: dict[str, Any
     session.add(station)
     session.flush()
     return station
+
+
+def station_now(station: Station) -> datetime:
+    """The time on the station's wall clocks."""
+    return utcnow().astimezone(ZoneInfo(station.timezone))
+
+
+def station_today(station: Station) -> date:
+    """Today's date in the station's calendar."""
+    return local_today(station.timezone)

@@ -12,28 +12,26 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from api.auth import Permission, Principal, audio_query, reaches
+from api.access import readable_item
+from api.auth import Permission, Principal, StationGrant, audio_query
 from api.deps import SessionDep, SettingsDep, StoreDep
-from api.routes.content import readable_item
-from api.routes.playlists import current_playlist
+from api.pages.formats import PRIORITY_NAMES, WEEKDAYS, day_text, minutes_text
 from api.uploads import receive_upload, require_audio
-from api.web import CsrfError, WebPrincipal, check_csrf, problem_page, render
+from api.web import CsrfError, Page, PageOnStation, check_csrf, render
 from audio.models import AudioAsset
 from audio.service import add_recording
 from content.languages import LANGUAGES
 from content.models import ContentItem, ContentStatus
 from core.clock import utcnow
-from core.errors import ForbiddenError, InvalidError, ProblemError
+from core.errors import InvalidError, ProblemError
 from core.settings import Settings
 from scheduler.airings import IngestReport, ingest_airings
 from scheduler.models import AiringIn, AiringRecord, AiringStatus, Cluster, Playlist, Station
-from scheduler.playlists import playlist_document
-from scheduler.service import CODE_PATTERN, ancestor_ids, get_station, render_settings
+from scheduler.playlists import current_playlist, playlist_document
+from scheduler.service import CODE_PATTERN, ancestor_ids, render_settings, station_today
 
 router = APIRouter(include_in_schema=False)
 
-WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
-PRIORITY_NAMES = {"normal": "thường", "priority": "ưu tiên", "emergency": "khẩn cấp"}
 AIRING_NAMES = {
     "aired": "đã phát",
     "partial": "phát một phần",
@@ -42,20 +40,22 @@ AIRING_NAMES = {
 }
 
 
-def _minutes(seconds: float) -> str:
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} phút {rest:02d} giây" if rest else f"{minutes} phút"
-
-
-def _problem_page(request: Request, principal: Principal, exc: ProblemError) -> Response:
-    return problem_page(request, principal, exc, heading="Không mở được chương trình phát thanh")
-
-
-def _station(session: Session, principal: Principal, code: str, permission: Permission) -> Station:
-    station = get_station(session, code=code)
-    if not principal.may(permission) or not reaches(session, principal, station.id):
-        raise ForbiddenError(f"Đài {station.code} nằm ngoài phạm vi được giao.")
-    return station
+HEADING = "Không mở được chương trình phát thanh"
+OUT_OF_SCOPE = "Đài {code} nằm ngoài phạm vi được giao."
+Reader = Annotated[
+    StationGrant,
+    Depends(PageOnStation(Permission.playlists_read, heading=HEADING, refusal=OUT_OF_SCOPE)),
+]
+Confirmer = Annotated[
+    StationGrant,
+    Depends(PageOnStation(Permission.airings_write, heading=HEADING, refusal=OUT_OF_SCOPE)),
+]
+Recorder = Annotated[
+    Principal,
+    Depends(
+        Page(Permission.recordings_write, heading=HEADING, refusal="Vai trò này không tải bản ghi.")
+    ),
+]
 
 
 def _entries(
@@ -73,7 +73,7 @@ def _entries(
                 **entry,
                 "start_text": f"{start:%H:%M}",
                 "end_text": f"{end:%H:%M}",
-                "length_text": _minutes((end - start).total_seconds()),
+                "length_text": minutes_text((end - start).total_seconds()),
                 "language_text": LANGUAGES.get(entry.get("language") or "", "—"),
                 "clusters_text": "tất cả"
                 if "*" in entry["clusters"]
@@ -91,24 +91,20 @@ def _entries(
 
 @router.get("/stations/{code}/sheet/{day}")
 def programme_sheet(
-    code: str,
     day: date,
     request: Request,
-    principal: WebPrincipal,
+    grant: Reader,
     session: SessionDep,
     settings: SettingsDep,
     cluster: str | None = None,
 ) -> Response:
     """The day's programme as a printable sheet for the operator's desk."""
-    if principal is None:
-        return RedirectResponse("/login", status_code=303)
-    try:
-        station = _station(session, principal, code, Permission.playlists_read)
-        if cluster is not None and not CODE_PATTERN.match(cluster):
-            raise InvalidError("Mã cụm loa không hợp lệ.")
-        playlist = current_playlist(session, station_id=station.id, day=day, settings=settings)
-    except ProblemError as exc:
-        return _problem_page(request, principal, exc)
+    station, principal = grant.station, grant.principal
+    if cluster is not None and not CODE_PATTERN.match(cluster):
+        raise InvalidError("Mã cụm loa không hợp lệ.")
+    playlist = current_playlist(
+        session, station_id=station.id, day=day, base_url=settings.public_base_url
+    )
     zone = ZoneInfo(station.timezone)
     gaps = [
         {
@@ -127,7 +123,7 @@ def programme_sheet(
         entries=_entries(playlist, station, settings, cluster),
         gaps=gaps,
         cluster=cluster,
-        day_text=f"{day:%d/%m/%Y}",
+        day_text=day_text(day),
         weekday=WEEKDAYS[day.weekday()],
         zone_name=station.timezone,
         priority_names=PRIORITY_NAMES,
@@ -158,7 +154,9 @@ def _day_page(
     errors: dict[str, str] | None = None,
     saved: str | None = None,
 ) -> Response:
-    playlist = current_playlist(session, station_id=station.id, day=day, settings=settings)
+    playlist = current_playlist(
+        session, station_id=station.id, day=day, base_url=settings.public_base_url
+    )
     zone = ZoneInfo(station.timezone)
     latest = _latest_records(session, station, day)
     now = utcnow()
@@ -190,7 +188,7 @@ def _day_page(
         status=status,
         station=station,
         day=day,
-        day_text=f"{day:%d/%m/%Y}",
+        day_text=day_text(day),
         weekday=WEEKDAYS[day.weekday()],
         previous_day=day - timedelta(days=1),
         next_day=day + timedelta(days=1),
@@ -206,24 +204,31 @@ def _day_page(
     )
 
 
+@router.get("/today")
+def today_page(
+    principal: Annotated[Principal, Depends(Page(Permission.playlists_read, heading=HEADING))],
+    session: SessionDep,
+) -> Response:
+    """The day of the person's own station, on its own calendar."""
+    station = session.get(Station, principal.station_id) if principal.station_id else None
+    if station is None:
+        raise InvalidError("Tài khoản toàn quốc: hãy chọn đài ở trang chính.")
+    return RedirectResponse(
+        f"/stations/{station.code}/day/{station_today(station).isoformat()}", status_code=303
+    )
+
+
 @router.get("/stations/{code}/day/{day}")
 def day_page(
-    code: str,
     day: date,
     request: Request,
-    principal: WebPrincipal,
+    grant: Reader,
     session: SessionDep,
     settings: SettingsDep,
     saved: str | None = None,
 ) -> Response:
     """A station's day: each entry with its player and what was reported about it."""
-    if principal is None:
-        return RedirectResponse("/login", status_code=303)
-    try:
-        station = _station(session, principal, code, Permission.playlists_read)
-        return _day_page(request, principal, session, settings, station, day, saved=saved)
-    except ProblemError as exc:
-        return _problem_page(request, principal, exc)
+    return _day_page(request, grant.principal, session, settings, grant.station, day, saved=saved)
 
 
 def _clock(day: date, value: str, zone: ZoneInfo) -> datetime | None:
@@ -237,10 +242,9 @@ def _clock(day: date, value: str, zone: ZoneInfo) -> datetime | None:
 
 @router.post("/stations/{code}/day/{day}/airings", dependencies=[Depends(check_csrf)])
 def confirm_airing(
-    code: str,
     day: date,
     request: Request,
-    principal: WebPrincipal,
+    grant: Confirmer,
     session: SessionDep,
     settings: SettingsDep,
     entry_id: Annotated[str, Form(max_length=64)],
@@ -251,12 +255,7 @@ def confirm_airing(
     ended: Annotated[str, Form(max_length=5)] = "",
 ) -> Response:
     """Record what the operator saw; a second answer for an entry corrects the first."""
-    if principal is None:
-        return RedirectResponse("/login", status_code=303)
-    try:
-        station = _station(session, principal, code, Permission.airings_write)
-    except ProblemError as exc:
-        return _problem_page(request, principal, exc)
+    station, principal = grant.station, grant.principal
     zone = ZoneInfo(station.timezone)
     try:
         if status not in AIRING_NAMES:
@@ -338,29 +337,21 @@ def _recording_form(
 
 @router.get("/recordings/new")
 def recording_form(
-    request: Request, principal: WebPrincipal, session: SessionDep, item: int | None = None
+    request: Request, principal: Recorder, session: SessionDep, item: int | None = None
 ) -> Response:
     """The form an operator uses to upload a villager's recording in an ethnic language."""
-    if principal is None:
-        return RedirectResponse("/login", status_code=303)
-    if not principal.may(Permission.recordings_write):
-        return _problem_page(request, principal, ForbiddenError("Vai trò này không tải bản ghi."))
     return _recording_form(request, principal, session, form={"item": str(item or "")})
 
 
 @router.post("/recordings/new")
 async def upload_recording_page(
     request: Request,
-    principal: WebPrincipal,
+    principal: Recorder,
     session: SessionDep,
     settings: SettingsDep,
     store: StoreDep,
 ) -> Response:
     """Stream the file with a size cap, check the CSRF token, then decode and keep it."""
-    if principal is None:
-        return RedirectResponse("/login", status_code=303)
-    if not principal.may(Permission.recordings_write):
-        return _problem_page(request, principal, ForbiddenError("Vai trò này không tải bản ghi."))
     try:
         temp, filename, fields = await receive_upload(
             request, store=store, limit=settings.max_upload_mb << 20

@@ -4,30 +4,31 @@ Both read the same figures the REST API gives, behind the web session instead of
 bearer token, so the report's CSV and XLSX downloads have cookie-opened routes here.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
+from api.access import stations_in_scope
 from api.auth import Permission, Principal, visible_station_ids
 from api.charts import bar_chart, number
+from api.compliance_reports import Built, ComplianceQuery, build_report, document, tables
 from api.deps import SessionDep, SettingsDep
 from api.exports import to_csv, to_xlsx
-from api.routes.reports import Built, ComplianceQuery, build_report, document, tables
-from api.web import WebPrincipal, problem_page, render, templates
+from api.web import Page, render, templates
 from content.languages import LANGUAGES
 from content.models import Plan, Theme
-from core.clock import utcnow
+from core.clock import local_today
 from core.errors import ForbiddenError, InvalidError, ProblemError
 from scheduler.airings import ChainCheck, verify_chain
 from scheduler.compliance import parse_period
 from scheduler.models import AiringRecord, AiringStatus, Station
-from scheduler.service import CODE_PATTERN, ancestor_ids, list_stations, subtree_ids
+from scheduler.service import CODE_PATTERN, ancestor_ids, subtree_ids
 
 router = APIRouter(include_in_schema=False)
 templates.env.filters.setdefault("vn_number", number)
@@ -52,14 +53,40 @@ VERIFY_CAP = 5  # chains checked per page view: each check reads a station's who
 FIELD_LIMIT = 64
 
 
-def _message(
-    request: Request, principal: Principal, exc: ProblemError, heading: str, link: str
-) -> Response:
-    return problem_page(request, principal, exc, heading=heading, link=link, link_text="Quay lại")
-
-
-def _scope_stations(session: Session, principal: Principal) -> list[Station]:
-    return list_stations(session, ids=visible_station_ids(session, principal))
+REPORT_REFUSAL = "Vai trò của bạn không được xem báo cáo kết quả phát thanh."
+Reporter = Annotated[
+    Principal,
+    Depends(
+        Page(
+            Permission.reports_read,
+            heading="Không lập được báo cáo",
+            back="/reports/compliance",
+            refusal=REPORT_REFUSAL,
+        )
+    ),
+]
+Downloader = Annotated[
+    Principal,
+    Depends(
+        Page(
+            Permission.reports_read,
+            heading="Không tải được báo cáo",
+            back="/reports/compliance",
+            refusal=REPORT_REFUSAL,
+        )
+    ),
+]
+LogReader = Annotated[
+    Principal,
+    Depends(
+        Page(
+            Permission.playlists_read,
+            heading="Không mở được nhật ký phát",
+            back="/airings",
+            refusal="Vai trò của bạn không được xem nhật ký phát.",
+        )
+    ),
+]
 
 
 def _default_station(session: Session, principal: Principal, stations: list[Station]) -> str:
@@ -94,10 +121,6 @@ def _whole_number(text: str) -> int | None:
     if not text.isdigit() or len(text) > 12:
         raise ValueError(text)
     return int(text)
-
-
-def _today(zone: str) -> date:
-    return utcnow().astimezone(ZoneInfo(zone)).date()
 
 
 # ----------------------------------------------------------------- compliance report
@@ -228,7 +251,7 @@ def _report_view(session: Session, built: Built) -> dict[str, Any]:
         if ".." in query.period
         else f"{period.label} (từ {period.first:%d/%m/%Y} đến {period.last:%d/%m/%Y})",
         "narrowing": [n for n in narrowing if n],
-        "made_on": f"{_today(built.root.timezone):%d/%m/%Y}",
+        "made_on": f"{local_today(built.root.timezone):%d/%m/%Y}",
         "breakdowns": [
             {
                 "id": "theo-thang",
@@ -258,25 +281,41 @@ def _report_view(session: Session, built: Built) -> dict[str, Any]:
 
 def _report_form(request: Request) -> ReportForm:
     params = request.query_params
-    return ReportForm(**{name: params.get(name, "").strip() for name in ReportForm().__dict__})
+    form = ReportForm(**{name: params.get(name, "").strip() for name in ReportForm().__dict__})
+    # A period typed in the "other" field wins over the one picked from the list.
+    typed = params.get("period_other", "").strip()[:FIELD_LIMIT]
+    return replace(form, period=typed) if typed else form
+
+
+ROMAN = ("I", "II", "III", "IV")
+
+
+def period_choices(today: date) -> list[tuple[str, str]]:
+    """The periods an auditor picks from, newest first: this year's and last year's
+    quarters, halves, years and months, named in Vietnamese ("Quý IV/2026")."""
+    choices: list[tuple[str, str]] = []
+    for year in (today.year, today.year - 1):
+        last_month = today.month if year == today.year else 12
+        quarters = (last_month - 1) // 3 + 1
+        choices += [(f"{year}-Q{q}", f"Quý {ROMAN[q - 1]}/{year}") for q in range(quarters, 0, -1)]
+        if year < today.year or today.month > 6:
+            choices.append((f"{year}-H2", f"6 tháng cuối năm {year}"))
+        choices.append((f"{year}-H1", f"6 tháng đầu năm {year}"))
+        choices.append((str(year), f"Năm {year}"))
+        choices += [(f"{year}-{m:02d}", f"Tháng {m:02d}/{year}") for m in range(last_month, 0, -1)]
+    return choices
 
 
 @router.get("/reports/compliance")
 def compliance_page(
-    request: Request, principal: WebPrincipal, session: SessionDep, settings: SettingsDep
+    request: Request, principal: Reporter, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """The report form and, once asked, planned against aired with charts and verdicts."""
-    if principal is None:
-        return RedirectResponse("/login", status_code=303)
-    heading = "Không lập được báo cáo"
-    if not principal.may(Permission.reports_read):
-        exc = ForbiddenError("Vai trò của bạn không được xem báo cáo kết quả phát thanh.")
-        return _message(request, principal, exc, heading, "/")
-    stations = _scope_stations(session, principal)
+    stations = stations_in_scope(session, principal)
     form = _report_form(request)
     asked = "period" in request.query_params
     if not asked:
-        today = _today(settings.timezone)
+        today = local_today(settings.timezone)
         form = ReportForm(
             station=form.station or _default_station(session, principal, stations),
             period=f"{today.year}-Q{(today.month - 1) // 3 + 1}",
@@ -284,6 +323,7 @@ def compliance_page(
     context: dict[str, Any] = {
         "form": form,
         "errors": {},
+        "periods": period_choices(local_today(settings.timezone)),
         "stations": stations,
         "plans": _plans(session, principal),
         "themes": list(session.exec(select(Theme).order_by(Theme.name))),
@@ -301,8 +341,8 @@ def compliance_page(
             context["errors"] = errors
             return render(request, "report.html", principal, status=422, **context)
         built = build_report(session, principal=principal, query=query)
-    except ForbiddenError as exc:
-        return _message(request, principal, exc, heading, "/reports/compliance")
+    except ForbiddenError:
+        raise  # out of scope: the message page, not the form
     except ProblemError as exc:
         field = next((e.get("field") for e in exc.errors if e.get("field")), None)
         context["errors"] = {field or "form": exc.detail}
@@ -310,20 +350,12 @@ def compliance_page(
     return render(request, "report.html", principal, **context, **_report_view(session, built))
 
 
-def _download(request: Request, principal: Principal | None, session: Session) -> Built | Response:
-    if principal is None:
-        return RedirectResponse("/login", status_code=303)
-    heading = "Không tải được báo cáo"
-    try:
-        if not principal.may(Permission.reports_read):
-            raise ForbiddenError("Vai trò của bạn không được xem báo cáo kết quả phát thanh.")
-        form = _report_form(request)
-        query, errors = _check_form(session, principal, form, _scope_stations(session, principal))
-        if query is None:
-            raise InvalidError(" ".join(errors.values()))
-        return build_report(session, principal=principal, query=query)
-    except ProblemError as exc:
-        return _message(request, principal, exc, heading, "/reports/compliance")
+def _download(request: Request, principal: Principal, session: Session) -> Built:
+    form = _report_form(request)
+    query, errors = _check_form(session, principal, form, stations_in_scope(session, principal))
+    if query is None:
+        raise InvalidError(" ".join(errors.values()))
+    return build_report(session, principal=principal, query=query)
 
 
 def _filename(built: Built, suffix: str) -> str:
@@ -332,11 +364,9 @@ def _filename(built: Built, suffix: str) -> str:
 
 
 @router.get("/reports/compliance.csv")
-def compliance_csv(request: Request, principal: WebPrincipal, session: SessionDep) -> Response:
+def compliance_csv(request: Request, principal: Downloader, session: SessionDep) -> Response:
     """One table of the report as CSV (`table=` stations, months, languages, requirements)."""
     built = _download(request, principal, session)
-    if isinstance(built, Response):
-        return built
     table = request.query_params.get("table", "stations")
     if table not in CSV_TABLES:
         table = "stations"
@@ -350,11 +380,9 @@ def compliance_csv(request: Request, principal: WebPrincipal, session: SessionDe
 
 
 @router.get("/reports/compliance.xlsx")
-def compliance_xlsx(request: Request, principal: WebPrincipal, session: SessionDep) -> Response:
+def compliance_xlsx(request: Request, principal: Downloader, session: SessionDep) -> Response:
     """The whole report as an Excel workbook, one sheet per table."""
     built = _download(request, principal, session)
-    if isinstance(built, Response):
-        return built
     return Response(
         content=to_xlsx(tables(built)),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -500,17 +528,11 @@ def _chains(
 
 @router.get("/airings")
 def airing_log(
-    request: Request, principal: WebPrincipal, session: SessionDep, settings: SettingsDep
+    request: Request, principal: LogReader, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """The airing log of a station or a subtree, filtered, a page at a time, chain checked."""
-    if principal is None:
-        return RedirectResponse("/login", status_code=303)
-    heading = "Không mở được nhật ký phát"
-    if not principal.may(Permission.playlists_read):
-        exc = ForbiddenError("Vai trò của bạn không được xem nhật ký phát.")
-        return _message(request, principal, exc, heading, "/")
     params = request.query_params
-    stations = _scope_stations(session, principal)
+    stations = stations_in_scope(session, principal)
     form = LogForm(
         station=params.get("station", "").strip() or _default_station(session, principal, stations),
         subtree="1" if params.get("subtree") else "",
@@ -529,10 +551,7 @@ def airing_log(
         "page_size": PAGE_SIZE,
         "verify_cap": VERIFY_CAP,
     }
-    try:
-        station, problem = _chosen_station(session, principal, form.station, stations)
-    except ForbiddenError as exc:
-        return _message(request, principal, exc, heading, "/airings")
+    station, problem = _chosen_station(session, principal, form.station, stations)
     filters, errors = _log_filters(form, params.get("after", ""))
     if problem:
         errors["station"] = problem

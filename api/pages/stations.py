@@ -1,16 +1,17 @@
 """The stations overview: which loudspeaker clusters play, are silent or offline."""
 
-from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
 from sqlmodel import col, select
 
-from api.auth import Permission, reaches
+from api.auth import Permission, StationGrant
 from api.deps import SessionDep
-from api.web import WebPrincipal, problem_page, render
-from core.errors import ForbiddenError, ProblemError
+from api.web import PageOnStation, render
 from scheduler.devices import cluster_states
 from scheduler.models import Station
-from scheduler.service import get_station, subtree_ids
+from scheduler.service import subtree_ids
 
 router = APIRouter(include_in_schema=False)
 
@@ -26,19 +27,21 @@ ATTENTION = ("silent", "offline")
 
 @router.get("/stations/{code}/clusters")
 def clusters_overview(
-    code: str, request: Request, principal: WebPrincipal, session: SessionDep
+    request: Request,
+    grant: Annotated[
+        StationGrant,
+        Depends(
+            PageOnStation(
+                Permission.stations_read,
+                heading="Không mở được danh sách cụm loa",
+                refusal="Đài {code} nằm ngoài phạm vi được giao.",
+            )
+        ),
+    ],
+    session: SessionDep,
 ) -> Response:
     """Every cluster of the station and the stations below it, the worrying ones first."""
-    if principal is None:
-        return RedirectResponse("/login", status_code=303)
-    try:
-        station = get_station(session, code=code)
-        if not principal.may(Permission.stations_read) or not reaches(
-            session, principal, station.id
-        ):
-            raise ForbiddenError(f"Đài {station.code} nằm ngoài phạm vi được giao.")
-    except ProblemError as exc:
-        return problem_page(request, principal, exc, heading="Không mở được danh sách cụm loa")
+    station, principal = grant.station, grant.principal
     ids = subtree_ids(session, root_id=station.id)
     stations = list(session.exec(select(Station).where(col(Station.id).in_(ids))))
     states = cluster_states(session, stations=sorted(stations, key=lambda s: s.code))

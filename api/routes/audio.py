@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
+from api.access import readable_item, readable_station_ids, reads_audio
 from api.auth import (
     Allowed,
     OnStation,
@@ -17,12 +18,9 @@ from api.auth import (
     StationGrant,
     audio_reader,
     reaches,
-    readable_station_ids,
-    reads_audio,
     require_reach,
 )
 from api.deps import SessionDep, SettingsDep, StoreDep
-from api.routes.content import readable_item
 from api.uploads import receive_upload, require_audio
 from audio.models import AssetOrigin, AudioAsset, JobStatus, Programme, Recording, RenderJob
 from audio.service import (

@@ -8,7 +8,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from api.auth import CurrentPrincipal, Permission
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep, client_address
 from api.problems import problem_doc
 from core.clock import utcnow
 from core.identity import authenticate, issue_access_token
@@ -35,11 +35,6 @@ class MeOut(BaseModel):
     station: str | None
     cluster: str | None
     permissions: list[str]
-
-
-def client_address(request: Request) -> str:
-    """The caller's address, as login throttling counts it."""
-    return request.client.host if request.client else "unknown"
 
 
 @router.post(

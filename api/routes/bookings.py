@@ -1,32 +1,28 @@
-"""Bookings of airtime and the daily playlists they produce."""
+"""Bookings of airtime and the daily playlists they produce.
 
-from datetime import date, datetime, timedelta
-from typing import Annotated, Any
-from zoneinfo import ZoneInfo
+The workflows (check, write, regenerate the affected days, announce) are
+`scheduler.flows`; these routes translate to and from them.
+"""
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session
 
-from api.auth import Allowed, OnStation, Permission, Principal, StationGrant, require_reach
+from api.access import Planner, writable_booking
+from api.auth import OnStation, Permission, StationGrant, require_reach
 from api.deps import SessionDep, SettingsDep
 from api.limits import PageLimit
 from content.models import Priority
-from core.clock import utcnow
-from core.errors import ConflictError, NotFoundError, refuse_fields
-from core.settings import Settings
-from scheduler.bookings import create_booking, regenerate, update_booking
-from scheduler.events import publish_bulletin
-from scheduler.ical import calendar
+from core.errors import refuse_fields
+from core.limits import TITLE_MAX, URL_MAX
+from scheduler import flows
+from scheduler.ical import calendar, schedule_events
 from scheduler.models import Booking, BookingStatus, Station
-from scheduler.playlists import (
-    Planning,
-    bookings_for,
-    rule_from_json,
-    schedule_events,
-)
-from scheduler.recurrence import describe, occurrences, to_rrule
-from scheduler.service import get_station, subtree_ids
+from scheduler.planner import bookings_for
+from scheduler.recurrence import describe, rule_from_json, to_rrule
+from scheduler.service import get_station
 
 router = APIRouter(tags=["bookings"])
 
@@ -55,8 +51,8 @@ class BookingIn(BaseModel):
     source: str = Field(description="item, programme or relay")
     item_id: int | None = None
     programme_id: int | None = None
-    relay_url: str | None = None
-    title: str = Field(min_length=1, max_length=300)
+    relay_url: str | None = Field(None, max_length=URL_MAX)
+    title: str = Field(min_length=1, max_length=TITLE_MAX)
     duration_s: float | None = Field(
         None, gt=0, le=86_400, allow_inf_nan=False, description="relay length in seconds"
     )
@@ -115,66 +111,20 @@ def _out(booking: Booking, station: str, displaced: list | None = None) -> Booki
 
 @router.post("/bookings", response_model=BookingOut, status_code=201, summary="Book airtime")
 def book(
-    body: BookingIn,
-    principal: Annotated[Principal, Depends(Allowed(Permission.content_write))],
-    session: SessionDep,
-    settings: SettingsDep,
+    body: BookingIn, principal: Planner, session: SessionDep, settings: SettingsDep
 ) -> BookingOut:
     """Keep a booking if every occurrence fits (409 lists each clash) and refresh playlists."""
     station = get_station(session, code=body.station)
     require_reach(session, principal, station)
-    recurrence = body.recurrence.model_dump(mode="json")
     booking = Booking(
         station_id=station.id,
         created_by=principal.name,
-        recurrence=recurrence,
+        recurrence=body.recurrence.model_dump(mode="json"),
         **body.model_dump(exclude={"station", "recurrence"}),
     )
-    # Planners think in the station's own calendar, whatever the server's clock says.
-    today = utcnow().astimezone(ZoneInfo(station.timezone)).date()
-    report = create_booking(
-        session, booking=booking, base_url=settings.public_base_url, today=today
-    )
-    _refresh(
-        session,
-        booking=booking,
-        station=station,
-        settings=settings,
-        today=today,
-        planning=report.planning,
-    )
+    booked = flows.book(session, booking=booking, base_url=settings.public_base_url)
     session.commit()
-    return _out(booking, station.code, report.displaced)
-
-
-def _refresh(
-    session: Session,
-    *,
-    booking: Booking,
-    station: Station,
-    settings: Settings,
-    today: date,
-    before: dict | None = None,
-    planning: Planning | None = None,
-) -> None:
-    # `before`: the recurrence an edit replaced, whose days must lose the booking.
-    # `planning`: what the booking's check read and planned, true until commit.
-    ids = subtree_ids(session, root_id=station.id) if booking.subtree else {station.id}
-    rules = [booking.recurrence] + ([before] if before and before != booking.recurrence else [])
-    regenerate(
-        session,
-        station_ids=ids,
-        today=today,
-        base_url=settings.public_base_url,
-        rules=rules,
-        planning=planning,
-    )
-    if booking.priority == Priority.emergency and booking.status == BookingStatus.active:
-        # Devices hear of it at once instead of at their next pull.
-        soon = occurrences(
-            rule_from_json(booking.recurrence), start=today, end=today + timedelta(1)
-        )
-        publish_bulletin(session, booking_id=booking.id, station_ids=ids, days=soon)
+    return _out(booking, station.code, booked.displaced)
 
 
 class BookingPatch(BaseModel):
@@ -182,7 +132,7 @@ class BookingPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(None, min_length=1, max_length=300)
+    title: str | None = Field(None, min_length=1, max_length=TITLE_MAX)
     at: str | None = Field(None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     recurrence: RecurrenceIn | None = None
     priority: Priority | None = None
@@ -190,7 +140,7 @@ class BookingPatch(BaseModel):
     zones: list[str] | None = None
     pair_languages: bool | None = None
     duration_s: float | None = Field(None, gt=0, le=86_400, allow_inf_nan=False)
-    relay_url: str | None = Field(None, max_length=500)
+    relay_url: str | None = Field(None, max_length=URL_MAX)
 
 
 NULLABLE = frozenset({"at", "duration_s", "relay_url"})
@@ -200,18 +150,12 @@ NULLABLE = frozenset({"at", "duration_s", "relay_url"})
 def edit(
     booking_id: int,
     body: BookingPatch,
-    principal: Annotated[Principal, Depends(Allowed(Permission.content_write))],
+    principal: Planner,
     session: SessionDep,
     settings: SettingsDep,
 ) -> BookingOut:
     """Change a booking if every occurrence still fits; frozen playlists keep what they hold."""
-    booking = session.get(Booking, booking_id)
-    station = session.get(Station, booking.station_id) if booking else None
-    if booking is None:
-        raise NotFoundError(f"Không có lịch đặt số {booking_id}.")
-    require_reach(session, principal, station)
-    if booking.status != BookingStatus.active:
-        raise ConflictError(f"Lịch đặt số {booking_id} đã huỷ; hãy đặt lịch mới.")
+    booking = writable_booking(session, principal, booking_id)
     changes = body.model_dump(mode="json", exclude_unset=True)
     refuse_fields(
         "Không sửa được lịch đặt",
@@ -221,22 +165,11 @@ def edit(
             if v is None and name not in NULLABLE
         ],
     )
-    today = utcnow().astimezone(ZoneInfo(station.timezone)).date()
-    before = booking.recurrence
-    report = update_booking(
-        session, booking=booking, changes=changes, base_url=settings.public_base_url, today=today
-    )
-    _refresh(
-        session,
-        booking=booking,
-        station=station,
-        settings=settings,
-        today=today,
-        before=before,
-        planning=report.planning,
+    booked = flows.change_booking(
+        session, booking=booking, changes=changes, base_url=settings.public_base_url
     )
     session.commit()
-    return _out(booking, station.code, report.displaced)
+    return _out(booking, booked.station.code, booked.displaced)
 
 
 @router.get(
@@ -276,20 +209,60 @@ def list_bookings(
 
 @router.delete("/bookings/{booking_id}", status_code=204, summary="Cancel a booking")
 def cancel(
-    booking_id: int,
-    principal: Annotated[Principal, Depends(Allowed(Permission.content_write))],
-    session: SessionDep,
-    settings: SettingsDep,
+    booking_id: int, principal: Planner, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """Stop a booking from producing airtime; frozen playlists keep what devices hold."""
-    booking = session.get(Booking, booking_id)
-    station = session.get(Station, booking.station_id) if booking else None
-    if booking is None:
-        raise NotFoundError(f"Không có lịch đặt số {booking_id}.")
-    require_reach(session, principal, station)
-    booking.status = BookingStatus.cancelled
-    session.add(booking)
-    today = utcnow().astimezone(ZoneInfo(station.timezone)).date()
-    _refresh(session, booking=booking, station=station, settings=settings, today=today)
+    booking = writable_booking(session, principal, booking_id)
+    flows.cancel_booking(session, booking=booking, base_url=settings.public_base_url)
     session.commit()
     return Response(status_code=204)
+
+
+class EmergencyIn(BaseModel):
+    """A bulletin to air now: a relayed stream or an approved, rendered item."""
+
+    source: Literal["relay", "item"] = Field(description="relay or item")
+    item_id: int | None = None
+    relay_url: str | None = Field(None, max_length=URL_MAX)
+    duration_s: float | None = Field(
+        None, gt=0, le=86_400, allow_inf_nan=False, description="relay length in seconds"
+    )
+    title: str = Field(min_length=1, max_length=TITLE_MAX)
+    subtree: bool = Field(True, description="every station below too")
+    clusters: list[str] = Field(default_factory=list)
+    zones: list[str] = Field(default_factory=list, description="cluster zone tags, e.g. blt")
+
+
+class EmergencyOut(BookingOut):
+    """The emergency booking, and how many stations' devices were told at once."""
+
+    notified_stations: int
+
+
+@router.post(
+    "/stations/{code}/emergencies",
+    response_model=EmergencyOut,
+    status_code=201,
+    summary="Send an emergency bulletin now",
+)
+def send_emergency(
+    body: EmergencyIn,
+    grant: Annotated[StationGrant, Depends(OnStation(Permission.content_write))],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> EmergencyOut:
+    """Interrupt whatever plays on the station (and, with `subtree`, every station below)
+    and tell their devices at once, as the emergency page does; 409 lists what blocks it."""
+    booked = flows.send_emergency(
+        session,
+        station=grant.station,
+        source=body.model_dump(exclude={"subtree", "clusters", "zones"}, exclude_none=True),
+        subtree=body.subtree,
+        clusters=body.clusters,
+        zones=body.zones,
+        author=grant.principal.name,
+        base_url=settings.public_base_url,
+    )
+    session.commit()
+    out = _out(booked.booking, grant.station.code, booked.displaced)
+    return EmergencyOut(**out.model_dump(), notified_stations=booked.notified)

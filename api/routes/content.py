@@ -7,13 +7,13 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
+from api.access import readable_item, readable_station_ids, writable_item
 from api.auth import (
     Allowed,
     OnStation,
     Permission,
     Principal,
     StationGrant,
-    readable_station_ids,
     require,
     require_reach,
 )
@@ -35,7 +35,7 @@ from content.service import (
     submit_content_item,
 )
 from core.clock import utcnow
-from core.errors import ForbiddenError, NotFoundError
+from core.errors import ForbiddenError
 from scheduler.models import Station
 from scheduler.service import get_station, station_facts
 
@@ -114,23 +114,6 @@ class ContentItemOut(BaseModel):
     updated_at: datetime
     latest: VersionOut
     warnings: list[str] = Field(default_factory=list)
-
-
-def readable_item(session: Session, principal: Principal, item_id: int) -> ContentItem:
-    item = session.get(ContentItem, item_id)
-    ids = readable_station_ids(session, principal)
-    if item is None or (ids is not None and item.station_id not in ids):
-        raise NotFoundError(f"Không có nội dung số {item_id}.")
-    return item
-
-
-def _writable_item(
-    session: Session, principal: Principal, item_id: int
-) -> tuple[ContentItem, Station]:
-    item = readable_item(session, principal, item_id)
-    station = session.get(Station, item.station_id)
-    require_reach(session, principal, station)
-    return item, station
 
 
 def _out(
@@ -233,7 +216,7 @@ def edit_item(
     item_id: int, body: ContentEdit, principal: CanWrite, session: SessionDep
 ) -> ContentItemOut:
     """Save new words as a new version; the approved one airs until this one is approved."""
-    item, station = _writable_item(session, principal, item_id)
+    item, station = writable_item(session, principal, item_id)
     _, draft = edit_content_item(
         session,
         item=item,
@@ -249,7 +232,7 @@ def edit_item(
 @router.post("/content-items/{item_id}/submit", response_model=ContentItemOut, summary="Submit")
 def submit(item_id: int, principal: CanWrite, session: SessionDep) -> ContentItemOut:
     """Send the newest version for approval."""
-    item, _ = _writable_item(session, principal, item_id)
+    item, _ = writable_item(session, principal, item_id)
     submit_content_item(session, item=item)
     session.commit()
     return _show(session, item)
@@ -259,7 +242,7 @@ def submit(item_id: int, principal: CanWrite, session: SessionDep) -> ContentIte
 def approve(item_id: int, principal: CanWrite, session: SessionDep) -> ContentItemOut:
     """Approve the submitted version so it may air."""
     require(principal, Permission.content_approve)
-    item, station = _writable_item(session, principal, item_id)
+    item, station = writable_item(session, principal, item_id)
     approve_content_item(
         session, item=item, station=station_facts(station), approver=principal.name
     )
@@ -273,7 +256,7 @@ def send_back(
 ) -> ContentItemOut:
     """Send a submitted version back to its author with a note."""
     require(principal, Permission.content_approve)
-    item, _ = _writable_item(session, principal, item_id)
+    item, _ = writable_item(session, principal, item_id)
     return_content_item(session, item=item, note=body.note)
     session.commit()
     return _show(session, item)
@@ -282,7 +265,7 @@ def send_back(
 @router.post("/content-items/{item_id}/archive", response_model=ContentItemOut, summary="Archive")
 def archive(item_id: int, principal: CanWrite, session: SessionDep) -> ContentItemOut:
     """Retire an item; it can no longer be edited or aired."""
-    item, _ = _writable_item(session, principal, item_id)
+    item, _ = writable_item(session, principal, item_id)
     archive_content_item(session, item=item)
     session.commit()
     return _show(session, item)

@@ -10,7 +10,8 @@ from sqlmodel import Session, or_, select
 from api.auth import Allowed, Permission, Principal, require_reach, visible_station_ids
 from api.deps import SessionDep
 from api.limits import PageLimit
-from api.uploads import read_text_document
+from api.uploads import read_document
+from content.documents import DOCX_MEDIA_TYPE, PDF_MEDIA_TYPE, document_text
 from content.models import Plan, PlanRequirement, PlanStatus, Theme
 from content.service import get_plan, get_theme, import_plan, plan_requirements, save_theme
 from core.errors import InvalidError, NotFoundError
@@ -21,7 +22,13 @@ router = APIRouter(tags=["plans"])
 
 CanRead = Annotated[Principal, Depends(Allowed(Permission.content_read))]
 CanWrite = Annotated[Principal, Depends(Allowed(Permission.content_write))]
-PLAN_MEDIA_TYPES = ("text/plain", "text/markdown", "text/x-markdown")
+PLAN_MEDIA_TYPES = (
+    "text/plain",
+    "text/markdown",
+    "text/x-markdown",
+    PDF_MEDIA_TYPE,
+    DOCX_MEDIA_TYPE,
+)
 
 
 class RequirementOut(BaseModel):
@@ -79,12 +86,14 @@ def _readable(session: Session, principal: Principal) -> set[int] | None:
     "/plans/import",
     response_model=PlanOut,
     status_code=201,
-    summary="Import a plan document (plain text or Markdown)",
+    summary="Import a plan document (plain text, Markdown, PDF or Word .docx)",
     openapi_extra={
         "requestBody": {
             "content": {
                 "text/plain": {"schema": {"type": "string"}},
                 "text/markdown": {"schema": {"type": "string"}},
+                PDF_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+                DOCX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
@@ -102,7 +111,10 @@ async def import_document(
     session: SessionDep,
     station: Annotated[str | None, Query(description="code of the owning station")] = None,
 ) -> PlanOut:
-    """Read a plan and create a draft with its themes and requirements; a non-plan is a 422."""
+    """Read a plan and create a draft with its themes and requirements; a non-plan is a 422.
+
+    A PDF without a text layer (a scan), a locked or damaged PDF or Word file is a 422 too.
+    """
     owner = get_station(session, code=station) if station else None
     if owner is not None:
         require_reach(session, principal, owner)
@@ -111,7 +123,8 @@ async def import_document(
             "Hãy chọn đài sở hữu kế hoạch (tham số station).",
             errors=[{"field": "station", "msg": "bắt buộc"}],
         )
-    text = await read_text_document(request, media_types=PLAN_MEDIA_TYPES, what="kế hoạch")
+    raw = await read_document(request, media_types=PLAN_MEDIA_TYPES, what="kế hoạch")
+    text = document_text(raw)
     plan, requirements = import_plan(
         session, text=text, station_id=owner.id if owner else None, author=principal.name
     )

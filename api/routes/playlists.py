@@ -9,9 +9,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials
-from sqlalchemy import bindparam
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session
 from starlette.datastructures import State
 
 from api.auth import (
@@ -26,58 +24,17 @@ from api.auth import (
 )
 from api.deps import SessionDep, SettingsDep
 from core.clock import utcnow
-from core.db import session_scope
 from core.errors import InvalidError
 from core.settings import Settings
-from scheduler.models import Playlist, Station
-from scheduler.playlists import generate_playlist, playlist_document
+from scheduler.playlists import ETAG_OF_DAY, current_playlist, playlist_document
 from scheduler.service import CODE_PATTERN
 
 router = APIRouter(tags=["playlists"])
 
-PLAYLIST_RANGE_DAYS = 1200  # about three years either side: enough to plan, no year 9999
 LINK_DAYS = 3  # how long the audio links inside an M3U8 stay valid after its date
 
 Reader = Annotated[StationGrant, Depends(OnStation(Permission.playlists_read, devices=True))]
 ClusterQuery = Annotated[str | None, Query(description="only what one cluster plays")]
-
-
-# Built once, as devices ask for them all the time: building a statement costs more than
-# running it.
-_OF_DAY = (Playlist.station_id == bindparam("station_id"), Playlist.day == bindparam("day"))
-PLAYLIST_OF_DAY = select(Playlist).where(*_OF_DAY)
-_ETAG_OF_DAY = select(Playlist.etag).where(*_OF_DAY)
-
-
-def _stored(session: Session, station_id: int, day: date) -> Playlist | None:
-    return session.exec(PLAYLIST_OF_DAY, params={"station_id": station_id, "day": day}).first()
-
-
-def current_playlist(
-    session: Session, *, station_id: int, day: date, settings: Settings
-) -> Playlist:
-    """The stored playlist of a day, generated on first request if the scheduler has not yet."""
-    if abs((day - utcnow().date()).days) > PLAYLIST_RANGE_DAYS:
-        raise InvalidError(
-            f"Chỉ xem được danh sách phát trong {PLAYLIST_RANGE_DAYS} ngày quanh hôm nay.",
-            errors=[{"field": "day", "value": day.isoformat()}],
-        )
-    current = _stored(session, station_id, day)
-    if current is not None:
-        return current
-    # A pull is a read; making a missing day is a write of its own, taking the write lock
-    # first and looking again, so two devices asking at once both get it.
-    try:
-        with session_scope(session.get_bind(), write=True) as writer:
-            if _stored(writer, station_id, day) is None:
-                station = writer.get(Station, station_id)
-                generate_playlist(
-                    writer, station=station, day=day, base_url=settings.public_base_url
-                )
-    except IntegrityError:
-        pass  # another request made it first
-    session.rollback()
-    return _stored(session, station_id, day)
 
 
 def _cluster(session: Session, grant: StationGrant, cluster: str | None) -> str | None:
@@ -109,7 +66,9 @@ def playlist_m3u8(
 ) -> Response:
     """The day's entries in order, with audio links a player can open without a token."""
     cluster = _cluster(session, grant, cluster)
-    current = current_playlist(session, station_id=grant.station.id, day=day, settings=settings)
+    current = current_playlist(
+        session, station_id=grant.station.id, day=day, base_url=settings.public_base_url
+    )
     document = playlist_document(current, cluster=cluster)
     # The links carry a signature instead of the caller's token, valid a few days past
     # the date, so the file can be handed to a player as is.
@@ -195,11 +154,13 @@ def _pull(
         if if_none_match:
             # Most pulls find nothing new: answer those without reading the body.
             stored = session.exec(
-                _ETAG_OF_DAY, params={"station_id": grant.station.id, "day": day}
+                ETAG_OF_DAY, params={"station_id": grant.station.id, "day": day}
             ).first()
             if stored is not None and f'"{stored}{suffix}"' in if_none_match:
                 return Response(status_code=304, headers={"ETag": f'"{stored}{suffix}"'})
-        current = current_playlist(session, station_id=grant.station.id, day=day, settings=settings)
+        current = current_playlist(
+            session, station_id=grant.station.id, day=day, base_url=settings.public_base_url
+        )
         etag = f'"{current.etag}{suffix}"'
         if etag in if_none_match:
             return Response(status_code=304, headers={"ETag": etag})

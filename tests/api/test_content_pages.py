@@ -3,6 +3,7 @@
 import html
 import re
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from sqlmodel import func, select
@@ -185,7 +186,8 @@ def test_a_plan_file_is_uploaded_and_bad_documents_are_refused_next_to_their_fie
     refusals = [
         ({"text": NOT_A_PLAN}, None, "text", "KẾ HOẠCH"),
         ({"text": "   "}, None, "text", "Hãy dán văn bản"),
-        ({"text": ""}, ("ke-hoach.pdf", b"%PDF-1.4", "application/pdf"), "file", ".txt"),
+        ({"text": ""}, ("ke-hoach.pdf", b"%PDF-1.4", "application/pdf"), "file", "PDF bị hỏng"),
+        ({"text": ""}, ("ke-hoach.odt", b"PK\x03\x04", "text/plain"), "file", ".docx"),
         (
             {"text": ""},
             ("ke-hoach.txt", "KẾ HOẠCH".encode("utf-16"), "text/plain"),
@@ -405,7 +407,9 @@ def test_rendering_needs_an_approved_item(client, newsroom, engine) -> None:
 def test_an_operator_and_a_stranger_are_kept_out(client, newsroom, engine) -> None:
     for path in ("/plans", "/plans/import", "/items", "/items/new", "/jobs"):
         anonymous = client.get(path, follow_redirects=False)
-        assert anonymous.status_code == 303 and anonymous.headers["location"] == "/login"
+        # Not logged in: to the login page, which brings them back to what they asked for.
+        assert anonymous.status_code == 303
+        assert anonymous.headers["location"] == f"/login?next={quote(path, safe='')}"
     assert client.get("/jobs/progress?ids=1").status_code == 401
 
     token = _login(client, "vanhanh")

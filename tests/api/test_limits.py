@@ -1,5 +1,6 @@
 """Limits on bodies, pages, date ranges and logins; what is refused changes nothing."""
 
+import hashlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import select
 
 from api.app import create_app
-from api.limits import MAX_PAGE, MAX_RANGE_DAYS
+from api.limits import MAX_PAGE, MAX_RANGE_DAYS, PUBLIC_BODIES, SPOOL_BYTES
 from content.models import ContentItem, Plan, Theme
 from core.db import session_scope
 from core.identity import create_user, issue_access_token
@@ -18,6 +19,7 @@ from core.models import LoginAttempt, Role, User
 from core.settings import Settings
 from scheduler.models import StationKind
 from scheduler.service import add_cluster, create_station
+from tests.audio.sounds import tone
 
 PROBLEM = "application/problem+json"
 PASSWORD = "mật-khẩu-đúng-123"
@@ -163,9 +165,53 @@ def test_documents_and_uploads_have_their_own_caps(
     assert _problem(upload, 413)["detail"] == "Tệp tải lên vượt quá 1 MB."
 
 
-def test_web_forms_are_not_the_json_api(client: TestClient) -> None:
-    # Only /api/ is capped here; the login form answers as it always did.
-    assert client.get("/login").status_code == 200
+def test_web_forms_are_capped_too(small_body_client: TestClient) -> None:
+    # A form fit for the login page is read; one over the cap is refused unread.
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', small_body_client.get("/login").text)[1]
+    form = {"username": "quantri", "password": WRONG, "csrf_token": csrf}
+    assert small_body_client.post("/login", data=form).status_code == 401
+    huge = small_body_client.post("/login", data={**form, "password": "x" * 2000})
+    assert _problem(huge, 413)["detail"] == "Dữ liệu gửi lên vượt quá 1 KB."
+
+
+def test_only_the_login_takes_an_api_body_from_anyone(client: TestClient) -> None:
+    # The body of any other write is refused unread without a bearer token: every such
+    # route must say in the schema that it needs one, or the refusal would be wrong.
+    paths = client.get("/openapi.json").json()["paths"]
+    public = {
+        path
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+        if method in ("post", "put", "patch", "delete") and not operation.get("security")
+    }
+    assert public == PUBLIC_BODIES
+
+
+def test_an_upload_larger_than_memory_waits_in_a_file_and_arrives_whole(
+    client: TestClient, admin: dict[str, str], settings: Settings, tmp_path: Path
+) -> None:
+    # Larger than what waits in memory for its request to be let in: it waits in a file
+    # in the media store's file system, is replayed byte for byte, and is deleted after.
+    source = tone(tmp_path / "ban-tieng-thai.wav", seconds=15, codec="wav")
+    audio = source.read_bytes()
+    assert len(audio) > SPOOL_BYTES
+    item = client.post("/api/v1/content-items", json=_item("Tin."), headers=admin).json()["id"]
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="language"\r\n\r\nblt\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="speaker"\r\n\r\nLo Van Pom\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="ban.wav"\r\n\r\n'
+        + audio
+        + b"\r\n--b--\r\n"
+    )
+    response = client.post(
+        f"/api/v1/content-items/{item}/recordings",
+        content=body,
+        headers={**admin, "Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["original"]["sha256"] == hashlib.sha256(audio).hexdigest()
+    spool = settings.media_path / ".tmp"
+    assert not spool.exists() or not any(spool.iterdir())
 
 
 # Page sizes

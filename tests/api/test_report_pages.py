@@ -364,7 +364,8 @@ def test_the_report_downloads_open_with_the_web_session(client, aired) -> None:
 def test_operators_and_strangers_are_refused_the_report(client, aired) -> None:
     params = {"station": "XA-A", "period": aired["period"]}
     anonymous = client.get("/reports/compliance", params=params, follow_redirects=False)
-    assert anonymous.status_code == 303 and anonymous.headers["location"] == "/login"
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"].startswith("/login?next=%2Freports%2Fcompliance%3F")
     assert client.get("/reports/compliance.csv", follow_redirects=False).status_code == 303
 
     _login(client, "vanhanh")

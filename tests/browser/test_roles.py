@@ -48,7 +48,7 @@ def test_an_auditor_reports_the_month_and_checks_the_log(page, demo) -> None:
     page.get_by_role("link", name="Báo cáo kết quả phát thanh").click()
     last = _local_today() - timedelta(days=1)
     page.get_by_label("Đài (gồm các đài trực thuộc)").select_option("TINH-SON-LA")
-    page.get_by_label("Kỳ báo cáo").fill(f"{last - timedelta(days=27)}..{last}")
+    page.get_by_label("Hoặc ghi kỳ khác").fill(f"{last - timedelta(days=27)}..{last}")
     page.get_by_role("button", name="Lập báo cáo").click()
     page.get_by_role("heading", name="Báo cáo kết quả thực hiện kế hoạch phát thanh").wait_for()
     charts = page.locator("svg[role=img]")

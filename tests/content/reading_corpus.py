@@ -125,7 +125,7 @@ CORPUS: list[tuple[str, str]] = [
         "Đài VOV phát bản tin lúc sáng sớm.",
         "Đài VOV phát bản tin lúc sáng sớm.",
     ),
-    # Citations: the number is read, the document code is not
+    # Citations: the number is read, then the issuer its code names, unless the sentence does
     (
         "Thực hiện Quyết định số 1250/QĐ-UBND ngày 15/6/2023 của UBND tỉnh.",
         "Thực hiện Quyết định số một nghìn hai trăm năm mươi ngày mười lăm tháng sáu năm hai"
@@ -143,25 +143,27 @@ CORPUS: list[tuple[str, str]] = [
     ),
     (
         "Thông tư số 39/2020/TT-BTTTT quy định về đài truyền thanh cấp xã.",
-        "Thông tư số ba mươi chín năm hai nghìn không trăm hai mươi quy định về đài truyền thanh"
-        " cấp xã.",
+        "Thông tư số ba mươi chín năm hai nghìn không trăm hai mươi của Bộ Thông tin và Truyền"
+        " thông quy định về đài truyền thanh cấp xã.",
     ),
     (
         "Nghị quyết số 76/NQ-CP đặt mục tiêu đến năm 2030.",
-        "Nghị quyết số bảy mươi sáu đặt mục tiêu đến năm hai nghìn không trăm ba mươi.",
+        "Nghị quyết số bảy mươi sáu của Chính phủ đặt mục tiêu đến năm hai nghìn không trăm ba"
+        " mươi.",
     ),
     (
         "Chỉ thị số 01/CT-TTg về phát động phong trào toàn dân.",
-        "Chỉ thị số không một về phát động phong trào toàn dân.",
+        "Chỉ thị số không một của Thủ tướng Chính phủ về phát động phong trào toàn dân.",
     ),
     (
         "Công văn số 123/UBND-VP ngày 5/3/2025 đề nghị các thôn báo cáo.",
         "Công văn số một trăm hai mươi ba ngày năm tháng ba năm hai nghìn không trăm hai mươi lăm"
-        " đề nghị các thôn báo cáo.",
+        " của Ủy ban nhân dân đề nghị các thôn báo cáo.",
     ),
     (
         "Quyết định 942/QĐ-TTg phê duyệt chiến lược phát triển chính phủ số.",
-        "Quyết định chín trăm bốn mươi hai phê duyệt chiến lược phát triển chính phủ số.",
+        "Quyết định chín trăm bốn mươi hai của Thủ tướng Chính phủ phê duyệt chiến lược phát"
+        " triển chính phủ số.",
     ),
     (
         "Kế hoạch số: 87/KH-UBND của UBND xã",
@@ -173,12 +175,13 @@ CORPUS: list[tuple[str, str]] = [
     ),
     (
         "Luật số 80/2015/QH13 về ban hành văn bản quy phạm pháp luật.",
-        "Luật số tám mươi năm hai nghìn không trăm mười lăm về ban hành văn bản quy phạm pháp"
-        " luật.",
+        "Luật số tám mươi năm hai nghìn không trăm mười lăm của Quốc hội về ban hành văn bản quy"
+        " phạm pháp luật.",
     ),
     (
         "Theo Nghị quyết 09/NQ-\nCP ngày 12/01/2024",
-        "Theo Nghị quyết không chín ngày mười hai tháng một năm hai nghìn không trăm hai mươi tư",
+        "Theo Nghị quyết không chín ngày mười hai tháng một năm hai nghìn không trăm hai mươi tư"
+        " của Chính phủ",
     ),
     # Dates: exactly one "ngày"
     (

@@ -12,6 +12,16 @@ from core.identity import create_user, issue_access_token
 from core.models import Role
 from scheduler.models import StationKind
 from scheduler.service import create_station
+from tests.content.plan_files import (
+    damaged_docx,
+    damaged_pdf,
+    drop_letters,
+    locked_pdf,
+    plan_docx,
+    plan_pdf,
+    read_plan,
+    scanned_pdf,
+)
 from tests.processes import cli_env, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -165,3 +175,87 @@ def test_cli_reads_text_and_imports_plans(tmp_path, database_url) -> None:
     assert refused.returncode == 2
     assert "Traceback" not in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
+
+
+# PDF and Word files
+
+
+def test_pdf_and_word_plans_are_imported_through_the_api(client, planner, engine) -> None:
+    text = read_plan("ke-hoach-huyen-da-bac-2025.txt")
+    as_pdf = client.post(
+        "/api/v1/plans/import?station=XA-A",
+        content=plan_pdf(text),
+        headers={**planner, "Content-Type": "application/pdf"},
+    )
+    assert as_pdf.status_code == 201, as_pdf.text
+    as_word = client.post(
+        "/api/v1/plans/import?station=XA-A",
+        headers=planner,
+        files={"file": ("ke-hoach.docx", plan_docx(text), "application/octet-stream")},
+    )
+    assert as_word.status_code == 201, as_word.text
+    for plan in (as_pdf.json(), as_word.json()):
+        assert (plan["number"], plan["issuer"], plan["year"]) == (
+            "45/KH-UBND",
+            "Ủy ban nhân dân huyện Đà Bắc",
+            2025,
+        )
+        assert [r["channel"] for r in plan["requirements"]] == [
+            "district_station",
+            "relay",
+            "commune_loudspeaker",
+        ]
+        assert "Tiếp phát sóng đầy đủ" in plan["requirements"][1]["text"]
+    assert _plans(engine) == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (scanned_pdf(), "bản quét"),
+        (locked_pdf(), "mật khẩu"),
+        (damaged_pdf(), "PDF bị hỏng"),
+        (damaged_docx(), ".docx bị hỏng"),
+    ],
+    ids=["scanned", "locked", "damaged-pdf", "damaged-docx"],
+)
+def test_unreadable_files_are_a_422_and_nothing_is_stored(
+    client, planner, engine, content, words
+) -> None:
+    response = client.post(
+        "/api/v1/plans/import?station=XA-A",
+        headers=planner,
+        files={"file": ("ke-hoach.pdf", content, "application/pdf")},
+    )
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert words in problem["detail"] and problem["title"] == "Không đọc được tệp"
+    assert _plans(engine) == 0
+
+
+def test_cli_imports_pdf_and_word_files_and_refuses_a_scan(tmp_path, database_url) -> None:
+    env = cli_env(database_url=database_url, data_dir=tmp_path / "data")
+    text = read_plan("ke-hoach-phong-vhtt-krong-ana-2024.txt")
+    for name, content in (("kh.pdf", plan_pdf(text)), ("kh.docx", plan_docx(text))):
+        path = tmp_path / name
+        path.write_bytes(content)
+        dry = run_cli("import-plan", str(path), "--dry-run", "--json", env=env)
+        assert dry.returncode == 0, dry.stderr
+        parsed = json.loads(dry.stdout)
+        assert (parsed["number"], parsed["level"]) == ("09/KH-VHTT", "district")
+        assert parsed["requirements"][2]["languages"] == ["vie", "rad"]
+    damaged = tmp_path / "hong.txt"
+    damaged.write_text(drop_letters(text), encoding="utf-8")
+    repaired = run_cli("import-plan", str(damaged), "--dry-run", "--json", env=env)
+    assert repaired.returncode == 0, repaired.stderr
+    parsed = json.loads(repaired.stdout)
+    assert {"original": "PH NG", "repaired": "PHÒNG"} in parsed["repairs"]
+    assert parsed["issuer"] == "Phòng Văn hóa và Thông tin"
+    scan = tmp_path / "ban-quet.pdf"
+    scan.write_bytes(scanned_pdf())
+    refused = run_cli("import-plan", str(scan), env=env)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("Lỗi: Tệp PDF là bản quét")
+    assert len(refused.stderr.strip().splitlines()) == 1
+    missing = run_cli("import-plan", str(tmp_path / "khong-co.pdf"), env=env)
+    assert missing.returncode == 2 and "Không có tệp" in missing.stderr

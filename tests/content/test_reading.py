@@ -62,8 +62,61 @@ def test_citation_reads_number_not_code_and_one_ngay() -> None:
 
 def test_citation_with_year_inside_the_number() -> None:
     assert read_aloud("Nghị định số 61/2018/NĐ-CP") == (
-        "Nghị định số sáu mươi mốt năm hai nghìn không trăm mười tám"
+        "Nghị định số sáu mươi mốt năm hai nghìn không trăm mười tám của Chính phủ"
     )
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            "Thông tư số 39/2020/TT-BTTTT",
+            "Thông tư số ba mươi chín năm hai nghìn không trăm hai mươi của Bộ Thông tin và"
+            " Truyền thông",
+        ),
+        ("Quyết định số 12/QĐ-UBND", "Quyết định số mười hai của Ủy ban nhân dân"),
+        ("Kế hoạch số 36/KH-UBND", "Kế hoạch số ba mươi sáu của Ủy ban nhân dân"),
+        (
+            "Thông tư 03/2023/TT-BNV",
+            "Thông tư không ba năm hai nghìn không trăm hai mươi ba của Bộ Nội vụ",
+        ),
+        ("Chỉ thị 05/CT-TTg", "Chỉ thị không năm của Thủ tướng Chính phủ"),
+        ("Kế hoạch 15/KH-SNV", "Kế hoạch mười lăm của Sở Nội vụ"),
+        ("Nghị quyết 35-NQ/TW", "Nghị quyết ba mươi lăm của Ban Chấp hành Trung ương"),
+        (
+            "Thông tư liên tịch 01/2015/TTLT-BTC-BNV",
+            "Thông tư liên tịch không một năm hai nghìn không trăm mười lăm của Bộ Tài chính và"
+            " Bộ Nội vụ",
+        ),
+        # The issuer follows the citation's date.
+        (
+            "Quyết định 7/QĐ-UBND ngày 02/01/2025 về lịch phát sóng",
+            "Quyết định bảy ngày hai tháng một năm hai nghìn không trăm hai mươi lăm của Ủy ban"
+            " nhân dân về lịch phát sóng",
+        ),
+        # An issuer the code does not say is left out.
+        ("Kế hoạch số 09/KH-VHTT", "Kế hoạch số không chín"),
+    ],
+)
+def test_a_citation_names_its_issuer(source: str, expected: str) -> None:
+    assert read_aloud(source) == expected
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "Nghị định số 45/2020/NĐ-CP của Chính phủ về thủ tục",
+        "Chính phủ ban hành Nghị định 45/2020/NĐ-CP về thủ tục",
+        "Kế hoạch 18/KH-UBND, do UBND tỉnh ban hành",
+        "UBND huyện triển khai Kế hoạch 18/KH-UBND tới các xã",
+        "Thông tư 39/2020/TT-BTTTT của Bộ TT&TT",
+    ],
+)
+def test_a_sentence_that_names_the_issuer_is_not_told_it_twice(source: str) -> None:
+    reading = read_aloud(source)
+    assert reading.count("của") <= 1 and "của Chính phủ của" not in reading
+    for name in ("Chính phủ", "Ủy ban nhân dân", "Bộ Thông tin và Truyền thông"):
+        assert reading.count(name) <= 1, reading
 
 
 @pytest.mark.parametrize(

@@ -423,7 +423,8 @@ def test_the_command_line_reports_the_first_broken_link(
 def test_the_operator_prints_the_days_programme_sheet(client, aired) -> None:
     day = _today() - timedelta(1)
     path = f"/stations/XA-A/sheet/{day.isoformat()}"
-    assert client.get(path, follow_redirects=False).headers["location"] == "/login"
+    location = client.get(path, follow_redirects=False).headers["location"]
+    assert location == "/login?next=" + path.replace("/", "%2F")
     _web_login(client)
     sheet = client.get(path)
     assert sheet.status_code == 200

@@ -15,9 +15,8 @@ from scheduler.playlists import (
     generate_playlist,
     generate_playlists,
     generate_stations,
-    rule_to_json,
 )
-from scheduler.recurrence import Recurrence
+from scheduler.recurrence import Recurrence, rule_to_json
 from scheduler.service import add_cluster, create_station
 
 MONDAY = date(2030, 1, 21)

@@ -320,6 +320,22 @@ def test_every_write_route_is_attributed_to_its_caller(client, town, engine, tmp
         204,
     )
     walk.attributed(
+        ("POST", "/api/v1/stations/{code}/emergencies"),
+        "planner_p",
+        lambda: client.post(
+            "/api/v1/stations/XA-B/emergencies",
+            headers=h["planner_p"],
+            json={
+                "source": "relay",
+                "relay_url": "http://vov.example/canh-bao",
+                "duration_s": 120,
+                "title": "Cảnh báo lũ",
+                "subtree": False,
+            },
+        ),
+        201,
+    )
+    walk.attributed(
         ("POST", "/api/v1/users"),
         "planner_p",
         lambda: client.post(

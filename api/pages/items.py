@@ -1,36 +1,37 @@
-"""The planner's pages: plans and their import, content items through approval, render jobs.
+"""The planner's content pages: items through writing, approval and rendering."""
 
-Everything here goes through the same services as the REST API, behind the web session
-instead of a bearer token; mistakes in a form come back on the page, next to the field.
-"""
-
-import hashlib
 import time
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlmodel import Session, col, func, or_, select
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session, col, select
 
+from api.access import readable_item, readable_station_ids, stations_in_scope
 from api.auth import Permission, Principal, audio_query, visible_station_ids
 from api.deps import SessionDep, SettingsDep
+from api.pages.editorial import (
+    LIST_LIMIT,
+    Stepper,
+    owner_station,
+    readable_plans,
+    writer,
+)
+from api.pages.formats import duration_text
+from api.pages.jobs import job_view
 from api.pages.operator import PRIORITY_NAMES
-from api.routes.content import readable_item
-from api.uploads import MAX_DOCUMENT_BYTES
-from api.web import WebPrincipal, check_csrf, problem_page, render, templates
-from audio.models import AudioAsset, JobStatus, RenderJob
+from api.web import check_csrf, render
+from audio.models import JobStatus, RenderJob
 from audio.service import enqueue_render, rendered_asset
-from content.importer import ETHNIC_UNSPECIFIED, NotAPlanError, ParsedPlan, parse_plan
-from content.labels import CADENCE_NAMES, CHANNEL_NAMES, STAGE_NAMES, STATUS_NAMES
+from content.labels import STATUS_NAMES
 from content.languages import LANGUAGES
 from content.models import (
     ContentItem,
     ContentStatus,
     ContentVersion,
     Plan,
-    PlanRequirement,
     Priority,
     ScriptTemplate,
     Theme,
@@ -43,377 +44,23 @@ from content.service import (
     draft_words,
     edit_content_item,
     get_version,
-    import_plan,
     item_versions,
-    plan_requirements,
     return_content_item,
     submit_content_item,
 )
 from core.clock import utcnow
 from core.errors import ForbiddenError, InvalidError, NotFoundError, ProblemError
+from core.limits import BODY_MAX, TITLE_MAX
 from core.settings import Settings
 from scheduler.models import Station
-from scheduler.service import ancestor_ids, list_stations, render_settings, station_facts
+from scheduler.service import render_settings, station_facts
 
 router = APIRouter(include_in_schema=False)
 
-PLAN_STATUS_NAMES = {
-    "draft": "mới nhập, chưa rà soát",
-    "active": "đang thực hiện",
-    "archived": "đã lưu trữ",
-}
-LEVEL_NAMES = {"province": "cấp tỉnh", "district": "cấp huyện", "commune": "cấp xã"}
-JOB_STATUS_NAMES = {"queued": "đang chờ", "running": "đang chạy", "done": "xong", "failed": "lỗi"}
-PLAN_EXTENSIONS = (".txt", ".md", ".markdown")
-LIST_LIMIT = 200
-JOB_LIMIT = 50
-POLL_LIMIT = 100
 LISTEN_SECONDS = 86_400  # a signed audio link on an item page opens for a day
 DATE_HINT = "Ngày ghi theo dạng dd/mm/yyyy, ví dụ 01/07/2026."
-# Service error fields, named as the form names them.
+
 FIELD_NAMES = {"theme_id": "theme", "plan_id": "plan", "translates_id": "translates"}
-
-
-def _dmy(value: date | None) -> str:
-    return f"{value:%d/%m/%Y}" if value else ""
-
-
-templates.env.filters.setdefault("dmy", _dmy)
-
-
-def _duration(seconds: float | None) -> str:
-    """A length in words: '1 phút 05 giây', '45 giây'."""
-    if seconds is None:
-        return "—"
-    minutes, rest = divmod(round(seconds), 60)
-    if not minutes:
-        return f"{rest} giây"
-    return f"{minutes} phút {rest:02d} giây" if rest else f"{minutes} phút"
-
-
-def _minutes_text(low: int | None, high: int | None) -> str:
-    if low and high:
-        return f"{low} phút" if low == high else f"{low} đến {high} phút"
-    if low:
-        return f"từ {low} phút"
-    if high:
-        return f"tối đa {high} phút"
-    return "không nêu"
-
-
-def _language_text(codes: list[str]) -> str:
-    names = []
-    for code in codes:
-        if code == ETHNIC_UNSPECIFIED:
-            names.append("tiếng dân tộc (kế hoạch không nêu tên)")
-        elif code in LANGUAGES:
-            names.append("tiếng " + LANGUAGES[code].removeprefix("Tiếng "))
-        else:
-            names.append(code)
-    return ", ".join(names) or "không nêu"
-
-
-def _requirement_view(r: PlanRequirement | Any) -> dict[str, Any]:
-    return {
-        "channel": CHANNEL_NAMES.get(r.channel, r.channel),
-        "cadence": CADENCE_NAMES.get(r.cadence or "", "không nêu"),
-        "minutes": _minutes_text(r.minutes_min, r.minutes_max),
-        "languages": _language_text(r.languages),
-        "lead": r.lead_agency or "không nêu",
-        "text": r.text,
-    }
-
-
-# ----------------------------------------------------------------- access
-
-
-def _message(
-    request: Request,
-    principal: Principal | None,
-    exc: ProblemError,
-    heading: str,
-    link: str = "/",
-) -> Response:
-    return problem_page(request, principal, exc, heading=heading, link=link)
-
-
-def _refusal(principal: Principal) -> ForbiddenError | None:
-    if principal.may(Permission.content_write):
-        return None
-    return ForbiddenError(
-        "Trang này dành cho cán bộ kế hoạch của trung tâm truyền thông; "
-        "vai trò của bạn không được soạn nội dung."
-    )
-
-
-def _readable_ids(session: Session, principal: Principal) -> set[int] | None:
-    # What a centre's staff may read: their subtree and the stations above it.
-    ids = visible_station_ids(session, principal)
-    if ids is None or principal.station_id is None:
-        return ids
-    return ids | set(ancestor_ids(session, station_id=principal.station_id))
-
-
-def _writable_stations(session: Session, principal: Principal) -> list[Station]:
-    return list_stations(session, ids=visible_station_ids(session, principal))
-
-
-def _readable_plan(session: Session, principal: Principal, plan_id: int) -> Plan:
-    plan = session.get(Plan, plan_id)
-    ids = _readable_ids(session, principal)
-    hidden = ids is not None and plan is not None and plan.station_id not in (ids | {None})
-    if plan is None or hidden:
-        raise NotFoundError(f"Không có kế hoạch số {plan_id}.")
-    return plan
-
-
-def _plans(session: Session, principal: Principal) -> list[Plan]:
-    query = select(Plan).order_by(col(Plan.id).desc())
-    ids = _readable_ids(session, principal)
-    if ids is not None:
-        query = query.where(or_(col(Plan.station_id).in_(ids), col(Plan.station_id).is_(None)))
-    return list(session.exec(query))
-
-
-def _chosen_station(
-    stations: list[Station], code: str, *, national: bool
-) -> tuple[Station | None, str | None]:
-    """The owning station picked in a form, or what is wrong with the choice."""
-    if not code:
-        return None, None if national else "Hãy chọn đài sở hữu."
-    for station in stations:
-        if station.code == code:
-            return station, None
-    return None, "Hãy chọn một đài trong danh sách (đài trong phạm vi được giao)."
-
-
-# ----------------------------------------------------------------- plans
-
-
-@router.get("/plans")
-def plans_page(
-    request: Request, principal: WebPrincipal, session: SessionDep, settings: SettingsDep
-) -> Response:
-    """The plans within or above the planner's scope, newest first."""
-    if principal is None:
-        return RedirectResponse("/login", status_code=303)
-    if refusal := _refusal(principal):
-        return _message(request, principal, refusal, "Không mở được danh sách kế hoạch")
-    plans = _plans(session, principal)
-    counts = dict(
-        session.exec(
-            select(PlanRequirement.plan_id, func.count())
-            .where(col(PlanRequirement.plan_id).in_([p.id for p in plans]))
-            .group_by(PlanRequirement.plan_id)
-        ).all()
-    )
-    stations = {s.id: s for s in session.exec(select(Station))} if plans else {}
-    return render(
-        request,
-        "plans.html",
-        principal,
-        plans=plans,
-        counts=counts,
-        stations=stations,
-        status_names=PLAN_STATUS_NAMES,
-        level_names=LEVEL_NAMES,
-        timezone=settings.timezone,
-    )
-
-
-@dataclass
-class ImportForm:
-    """What the import form sent."""
-
-    station: str = ""
-    text: str = ""
-    previewed: str = ""
-
-
-def _text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _normalise(text: str) -> str:
-    # Browsers send a textarea with CRLF line ends; files may have either.
-    return text.replace("\r\n", "\n").replace("\r", "\n").strip("\n") + "\n"
-
-
-def _import_page(
-    request: Request,
-    principal: Principal,
-    session: Session,
-    form: ImportForm,
-    *,
-    status: int = 200,
-    errors: dict[str, str] | None = None,
-    parsed: ParsedPlan | None = None,
-    notice: str | None = None,
-) -> Response:
-    stations = _writable_stations(session, principal)
-    return render(
-        request,
-        "plan_import.html",
-        principal,
-        status=status,
-        form=form,
-        errors=errors or {},
-        stations=stations,
-        national=principal.station_id is None,
-        parsed=parsed,
-        requirements=[_requirement_view(r) for r in parsed.requirements] if parsed else [],
-        level_names=LEVEL_NAMES,
-        notice=notice,
-        max_mb=MAX_DOCUMENT_BYTES // 1_000_000,
-    )
-
-
-@router.get("/plans/import")
-def import_form(request: Request, principal: WebPrincipal, session: SessionDep) -> Response:
-    """Paste or upload a plan document to read it before saving."""
-    if principal is None:
-        return RedirectResponse("/login", status_code=303)
-    if refusal := _refusal(principal):
-        return _message(request, principal, refusal, "Không nhập được kế hoạch")
-    own = session.get(Station, principal.station_id) if principal.station_id else None
-    return _import_page(request, principal, session, ImportForm(station=own.code if own else ""))
-
-
-async def _uploaded_text(file: UploadFile | None) -> tuple[str | None, str | None]:
-    """The text of an uploaded plan file, or what is wrong with it (None, None: no file)."""
-    if file is None or not file.filename:
-        return None, None
-    name = file.filename.lower()
-    if not name.endswith(PLAN_EXTENSIONS):
-        return None, "Chỉ nhận tệp văn bản .txt hoặc .md (Markdown)."
-    raw = await file.read(MAX_DOCUMENT_BYTES + 1)
-    if len(raw) > MAX_DOCUMENT_BYTES:
-        return None, f"Tệp quá lớn (tối đa {MAX_DOCUMENT_BYTES // 1_000_000} MB)."
-    try:
-        return raw.decode("utf-8-sig"), None
-    except UnicodeDecodeError:
-        return None, "Tệp phải mã hóa UTF-8 (khi lưu, chọn “UTF-8”)."
-
-
-@router.post("/plans/import", dependencies=[Depends(check_csrf)])
-async def import_submit(
-    request: Request,
-    principal: WebPrincipal,
-    session: SessionDep,
-    station: Annotated[str, Form(max_length=200)] = "",
-    text: Annotated[str, Form()] = "",
-    previewed: Annotated[str, Form(max_length=64)] = "",
-    action: Annotated[str, Form(max_length=16)] = "preview",
-    file: Annotated[UploadFile | None, File()] = None,
-) -> Response:
-    """Read the document and show what was found; save only on confirmation of that reading."""
-    if principal is None:
-        return RedirectResponse("/login", status_code=303)
-    if refusal := _refusal(principal):
-        return _message(request, principal, refusal, "Không nhập được kế hoạch")
-    errors: dict[str, str] = {}
-    uploaded, problem = await _uploaded_text(file)
-    if problem:
-        errors["file"] = problem
-    text = uploaded if uploaded is not None else text
-    if len(text.encode()) > MAX_DOCUMENT_BYTES:
-        errors["text"] = f"Văn bản quá dài (tối đa {MAX_DOCUMENT_BYTES // 1_000_000} MB)."
-        text = ""
-    text = _normalise(text) if text.strip() else ""
-    form = ImportForm(station=station, text=text, previewed=previewed)
-    owner, problem = _chosen_station(
-        _writable_stations(session, principal), station, national=principal.station_id is None
-    )
-    if problem:
-        errors["station"] = problem
-    if not text and "file" not in errors:
-        errors["text"] = "Hãy dán văn bản kế hoạch hoặc chọn tệp .txt, .md."
-    parsed = None
-    if text:
-        try:
-            parsed = parse_plan(text)
-        except NotAPlanError as exc:
-            errors["text"] = str(exc)
-    if errors:
-        form.previewed = ""
-        return _import_page(request, principal, session, form, status=422, errors=errors)
-    assert parsed is not None
-    digest = _text_hash(text)
-    if action != "save" or previewed != digest:
-        notice = (
-            "Văn bản đã thay đổi sau lần đọc thử: hãy xem lại kết quả dưới đây rồi bấm Lưu."
-            if action == "save"
-            else None
-        )
-        form.previewed = digest
-        return _import_page(
-            request,
-            principal,
-            session,
-            form,
-            status=409 if notice else 200,
-            parsed=parsed,
-            notice=notice,
-        )
-    try:
-        plan, _ = import_plan(
-            session, text=text, station_id=owner.id if owner else None, author=principal.name
-        )
-    except ProblemError as exc:
-        session.rollback()
-        form.previewed = ""
-        return _import_page(
-            request, principal, session, form, status=exc.status, errors={"text": exc.detail}
-        )
-    session.commit()
-    return RedirectResponse(f"/plans/{plan.id}?saved=1", status_code=303)
-
-
-@router.get("/plans/{plan_id:int}")
-def plan_page(
-    plan_id: int,
-    request: Request,
-    principal: WebPrincipal,
-    session: SessionDep,
-    settings: SettingsDep,
-    saved: str | None = None,
-) -> Response:
-    """A plan: what it is, and its broadcasting requirements in words."""
-    if principal is None:
-        return RedirectResponse("/login", status_code=303)
-    heading = "Không mở được kế hoạch"
-    if refusal := _refusal(principal):
-        return _message(request, principal, refusal, heading)
-    try:
-        plan = _readable_plan(session, principal, plan_id)
-    except ProblemError as exc:
-        return _message(request, principal, exc, heading, "/plans")
-    items = list(
-        session.exec(
-            select(ContentItem)
-            .where(ContentItem.plan_id == plan.id)
-            .order_by(col(ContentItem.id).desc())
-            .limit(LIST_LIMIT)
-        )
-    )
-    return render(
-        request,
-        "plan.html",
-        principal,
-        plan=plan,
-        station=session.get(Station, plan.station_id) if plan.station_id else None,
-        requirements=[_requirement_view(r) for r in plan_requirements(session, plan_id=plan.id)],
-        items=items,
-        status_names=PLAN_STATUS_NAMES,
-        item_status_names=STATUS_NAMES,
-        level_names=LEVEL_NAMES,
-        languages=LANGUAGES,
-        saved=saved,
-        timezone=settings.timezone,
-    )
-
-
-# ----------------------------------------------------------------- content items
 
 
 @dataclass
@@ -437,16 +84,15 @@ def _whole_number(text: str) -> int | None:
 
 @router.get("/items")
 def items_page(
-    request: Request, principal: WebPrincipal, session: SessionDep, settings: SettingsDep
+    request: Request,
+    principal: Annotated[Principal, writer("Không mở được danh sách nội dung")],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
     """Content items, filtered by status, plan, language and theme, newest change first."""
-    if principal is None:
-        return RedirectResponse("/login", status_code=303)
-    if refusal := _refusal(principal):
-        return _message(request, principal, refusal, "Không mở được danh sách nội dung")
     params = request.query_params
     filters = ItemFilters(**{k: params.get(k, "").strip() for k in asdict(ItemFilters())})
-    plans = _plans(session, principal)
+    plans = readable_plans(session, principal)
     themes = list(session.exec(select(Theme).order_by(Theme.name)))
     errors: dict[str, str] = {}
     if filters.status and filters.status not in STATUS_NAMES:
@@ -489,7 +135,7 @@ def items_page(
         .order_by(col(ContentItem.updated_at).desc(), col(ContentItem.id).desc())
         .limit(LIST_LIMIT + 1)
     )
-    ids = _readable_ids(session, principal)
+    ids = readable_station_ids(session, principal)
     if ids is not None:
         query = query.where(col(ContentItem.station_id).in_(ids))
     if filters.status:
@@ -512,7 +158,7 @@ def items_page(
                 "station": station,
                 "latest": latest,
                 "plan": plan_names.get(item.plan_id) if item.plan_id else None,
-                "estimate": _duration(latest.estimated_seconds),
+                "estimate": duration_text(latest.estimated_seconds),
             }
             for item, station, latest in rows[:LIST_LIMIT]
         ],
@@ -549,7 +195,7 @@ def _day(text: str) -> date | None:
 
 
 def _item_choices(session: Session, principal: Principal) -> dict[str, Any]:
-    stations = _writable_stations(session, principal)
+    stations = stations_in_scope(session, principal)
     programmes = session.exec(
         select(ScriptTemplate.programme)
         .where(col(ScriptTemplate.station_id).in_([s.id for s in stations]))
@@ -558,7 +204,7 @@ def _item_choices(session: Session, principal: Principal) -> dict[str, Any]:
     ).all()
     return {
         "stations": stations,
-        "plans": _plans(session, principal),
+        "plans": readable_plans(session, principal),
         "themes": list(session.exec(select(Theme).order_by(Theme.name))),
         "programmes": programmes,
         "languages": LANGUAGES,
@@ -572,7 +218,7 @@ def _check_item_form(
 ) -> tuple[dict[str, Any], Station | None, dict[str, str]]:
     """The service's arguments from the form, or each field's problem in words."""
     errors: dict[str, str] = {}
-    station, problem = _chosen_station(choices["stations"], form.station, national=False)
+    station, problem = owner_station(choices["stations"], form.station, national=False)
     if problem:
         errors["station"] = problem
     if not form.title.strip():
@@ -633,18 +279,17 @@ def _field_errors(exc: ProblemError, fallback: str) -> dict[str, str]:
 
 
 def _draft_view(draft: Draft) -> dict[str, Any]:
-    return {**asdict(draft), "estimate": _duration(draft.estimated_seconds)}
+    return {**asdict(draft), "estimate": duration_text(draft.estimated_seconds)}
 
 
 @router.get("/items/new")
 def new_item_form(
-    request: Request, principal: WebPrincipal, session: SessionDep, plan: str = ""
+    request: Request,
+    principal: Annotated[Principal, writer("Không soạn được nội dung")],
+    session: SessionDep,
+    plan: str = "",
 ) -> Response:
     """The form for a new content item, optionally under a plan."""
-    if principal is None:
-        return RedirectResponse("/login", status_code=303)
-    if refusal := _refusal(principal):
-        return _message(request, principal, refusal, "Không soạn được nội dung")
     own = session.get(Station, principal.station_id) if principal.station_id else None
     choices = _item_choices(session, principal)
     form = ItemForm(
@@ -657,7 +302,7 @@ def new_item_form(
 @router.post("/items/new", dependencies=[Depends(check_csrf)])
 def new_item(
     request: Request,
-    principal: WebPrincipal,
+    principal: Annotated[Principal, writer("Không soạn được nội dung")],
     session: SessionDep,
     station: Annotated[str, Form(max_length=200)] = "",
     title: Annotated[str, Form(max_length=2_000)] = "",
@@ -673,10 +318,6 @@ def new_item(
     action: Annotated[str, Form(max_length=16)] = "save",
 ) -> Response:
     """Preview what the voice will say, or save the draft with its first version."""
-    if principal is None:
-        return RedirectResponse("/login", status_code=303)
-    if refusal := _refusal(principal):
-        return _message(request, principal, refusal, "Không soạn được nội dung")
     form = ItemForm(
         station=station,
         title=title,
@@ -772,15 +413,15 @@ def _item_page(
         theme=theme,
         translates=session.get(ContentItem, item.translates_id) if item.translates_id else None,
         latest=latest,
-        latest_estimate=_duration(latest.estimated_seconds),
+        latest_estimate=duration_text(latest.estimated_seconds),
         versions=[
-            {"version": v, "estimate": _duration(v.estimated_seconds)}
+            {"version": v, "estimate": duration_text(v.estimated_seconds)}
             for v in reversed(item_versions(session, item_id=item.id))
         ],
         asset=asset,
-        asset_duration=_duration(asset.duration_s) if asset else None,
+        asset_duration=duration_text(asset.duration_s) if asset else None,
         listen=listen,
-        job=_job_view(job) if job else None,
+        job=job_view(job) if job else None,
         may_render=item.status != ContentStatus.archived
         and item.approved_version is not None
         and (job is None or job.status == JobStatus.failed),
@@ -813,21 +454,13 @@ SAVED_NOTICES = {
 def item_page(
     item_id: int,
     request: Request,
-    principal: WebPrincipal,
+    principal: Annotated[Principal, writer("Không mở được nội dung", "/items")],
     session: SessionDep,
     settings: SettingsDep,
     saved: str | None = None,
 ) -> Response:
     """One item: its words, what the voice will say, its audio, workflow and history."""
-    if principal is None:
-        return RedirectResponse("/login", status_code=303)
-    heading = "Không mở được nội dung"
-    if refusal := _refusal(principal):
-        return _message(request, principal, refusal, heading)
-    try:
-        item = readable_item(session, principal, item_id)
-    except ProblemError as exc:
-        return _message(request, principal, exc, heading, "/items")
+    item = readable_item(session, principal, item_id)
     return _item_page(
         request, principal, session, settings, item, notice=SAVED_NOTICES.get(saved or "")
     )
@@ -849,7 +482,7 @@ def _writable(session: Session, principal: Principal, item_id: int) -> tuple[Con
 def edit_item(
     item_id: int,
     request: Request,
-    principal: WebPrincipal,
+    principal: Annotated[Principal, writer("Không sửa được nội dung", "/items/{item_id}")],
     session: SessionDep,
     settings: SettingsDep,
     title: Annotated[str, Form(max_length=2_000)] = "",
@@ -857,25 +490,17 @@ def edit_item(
     action: Annotated[str, Form(max_length=16)] = "save",
 ) -> Response:
     """Preview new words, or save them as a new version."""
-    if principal is None:
-        return RedirectResponse("/login", status_code=303)
-    heading = "Không sửa được nội dung"
-    if refusal := _refusal(principal):
-        return _message(request, principal, refusal, heading)
-    try:
-        item, station = _writable(session, principal, item_id)
-    except ProblemError as exc:
-        return _message(request, principal, exc, heading, f"/items/{item_id}")
+    item, station = _writable(session, principal, item_id)
     edit = {"title": title, "body": body}
     errors: dict[str, str] = {}
     if not title.strip():
         errors["title"] = "Hãy ghi tiêu đề."
-    elif len(title) > 300:
-        errors["title"] = "Tiêu đề dài quá 300 ký tự."
+    elif len(title) > TITLE_MAX:
+        errors["title"] = f"Tiêu đề dài quá {TITLE_MAX} ký tự."
     if not body.strip():
         errors["body"] = "Hãy ghi nội dung cần phát."
-    elif len(body) > 100_000:
-        errors["body"] = "Nội dung dài quá 100.000 ký tự."
+    elif len(body) > BODY_MAX:
+        errors["body"] = f"Nội dung dài quá {BODY_MAX:,} ký tự.".replace(",", ".")
     if errors:
         return _item_page(
             request, principal, session, settings, item, status=422, errors=errors, edit=edit
@@ -921,7 +546,7 @@ def edit_item(
 
 def _workflow(
     request: Request,
-    principal: Principal | None,
+    principal: Principal,
     session: Session,
     settings: Settings,
     item_id: int,
@@ -929,15 +554,7 @@ def _workflow(
     note: str = "",
 ) -> Response:
     """One editorial step; a refusal is shown on the item page with its reason."""
-    if principal is None:
-        return RedirectResponse("/login", status_code=303)
-    heading = "Không thực hiện được"
-    if refusal := _refusal(principal):
-        return _message(request, principal, refusal, heading)
-    try:
-        item, station = _writable(session, principal, item_id)
-    except ProblemError as exc:
-        return _message(request, principal, exc, heading, f"/items/{item_id}")
+    item, station = _writable(session, principal, item_id)
     try:
         if step in ("approve", "return") and not principal.may(Permission.content_approve):
             raise ForbiddenError("Vai trò của bạn không được duyệt nội dung.")
@@ -981,7 +598,7 @@ def _workflow(
 def submit_item(
     item_id: int,
     request: Request,
-    principal: WebPrincipal,
+    principal: Stepper,
     session: SessionDep,
     settings: SettingsDep,
 ) -> Response:
@@ -993,7 +610,7 @@ def submit_item(
 def approve_item(
     item_id: int,
     request: Request,
-    principal: WebPrincipal,
+    principal: Stepper,
     session: SessionDep,
     settings: SettingsDep,
 ) -> Response:
@@ -1005,7 +622,7 @@ def approve_item(
 def return_item(
     item_id: int,
     request: Request,
-    principal: WebPrincipal,
+    principal: Stepper,
     session: SessionDep,
     settings: SettingsDep,
     note: Annotated[str, Form(max_length=1000)] = "",
@@ -1018,7 +635,7 @@ def return_item(
 def archive_item(
     item_id: int,
     request: Request,
-    principal: WebPrincipal,
+    principal: Stepper,
     session: SessionDep,
     settings: SettingsDep,
 ) -> Response:
@@ -1030,120 +647,9 @@ def archive_item(
 def render_item(
     item_id: int,
     request: Request,
-    principal: WebPrincipal,
+    principal: Stepper,
     session: SessionDep,
     settings: SettingsDep,
 ) -> Response:
     """Queue the approved version for rendering with the station's voice."""
     return _workflow(request, principal, session, settings, item_id, "render")
-
-
-# ----------------------------------------------------------------- render jobs
-
-
-def _job_view(job: RenderJob) -> dict[str, Any]:
-    finished = job.status in (JobStatus.done, JobStatus.failed)
-    return {
-        "id": job.id,
-        "item_id": job.item_id,
-        "version": job.version,
-        "status": job.status.value,
-        "status_text": JOB_STATUS_NAMES[job.status],
-        "stage": job.stage,
-        "stage_text": STAGE_NAMES.get(job.stage, job.stage),
-        "progress": job.progress,
-        "attempts": job.attempts,
-        "max_attempts": job.max_attempts,
-        "error": job.error,
-        "finished": finished,
-        "created_at": job.created_at,
-        "finished_at": job.finished_at,
-        "created_by": job.created_by,
-    }
-
-
-@router.get("/jobs")
-def jobs_page(
-    request: Request, principal: WebPrincipal, session: SessionDep, settings: SettingsDep
-) -> Response:
-    """Recent render jobs in scope, each with its stage and a progress bar kept up to date."""
-    if principal is None:
-        return RedirectResponse("/login", status_code=303)
-    if refusal := _refusal(principal):
-        return _message(request, principal, refusal, "Không mở được danh sách tạo âm thanh")
-    query = (
-        select(RenderJob, ContentItem, Station, AudioAsset)
-        .join(ContentItem, col(ContentItem.id) == RenderJob.item_id)
-        .join(Station, col(Station.id) == RenderJob.station_id)
-        .outerjoin(AudioAsset, col(AudioAsset.sha256) == RenderJob.asset_sha256)
-        .order_by(col(RenderJob.id).desc())
-        .limit(JOB_LIMIT)
-    )
-    ids = visible_station_ids(session, principal)
-    if ids is not None:
-        query = query.where(col(RenderJob.station_id).in_(ids))
-    rows = [
-        {
-            **_job_view(job),
-            "title": item.title,
-            "station": station,
-            "duration": _duration(asset.duration_s) if asset else None,
-        }
-        for job, item, station, asset in session.exec(query)
-    ]
-    return render(
-        request,
-        "jobs.html",
-        principal,
-        rows=rows,
-        limit=JOB_LIMIT,
-        active=any(not r["finished"] for r in rows),
-        timezone=settings.timezone,
-    )
-
-
-@router.get("/jobs/progress")
-def jobs_progress(
-    request: Request, principal: WebPrincipal, session: SessionDep, ids: str = ""
-) -> Response:
-    """Where some render jobs stand, as JSON for the pages' progress bars (`ids=1,2,3`)."""
-    headers = {"Cache-Control": "no-store"}
-    if principal is None:
-        return JSONResponse({"detail": "Phiên đăng nhập đã hết."}, status_code=401, headers=headers)
-    if refusal := _refusal(principal):
-        return JSONResponse({"detail": refusal.detail}, status_code=403, headers=headers)
-    parts = [p for p in ids.split(",") if p.strip()]
-    if len(parts) > POLL_LIMIT or not all(p.strip().isdigit() and len(p) < 13 for p in parts):
-        return JSONResponse(
-            {"detail": f"ids là tối đa {POLL_LIMIT} số, cách nhau bởi dấu phẩy."},
-            status_code=422,
-            headers=headers,
-        )
-    wanted = {int(p) for p in parts}
-    jobs: list[RenderJob] = []
-    if wanted:
-        query = select(RenderJob).where(col(RenderJob.id).in_(wanted))
-        scope = visible_station_ids(session, principal)
-        if scope is not None:
-            query = query.where(col(RenderJob.station_id).in_(scope))
-        jobs = list(session.exec(query.order_by(RenderJob.id)))
-    out = []
-    for job in jobs:
-        view = _job_view(job)
-        out.append(
-            {
-                key: view[key]
-                for key in (
-                    "id",
-                    "status",
-                    "status_text",
-                    "stage",
-                    "stage_text",
-                    "progress",
-                    "attempts",
-                    "error",
-                    "finished",
-                )
-            }
-        )
-    return JSONResponse({"jobs": out}, headers=headers)
