@@ -1,20 +1,27 @@
-"""Which stations, content items, themes and bookings a caller may read or change: one rule each.
+"""Which stations, content items, themes, bookings and audio files a caller may read or
+change: one rule each.
 
 Routes and pages ask here instead of writing a scope check of their own. Who the caller
 is and what their role grants is decided in `api.auth`.
 """
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from api.auth import Allowed, Permission, Principal, require_reach, visible_station_ids
+from api.auth import DEVICE, Allowed, Permission, Principal, require_reach, visible_station_ids
+from audio.models import AudioAsset
 from content.models import ContentItem, Theme
+from core.clock import utcnow
 from core.errors import ForbiddenError, NotFoundError
-from core.models import Role
+from core.models import AuditEvent, Role
+from scheduler.assets import audio_used_by
 from scheduler.models import Booking, Station
 from scheduler.service import ancestor_ids, list_stations
+
+DEVICE_DAYS_BACK = 2  # the playlists whose audio a device may fetch: from this many days ago
 
 Planner = Annotated[Principal, Depends(Allowed(Permission.content_write))]
 
@@ -78,3 +85,32 @@ def writable_theme(session: Session, principal: Principal, theme_id: int) -> The
 def stations_in_scope(session: Session, principal: Principal) -> list[Station]:
     """The stations the caller may act on, by code."""
     return list_stations(session, ids=visible_station_ids(session, principal))
+
+
+def reads_audio(session: Session, principal: Principal, asset: AudioAsset) -> bool:
+    """Tell whether a file is the caller's to fetch: played by a station in scope, made for
+    one whose content they read, or stored by them. A device: what its station plays."""
+    stations = visible_station_ids(session, principal)
+    if stations is None:
+        return True
+    if principal.kind == DEVICE:
+        # A receiver fetches what it is about to play: its station's days from yesterday
+        # on, wherever its clock is. Its check reads a few rows, never years of history.
+        recent = utcnow().date() - timedelta(days=DEVICE_DAYS_BACK)
+        return audio_used_by(session, asset=asset, stations=stations, from_day=recent)
+    makers = readable_station_ids(session, principal) or set()
+    return audio_used_by(session, asset=asset, stations=stations, makers=makers) or _stored_by(
+        session, principal, asset.sha256
+    )
+
+
+def _stored_by(session: Session, principal: Principal, sha256: str) -> bool:
+    # A jingle belongs to no station until a programme uses it: its uploader may hear it.
+    made = select(AuditEvent.id).where(
+        AuditEvent.object_type == AudioAsset.__tablename__,
+        AuditEvent.object_id == sha256,
+        AuditEvent.action == "create",
+        AuditEvent.actor_kind == principal.kind,
+        AuditEvent.actor_id == principal.id,
+    )
+    return session.exec(made.limit(1)).first() is not None

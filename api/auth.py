@@ -147,14 +147,14 @@ UserBearer = Annotated[str | None, Depends(_user_bearer)]
 DeviceBearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_device_bearer)]
 
 
-def get_principal(
+def get_caller(
     session: SessionDep,
     settings: SettingsDep,
     token: UserBearer,
     _device: DeviceBearer,
     usage: UsageDep,
 ) -> Principal:
-    """Identify the caller from the bearer token, or answer 401."""
+    """Identify the caller, person or device, from the bearer token, or answer 401."""
     if not token:
         raise UnauthorizedError("Cần đăng nhập: gửi kèm mã truy cập (Authorization: Bearer …).")
     if token.startswith(DEVICE_TOKEN_PREFIX):
@@ -165,6 +165,27 @@ def get_principal(
         )
     act_as(session, principal.actor)
     return principal
+
+
+CurrentCaller = Annotated[Principal, Depends(get_caller)]
+
+# What a device token is for: the routes that opt in with `devices=True` or `CurrentCaller`.
+DEVICE_ONLY_FOR = (
+    "Mã thiết bị chỉ dùng để tải danh sách phát và âm thanh, gửi báo cáo phát sóng và "
+    "trạng thái, nhận sự kiện của đài mình."
+)
+
+
+def refuse_device(principal: Principal) -> Principal:
+    """Refuse a device with 403: what a route serves people is not for receivers."""
+    if principal.kind == DEVICE:
+        raise ForbiddenError(DEVICE_ONLY_FOR)
+    return principal
+
+
+async def get_principal(caller: CurrentCaller) -> Principal:
+    """The person behind the request: a device token gets 403 unless the route opts in."""
+    return refuse_device(caller)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
@@ -202,12 +223,15 @@ def require_reach(session: Session, principal: Principal, station: Station) -> N
 
 
 class Allowed:
-    """Dependency: the caller, if their role grants `permission`."""
+    """Dependency: the caller, if their role grants `permission`; a device only if `devices`."""
 
-    def __init__(self, permission: Permission) -> None:
+    def __init__(self, permission: Permission, *, devices: bool = False) -> None:
         self.permission = permission
+        self.devices = devices
 
-    def __call__(self, principal: CurrentPrincipal) -> Principal:
+    def __call__(self, principal: CurrentCaller) -> Principal:
+        if not self.devices:
+            refuse_device(principal)
         require(principal, self.permission)
         return principal
 
@@ -221,12 +245,16 @@ class StationGrant:
 
 
 class OnStation:
-    """Dependency: the station `{code}` of the path, if the caller may act on it."""
+    """Dependency: the station `{code}` of the path, if the caller may act on it; a device
+    only if `devices`, and only on its own station."""
 
-    def __init__(self, permission: Permission) -> None:
+    def __init__(self, permission: Permission, *, devices: bool = False) -> None:
         self.permission = permission
+        self.devices = devices
 
-    def __call__(self, code: str, principal: CurrentPrincipal, session: SessionDep) -> StationGrant:
+    def __call__(self, code: str, principal: CurrentCaller, session: SessionDep) -> StationGrant:
+        if not self.devices:
+            refuse_device(principal)
         return grant_on_station(session, principal=principal, code=code, permission=self.permission)
 
 
@@ -249,9 +277,9 @@ def grant_from_bearer(
     device: HTTPAuthorizationCredentials | None,
     permission: Permission,
 ) -> StationGrant:
-    """What `OnStation` gives a route, for the device routes that do all their work in one
-    hop to the thread pool."""
-    principal = get_principal(session, state.settings, token, device, state.device_usage)
+    """What `OnStation(permission, devices=True)` gives a route, for the device routes that
+    do all their work in one hop to the thread pool."""
+    principal = get_caller(session, state.settings, token, device, state.device_usage)
     return grant_on_station(session, principal=principal, code=code, permission=permission)
 
 
@@ -300,12 +328,15 @@ def audio_reader(
     usage: UsageDep,
     exp: Annotated[int | None, Query(description="expiry of a signed link (Unix time)")] = None,
     sig: Annotated[str | None, Query(max_length=64, description="signature of the link")] = None,
-) -> None:
-    """Allow a signed link from an M3U8 playlist, or anyone who may read playlists."""
+) -> Principal | None:
+    """Allow a signed link from an M3U8 playlist (None), or return a caller who may read
+    playlists; which files are theirs is `api.access.reads_audio`'s to say."""
     if sig is not None and exp is not None:
         # Bytes: compare_digest refuses str with non-ASCII characters (a 500 otherwise).
         valid = hmac.compare_digest(sig.encode(), _audio_signature(settings, sha256, exp).encode())
         if valid and exp >= time.time():
-            return
+            return None
         raise ForbiddenError("Liên kết tải âm thanh đã hết hạn hoặc không đúng.")
-    require(get_principal(session, settings, token, device, usage), Permission.playlists_read)
+    principal = get_caller(session, settings, token, device, usage)
+    require(principal, Permission.playlists_read)
+    return principal

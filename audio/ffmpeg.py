@@ -123,6 +123,22 @@ _MAX_VOLUME = re.compile(r"max_volume: (-?[\d.]+|-inf) dB")
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 
 
+def _claimed(log: str) -> float | None:
+    claimed = _DURATION.search(log)
+    if claimed is None:
+        return None
+    return int(claimed[1]) * 3600 + int(claimed[2]) * 60 + float(claimed[3])
+
+
+def declared_duration(path: Path) -> float | None:
+    """The length a file's header declares, read without decoding (milliseconds, whatever
+    the file's size); None if it declares none and ffmpeg would only guess from the bitrate."""
+    log = run(["-i", str(path)], check=False).stderr.decode(errors="replace")
+    if "Estimating duration from bitrate" in log:
+        return None  # an MP3 without a Xing header, raw AAC, AMR: a guess, maybe far off
+    return _claimed(log)
+
+
 def inspect_audio(path: Path, *, limit_s: float | None = None) -> AudioInfo:
     """Decode a whole file (or its first `limit_s` seconds), reporting its format, length,
     loudest sample and decode errors."""
@@ -161,15 +177,12 @@ def inspect_audio(path: Path, *, limit_s: float | None = None) -> AudioInfo:
         if re.search(r"error|invalid|corrupt|truncat|incomplete|overread", line, re.I)
     ]
     layout = stream["layout"]
-    claimed = _DURATION.search(log)
     return AudioInfo(
         codec=stream["codec"],
         sample_rate=int(stream["rate"]),
         channels=1 if layout.startswith("mono") else 2 if layout.startswith("stereo") else 0,
         duration_s=int(times[-1]) / 1_000_000 if times else 0.0,
-        header_duration_s=(
-            int(claimed[1]) * 3600 + int(claimed[2]) * 60 + float(claimed[3]) if claimed else None
-        ),
+        header_duration_s=_claimed(log),
         max_volume_db=float(volume[1]) if volume else float("-inf"),
         errors=errors,
     )

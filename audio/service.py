@@ -18,6 +18,7 @@ from audio.ffmpeg import (
     AudioError,
     Loudness,
     append_decoded,
+    declared_duration,
     inspect_audio,
     measure,
     normalize_to_mp3,
@@ -35,7 +36,9 @@ log = logging.getLogger(__name__)
 
 ASSEMBLY_RATE = 44_100
 MIN_RECORDING_SECONDS = 1.0
-MAX_RECORDING_SECONDS = 3 * 3600
+# The longest session a station airs is an hour (bulletins run 10-15 minutes): a longer
+# file fits no broadcast, and would hold its upload request for minutes of decoding.
+MAX_RECORDING_SECONDS = 3600
 SILENCE_DB = -50.0
 STALE_AFTER = timedelta(minutes=10)
 RETRY_BASE = timedelta(seconds=30)
@@ -434,10 +437,32 @@ _EXTENSIONS = {
 }
 
 
+def spoken_length(seconds: float) -> str:
+    """A length as people say it: 45 giây, 12 phút, 2 giờ 50 phút."""
+    if round(seconds) < 60:
+        return f"{round(seconds)} giây"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    if not hours:
+        return f"{minutes} phút"
+    return f"{hours} giờ {minutes} phút" if minutes else f"{hours} giờ"
+
+
 def check_upload(path: Path, *, max_seconds: float = MAX_RECORDING_SECONDS) -> str:
-    """Decode a whole upload; return the extension to keep it under, or InvalidError why not."""
+    """Check an upload's declared length, then decode it whole; return the extension to
+    keep it under, or InvalidError why not."""
     if path.stat().st_size == 0:
         raise InvalidError("Tệp tải lên rỗng.", errors=[{"field": "file", "msg": "rỗng"}])
+    # First what the header says, in milliseconds: compressed audio (FLAC) fits hours
+    # under the size cap, which took minutes to decode and normalise before a refusal.
+    declared = declared_duration(path)
+    if declared is not None and declared > max_seconds:
+        reason = (
+            f"tệp khai báo dài {spoken_length(declared)}, quá giới hạn {spoken_length(max_seconds)}"
+        )
+        raise InvalidError(
+            f"Không nhận tệp: {reason}; hãy cắt ngắn hoặc chia thành nhiều phần.",
+            errors=[{"field": "file", "msg": reason}],
+        )
     try:
         info = inspect_audio(path, limit_s=max_seconds + 1)
     except AudioError:
@@ -449,7 +474,7 @@ def check_upload(path: Path, *, max_seconds: float = MAX_RECORDING_SECONDS) -> s
     cut_off = claimed is not None and info.duration_s < claimed - max(0.5, 0.02 * claimed)
     problems = [
         # First: decoding stopped at the limit, so the file is shorter than its header says.
-        (info.duration_s > max_seconds, f"bản ghi dài quá {max_seconds / 60:g} phút"),
+        (info.duration_s > max_seconds, f"bản ghi dài quá giới hạn {spoken_length(max_seconds)}"),
         (
             bool(info.errors) or cut_off or _short_wav(path),
             "tệp bị cắt cụt hoặc hỏng, không giải mã trọn vẹn được",

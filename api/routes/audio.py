@@ -7,7 +7,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
+from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
+from api.access import readable_item, readable_station_ids, reads_audio
 from api.auth import (
     Allowed,
     OnStation,
@@ -19,7 +21,6 @@ from api.auth import (
     require_reach,
 )
 from api.deps import SessionDep, SettingsDep, StoreDep
-from api.routes.content import readable_item
 from api.uploads import receive_upload, require_audio
 from audio.models import AssetOrigin, AudioAsset, JobStatus, Programme, Recording, RenderJob
 from audio.service import (
@@ -30,7 +31,8 @@ from audio.service import (
     store_upload,
 )
 from audio.store import SHA256
-from core.errors import ConflictError, InvalidError, NotFoundError
+from content.models import ContentItem
+from core.errors import ConflictError, InvalidError, NotFoundError, ProblemError
 from scheduler.models import Station
 from scheduler.service import render_settings
 
@@ -85,12 +87,14 @@ def asset_out(asset: AudioAsset, base_url: str) -> AssetOut:
 def download(
     sha256: str,
     request: Request,
-    _reader: Annotated[None, Depends(audio_reader)],
+    caller: Annotated[Principal | None, Depends(audio_reader)],
     session: SessionDep,
     store: StoreDep,
 ) -> Response:
-    """Serve a stored file by its hash; the ETag is the hash itself."""
+    """Serve a stored file within the caller's scope by its hash; the ETag is the hash."""
     asset = session.get(AudioAsset, sha256) if SHA256.match(sha256) else None
+    if asset is not None and caller is not None and not reads_audio(session, caller, asset):
+        asset = None  # outside the caller's scope: as if it did not exist
     path = store.path(asset.sha256, asset.format) if asset else None
     if asset is None or not path.exists():
         raise NotFoundError(f"Không có tệp âm thanh {sha256[:16]}….")
@@ -102,9 +106,30 @@ def download(
     }
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
-    return FileResponse(
+    return AudioFile(
         path, media_type=MEDIA_TYPES.get(asset.format, "application/octet-stream"), headers=headers
     )
+
+
+class AudioFile(FileResponse):
+    """A stored file with Starlette's Range support, whose refusals were plain text: a Range
+    it cannot read is ignored and the whole file sent (RFC 9110 §14.2 allows it), and one
+    starting past the end is a 416 problem report."""
+
+    @classmethod
+    def _parse_range_header(cls, http_range: str, file_size: int) -> list[tuple[int, int]]:
+        try:
+            return super()._parse_range_header(http_range, file_size)
+        except MalformedRangeHeader:
+            return []  # no ranges: the whole file
+        except RangeNotSatisfiable:
+            # Raised before anything is sent, so the app's problem handler answers it.
+            raise ProblemError(
+                f"Đoạn yêu cầu bắt đầu sau cuối tệp ({file_size} byte).",
+                status=416,
+                title="Đoạn yêu cầu nằm ngoài tệp",
+                headers={"Content-Range": f"bytes */{file_size}"},
+            ) from None
 
 
 class JobOut(BaseModel):
@@ -367,6 +392,15 @@ def add_programme(
             "Mỗi phần phải có kind là jingle, title, item hoặc recording.",
             errors=[{"field": f"parts[{i}].kind"} for i in bad],
         )
+    # A part from outside the caller's scope would make its audio theirs to download,
+    # mixed into the programme's file.
+    unknown = _unreadable_parts(session, grant.principal, body.parts)
+    if unknown:
+        raise InvalidError(
+            "Phần chương trình nhắc đến nội dung, bản ghi hoặc nhạc hiệu không có, hoặc "
+            "nằm ngoài phạm vi được giao.",
+            errors=[{"field": f"parts[{i}]"} for i in unknown],
+        )
     taken = session.exec(
         select(Programme.id).where(
             Programme.station_id == grant.station.id, Programme.title == body.title
@@ -380,6 +414,30 @@ def add_programme(
     session.add(programme)
     session.commit()
     return _programme_out(session, programme, settings.public_base_url)
+
+
+def _unreadable_parts(
+    session: Session, principal: Principal, parts: list[dict[str, Any]]
+) -> list[int]:
+    readable = readable_station_ids(session, principal)
+    unknown = []
+    for i, part in enumerate(parts):
+        if part["kind"] == "title":
+            continue
+        if part["kind"] == "jingle":
+            sha256 = part.get("sha256")
+            asset = session.get(AudioAsset, sha256) if SHA256.match(str(sha256)) else None
+            if asset is None or not reads_audio(session, principal, asset):
+                unknown.append(i)
+            continue
+        key, model = (
+            ("item_id", ContentItem) if part["kind"] == "item" else ("recording_id", Recording)
+        )
+        number = part.get(key)
+        found = session.get(model, number) if type(number) is int else None
+        if found is None or (readable is not None and found.station_id not in readable):
+            unknown.append(i)
+    return unknown
 
 
 @router.post(

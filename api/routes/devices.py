@@ -10,7 +10,7 @@ from sqlmodel import select
 from api.auth import (
     DEVICE,
     Allowed,
-    CurrentPrincipal,
+    CurrentCaller,
     OnStation,
     Permission,
     Principal,
@@ -142,7 +142,7 @@ class DeviceSelf(BaseModel):
 
 
 @router.get("/devices/me", response_model=DeviceSelf, summary="The calling device's station")
-def me(principal: CurrentPrincipal, session: SessionDep) -> DeviceSelf:
+def me(principal: CurrentCaller, session: SessionDep) -> DeviceSelf:
     """Tell a device which station and cluster its token belongs to."""
     if principal.kind != DEVICE:
         raise ForbiddenError("Chỉ dành cho thiết bị (mã ttd_…).")

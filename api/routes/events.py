@@ -15,7 +15,7 @@ from scheduler.events import event_document, events_after
 
 router = APIRouter(tags=["events"])
 
-Listener = Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))]
+Listener = Annotated[StationGrant, Depends(OnStation(Permission.playlists_read, devices=True))]
 
 
 class EventOut(BaseModel):

@@ -33,7 +33,7 @@ router = APIRouter(tags=["playlists"])
 
 LINK_DAYS = 3  # how long the audio links inside an M3U8 stay valid after its date
 
-Reader = Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))]
+Reader = Annotated[StationGrant, Depends(OnStation(Permission.playlists_read, devices=True))]
 ClusterQuery = Annotated[str | None, Query(description="only what one cluster plays")]
 
 

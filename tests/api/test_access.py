@@ -59,9 +59,12 @@ def new_item(station: str) -> dict:
     return {"title": "Tin mới", "body": "Nội dung.", "language": "vie", "station": station}
 
 
+XA_A_READERS = {"admin": 200, "planner_p": 200, "operator_a": 200, "auditor_p": 200}
+
 # (method, path, body factory or None, expected statuses)
 MATRIX = [
-    ("GET", "/api/v1/auth/me", None, outcomes(200)),
+    ("GET", "/api/v1/auth/me", None, outcomes(200, device_a=403)),
+    ("GET", "/api/v1/devices/me", None, outcomes(403, device_a=200)),
     ("GET", "/api/v1/stations", None, outcomes(200, device_a=403)),
     (
         "GET",
@@ -186,12 +189,17 @@ MATRIX = [
         None,
         outcomes(403, admin=200, planner_p=200, planner_d=200, planner_q=200, auditor_p=200),
     ),
+    # A station's log and schedule: its people read them, its devices do not (issue 16).
+    *(
+        ("GET", f"/api/v1/stations/XA-A/{tail}", None, outcomes(403, **XA_A_READERS))
+        for tail in ("airings", "airings/verify", "airings/missed", "bookings", "schedule.ics")
+    ),
     # Station-scoped device rights, through the same dependency playlists will use.
     (
         "GET",
         "/probe/stations/XA-A/playlists",
         None,
-        outcomes(403, admin=200, planner_p=200, operator_a=200, auditor_p=200, device_a=200),
+        outcomes(403, **XA_A_READERS, device_a=200),
     ),
     (
         "GET",
@@ -199,6 +207,8 @@ MATRIX = [
         None,
         outcomes(403, admin=200, planner_p=200, operator_b=200, auditor_p=200),
     ),
+    # A route added later refuses devices unless it says otherwise.
+    ("GET", "/probe/stations/XA-A/later", None, outcomes(403, **XA_A_READERS)),
 ]
 
 
@@ -207,6 +217,12 @@ def _probe_router() -> APIRouter:
 
     @router.get("/probe/stations/{code}/playlists")
     def probe(
+        grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read, devices=True))],
+    ) -> dict[str, str]:
+        return {"station": grant.station.code}
+
+    @router.get("/probe/stations/{code}/later")
+    def later(
         grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
     ) -> dict[str, str]:
         return {"station": grant.station.code}

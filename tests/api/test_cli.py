@@ -143,12 +143,8 @@ def test_demo_walks_the_pipeline_on_an_empty_database(empty_env) -> None:
             me = httpx.get(f"{base}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
             assert me.json()["role"] == account["role"]
         device = {"Authorization": f"Bearer {summary['device']['token']}"}
-        me = httpx.get(f"{base}/api/v1/auth/me", headers=device).json()
-        assert (me["kind"], me["station"], me["cluster"]) == (
-            "device",
-            "XA-CHIENG-PAN",
-            "BAN-NA-VIENG",
-        )
+        me = httpx.get(f"{base}/api/v1/devices/me", headers=device).json()
+        assert (me["station"], me["cluster"]) == ("XA-CHIENG-PAN", "BAN-NA-VIENG")
         today = httpx.get(
             f"{base}/api/v1/stations/XA-CHIENG-PAN/playlists/{date.today().isoformat()}",
             headers=device,

@@ -5,11 +5,20 @@ from pathlib import Path
 from audio.ffmpeg import run
 
 
-def tone(path: Path, *, seconds: float = 3.0, volume: float = 0.3, codec: str = "mp3") -> Path:
+def tone(
+    path: Path,
+    *,
+    seconds: float = 3.0,
+    volume: float = 0.3,
+    codec: str = "mp3",
+    rate: int = 44100,
+) -> Path:
     """A warbling tone (speech-like loudness changes), encoded as asked."""
     expression = f"{volume}*sin(2*PI*220*t)*(0.6+0.4*sin(2*PI*3*t))"
     encoders = {
         "mp3": ["-c:a", "libmp3lame", "-b:a", "96k"],
+        # No Xing header: only the bitrate tells the length, which ffmpeg then estimates.
+        "bare mp3": ["-c:a", "libmp3lame", "-b:a", "96k", "-write_xing", "0"],
         "wav": ["-c:a", "pcm_s16le"],
         "ogg": ["-c:a", "libvorbis"],
         "flac": ["-c:a", "flac"],
@@ -22,7 +31,7 @@ def tone(path: Path, *, seconds: float = 3.0, volume: float = 0.3, codec: str = 
             "-f",
             "lavfi",
             "-i",
-            f"aevalsrc={expression}:s=44100:d={seconds}",
+            f"aevalsrc={expression}:s={rate}:d={seconds}",
             "-ac",
             "1",
             *encoders[codec],

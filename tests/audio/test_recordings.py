@@ -149,9 +149,28 @@ def test_size_cap_content_type_and_scope(client, newsroom, engine, tmp_path) -> 
 
 
 def test_a_recording_longer_than_allowed_is_refused_without_decoding_all_of_it(tmp_path) -> None:
-    long = tone(tmp_path / "dai.mp3", seconds=8.0)
+    # Its header tells no length (ffmpeg would estimate one): decoding stops at the limit.
+    long = tone(tmp_path / "dai.mp3", seconds=8.0, codec="bare mp3")
     assert inspect_audio(long, limit_s=3).duration_s == pytest.approx(3.0, abs=0.2)
     with pytest.raises(InvalidError) as refused:
         check_upload(long, max_seconds=2)
-    assert "dài quá" in refused.value.detail
+    assert "dài quá giới hạn 2 giây" in refused.value.detail
     assert check_upload(tone(tmp_path / "vua.mp3", seconds=1.5), max_seconds=2) == "mp3"
+
+
+def test_a_recording_longer_than_any_broadcast_is_refused_by_its_header(
+    client, newsroom, engine, tmp_path
+) -> None:
+    # An hour and a minute: a meeting's recording, say. FLAC packs it under the upload
+    # cap, so only its length can stop it, and its header tells it before any decoding.
+    long = tone(tmp_path / "hoi-nghi.flac", seconds=61 * 60, codec="flac", rate=8000)
+    before = _stored(engine, newsroom.store)
+    refused = _upload(client, newsroom, long)
+    assert refused.status_code == 422, refused.text
+    detail = refused.json()["detail"]
+    assert detail.startswith("Không nhận tệp: tệp khai báo dài 1 giờ 1 phút, quá giới hạn 1 giờ")
+    assert refused.json()["errors"][0]["field"] == "file"
+    assert _stored(engine, newsroom.store) == before
+    with pytest.raises(InvalidError) as jingle:  # a jingle's limit, in seconds
+        check_upload(tone(tmp_path / "nhac-hieu.flac", seconds=5, codec="flac"), max_seconds=4)
+    assert "tệp khai báo dài 5 giây, quá giới hạn 4 giây" in jingle.value.detail

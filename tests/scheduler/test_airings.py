@@ -82,6 +82,7 @@ def aired(client, newsroom) -> dict:
         ).json()
         entries[(code, back)] = playlist["entries"][0]
     return {
+        "reader": newsroom.planner,  # the log is for people: devices only post to it
         "device": {"Authorization": f"Bearer {device}"},
         "bound": {"Authorization": f"Bearer {bound}"},
         "yesterday": entries[("XA-A", 1)],
@@ -123,7 +124,7 @@ def test_a_record_is_kept_once_however_often_it_is_sent(client, aired, engine) -
     assert again.json() == {"accepted": [], "duplicates": [record["id"]] * 2, "rejected": []}
     assert _count(engine) == 1
 
-    [row] = client.get("/api/v1/stations/XA-A/airings", headers=aired["device"]).json()
+    [row] = client.get("/api/v1/stations/XA-A/airings", headers=aired["reader"]).json()
     # Scheduled and actual side by side, with the plan's ids echoed back.
     assert row["id"] == record["id"]
     assert row["scheduled_start"] == datetime.fromisoformat(aired["yesterday"]["start"]).astimezone(
@@ -187,11 +188,11 @@ def test_late_and_out_of_order_records_are_accepted_in_arrival_order(client, air
     older = _record(aired["three_days_ago"], status="partial", length=120, reason="mất điện")
     assert _post(client, aired["device"], newer).json()["accepted"] == [newer["id"]]
     assert _post(client, aired["device"], older).json()["accepted"] == [older["id"]]
-    rows = client.get("/api/v1/stations/XA-A/airings", headers=aired["device"]).json()
+    rows = client.get("/api/v1/stations/XA-A/airings", headers=aired["reader"]).json()
     assert [(r["id"], r["seq"]) for r in rows] == [(newer["id"], 1), (older["id"], 2)]
     by_day = client.get(
         "/api/v1/stations/XA-A/airings",
-        headers=aired["device"],
+        headers=aired["reader"],
         params={"to": (_today() - timedelta(2)).isoformat()},
     ).json()
     assert [r["id"] for r in by_day] == [older["id"]]
@@ -203,7 +204,7 @@ def test_a_reused_id_with_other_content_is_refused_and_changes_nothing(client, a
     changed = {**record, "status": "failed", "reason": "hỏng loa"}
     body = _post(client, aired["device"], changed).json()
     assert body["accepted"] == [] and "đã dùng" in body["rejected"][0]["reason"]
-    [row] = client.get("/api/v1/stations/XA-A/airings", headers=aired["device"]).json()
+    [row] = client.get("/api/v1/stations/XA-A/airings", headers=aired["reader"]).json()
     assert row["status"] == "aired"
 
 
@@ -231,7 +232,7 @@ def test_a_cluster_device_reports_for_its_own_cluster_only(client, aired) -> Non
     body = _post(client, aired["bound"], mine, other).json()
     assert body["accepted"] == [mine["id"]]
     assert "BAN-A" in body["rejected"][0]["reason"]
-    [row] = client.get("/api/v1/stations/XA-A/airings", headers=aired["bound"]).json()
+    [row] = client.get("/api/v1/stations/XA-A/airings", headers=aired["reader"]).json()
     assert row["cluster"] == "BAN-A"
 
 
@@ -477,7 +478,7 @@ def test_the_operator_confirms_and_corrects_airings_on_the_day_page(client, aire
         },
     )
     assert fixed.status_code == 200 and "phát một phần lúc 05:30" in fixed.text
-    rows = client.get("/api/v1/stations/XA-A/airings", headers=aired["device"]).json()
+    rows = client.get("/api/v1/stations/XA-A/airings", headers=aired["reader"]).json()
     assert [(r["status"], r["source"], r["recorded_by"]) for r in rows] == [
         ("aired", "operator", "vanhanh"),
         ("partial", "operator", "vanhanh"),

@@ -257,10 +257,34 @@ def test_served_media_cannot_be_sniffed_as_a_page(client, town, engine, settings
         session.add(
             AudioAsset(sha256=sha256, origin="recording", format="mp3", size=size, duration_s=1.0)
         )
-    served = client.get(f"/api/v1/audio/{sha256}", headers=town.headers["operator_a"])
+    # No station uses it: only an admin may fetch it.
+    served = client.get(f"/api/v1/audio/{sha256}", headers=town.headers["admin"])
     assert served.status_code == 200
     assert served.content == page
     assert served.headers["content-type"] == "audio/mpeg"
     assert served.headers["x-content-type-options"] == "nosniff"
     policy = served.headers["content-security-policy"]
     assert "sandbox" in policy and "default-src 'none'" in policy
+
+
+def test_a_range_that_cannot_be_read_gets_the_whole_file(client, town, engine, settings) -> None:
+    data = bytes(range(256)) * 40
+    sha256, size = MediaStore(settings.media_path).write_bytes(data, ext="mp3")
+    with session_scope(engine) as session:
+        session.add(
+            AudioAsset(sha256=sha256, origin="recording", format="mp3", size=size, duration_s=1.0)
+        )
+    url, admin = f"/api/v1/audio/{sha256}", town.headers["admin"]
+    # RFC 9110 §14.2: a server may ignore a Range header, and must one in a unit it
+    # does not know; a malformed one is answered with the whole file.
+    for malformed in ("bytes=abc", "bytes=", "bytes=-", "bytes=5-1", "items=0-9", "0-9", "bytes"):
+        whole = client.get(url, headers={**admin, "Range": malformed})
+        assert whole.status_code == 200, (malformed, whole.status_code, whole.text[:100])
+        assert whole.content == data, malformed
+    part = client.get(url, headers={**admin, "Range": "bytes=10-19"})
+    assert part.status_code == 206 and part.content == data[10:20]
+    # A range starting past the end cannot be served: 416, as a problem report.
+    beyond = client.get(url, headers={**admin, "Range": f"bytes={size}-"})
+    assert beyond.status_code == 416
+    assert beyond.headers["content-type"] == "application/problem+json"
+    assert beyond.headers["content-range"] == f"bytes */{size}"
