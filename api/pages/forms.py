@@ -156,6 +156,21 @@ def parse_day(text: str) -> date:
     raise ValueError(text)
 
 
+def optional_day(text: str) -> date | None:
+    """A date typed in a filter or an optional field: None when left blank."""
+    return parse_day(text) if text.strip() else None
+
+
+def optional_id(text: str) -> int | None:
+    """A row number typed in a filter: None when blank; ValueError unless digits."""
+    text = text.strip()
+    if not text:
+        return None
+    if not text.isdigit() or len(text) > 12:
+        raise ValueError(text)
+    return int(text)
+
+
 def parse_clock(text: str) -> str:
     """A time typed as HH:MM (5:30, 05h30 too) in its stored form; ValueError otherwise."""
     match = CLOCK_TEXT.match(text.strip())

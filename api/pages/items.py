@@ -2,7 +2,7 @@
 
 import time
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -21,6 +21,7 @@ from api.pages.editorial import (
     writer,
 )
 from api.pages.formats import duration_text
+from api.pages.forms import optional_day, optional_id
 from api.pages.jobs import job_view
 from api.pages.operator import PRIORITY_NAMES
 from api.web import check_csrf, render
@@ -81,15 +82,6 @@ class ItemFilters:
     theme: str = ""
 
 
-def _whole_number(text: str) -> int | None:
-    text = text.strip()
-    if not text:
-        return None
-    if not text.isdigit() or len(text) > 12:
-        raise ValueError(text)
-    return int(text)
-
-
 @router.get("/items")
 def items_page(
     request: Request,
@@ -113,7 +105,7 @@ def items_page(
         ("theme", {t.id for t in themes}, "chủ đề"),
     ):
         try:
-            numbers[name] = _whole_number(getattr(filters, name))
+            numbers[name] = optional_id(getattr(filters, name))
         except ValueError:
             numbers[name] = None
             errors[name] = f"Hãy chọn {label} trong danh sách."
@@ -192,16 +184,6 @@ class ItemForm:
     priority: str = "normal"
 
 
-def _day(text: str) -> date | None:
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        return datetime.strptime(text, "%d/%m/%Y").date()
-    except ValueError:
-        return date.fromisoformat(text)  # what a date picker sends
-
-
 def _item_choices(session: Session, principal: Principal) -> dict[str, Any]:
     stations = stations_in_scope(session, principal)
     programmes = session.exec(
@@ -246,7 +228,7 @@ def _check_item_form(
     numbers: dict[str, int | None] = {}
     for name, label in (("plan", "kế hoạch"), ("theme", "chủ đề"), ("translates", "nội dung")):
         try:
-            numbers[name] = _whole_number(getattr(form, name))
+            numbers[name] = optional_id(getattr(form, name))
         except ValueError:
             numbers[name] = None
             errors[name] = f"Hãy chọn {label} trong danh sách."
@@ -260,7 +242,7 @@ def _check_item_form(
     days: dict[str, date | None] = {}
     for name in ("valid_from", "valid_until"):
         try:
-            days[name] = _day(getattr(form, name))
+            days[name] = optional_day(getattr(form, name))
         except ValueError:
             days[name] = None
             errors[name] = DATE_HINT

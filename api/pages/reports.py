@@ -20,6 +20,7 @@ from api.charts import bar_chart, number
 from api.compliance_reports import Built, ComplianceQuery, build_report, document, tables
 from api.deps import SessionDep, SettingsDep
 from api.exports import to_csv, to_xlsx
+from api.pages.forms import optional_day, optional_id
 from api.web import Page, render, templates
 from content.languages import LANGUAGES
 from content.models import Plan, Theme
@@ -115,15 +116,6 @@ def _chosen_station(
     raise ForbiddenError(f"Đài {code} nằm ngoài phạm vi được giao.")
 
 
-def _whole_number(text: str) -> int | None:
-    text = text.strip()
-    if not text:
-        return None
-    if not text.isdigit() or len(text) > 12:
-        raise ValueError(text)
-    return int(text)
-
-
 # ----------------------------------------------------------------- compliance report
 
 
@@ -172,7 +164,7 @@ def _check_form(
     numbers: dict[str, int | None] = {}
     for name, model, label in (("plan", Plan, "kế hoạch"), ("theme", Theme, "chủ đề")):
         try:
-            numbers[name] = _whole_number(getattr(form, name))
+            numbers[name] = optional_id(getattr(form, name))
         except ValueError:
             errors[name] = f"Hãy chọn {label} trong danh sách."
             continue
@@ -416,25 +408,13 @@ class LogForm:
         return urlencode({**pairs, **{k: v for k, v in extra.items() if v}})
 
 
-def _day(text: str) -> date | None:
-    text = text.strip()
-    if not text:
-        return None
-    for parse in (date.fromisoformat, lambda t: datetime.strptime(t, "%d/%m/%Y").date()):
-        try:
-            return parse(text)
-        except ValueError:
-            continue
-    raise ValueError(text)
-
-
 def _log_filters(form: LogForm, after_text: str) -> tuple[dict[str, Any], dict[str, str]]:
     """Parsed filters, or each field's problem in words."""
     errors: dict[str, str] = {}
     parsed: dict[str, Any] = {}
     for name in ("day_from", "day_to"):
         try:
-            parsed[name] = _day(getattr(form, name))
+            parsed[name] = optional_day(getattr(form, name))
         except ValueError:
             errors[name] = "Ngày ghi theo dạng dd/mm/yyyy, ví dụ 01/07/2026."
     if parsed.get("day_from") and parsed.get("day_to") and parsed["day_to"] < parsed["day_from"]:
@@ -444,13 +424,13 @@ def _log_filters(form: LogForm, after_text: str) -> tuple[dict[str, Any], dict[s
     if form.language and form.language not in LANGUAGES:
         errors["language"] = "Hãy chọn ngôn ngữ trong danh sách."
     try:
-        parsed["item"] = _whole_number(form.item)
+        parsed["item"] = optional_id(form.item)
     except ValueError:
         errors["item"] = "Mã nội dung là một số, ví dụ 40."
     if form.cluster and (len(form.cluster) > FIELD_LIMIT or not CODE_PATTERN.match(form.cluster)):
         errors["cluster"] = "Mã cụm loa gồm chữ in hoa không dấu, số, '-' và '_'."
     try:
-        parsed["after"] = _whole_number(after_text) or 0
+        parsed["after"] = optional_id(after_text) or 0
     except ValueError:
         errors["after"] = "Trang không hợp lệ; hãy mở lại từ trang đầu."
     return parsed, errors
