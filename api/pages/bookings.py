@@ -25,14 +25,13 @@ from api.pages.forms import (
     STATION_SELECT_LIMIT,
     BookingForm,
     chosen_station,
-    conflicts_in_words,
     displaced_for_flash,
     flash,
     item_choices,
     programme_choices,
     read_booking,
     read_targets,
-    service_errors,
+    refusal_view,
 )
 from api.web import Page, check_csrf, render
 from audio.models import Programme
@@ -157,22 +156,16 @@ def _refused_booking(
     booking: Booking | None,
 ) -> Response:
     """The form again, with the clashes or the field problems next to it; nothing was kept."""
-    session.rollback()
+    refused = refusal_view(session, principal, exc)
     rule_text = f"{describe(rule)}, {f'lúc {at}' if at else 'trong khung giờ'}" if rule else None
-    conflicts = (
-        conflicts_in_words(session, principal, exc) if isinstance(exc, ConflictError) else None
-    )
     return _form_page(
         request,
         session,
         principal,
         form,
         booking=session.get(Booking, booking.id) if booking else None,
-        status=exc.status,
-        errors={} if conflicts else service_errors(exc),
-        conflicts=conflicts,
-        conflict_total=len([e for e in exc.errors if "date" in e]),
         rule_text=rule_text,
+        **refused,
     )
 
 

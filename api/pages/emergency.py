@@ -18,15 +18,14 @@ from api.pages.forms import (
     STATION_SELECT_LIMIT,
     EmergencyForm,
     chosen_station,
-    conflicts_in_words,
     flash,
     item_choices,
     read_source,
     read_title,
-    service_errors,
+    refusal_view,
 )
 from api.web import Page, check_csrf, render
-from core.errors import ConflictError, ProblemError
+from core.errors import ProblemError
 from core.settings import Settings
 from scheduler import flows
 from scheduler.models import Booking, Cluster, Station
@@ -196,19 +195,8 @@ def emergency_send(
             base_url=settings.public_base_url,
         )
     except ProblemError as exc:
-        session.rollback()
-        conflicts = (
-            conflicts_in_words(session, principal, exc) if isinstance(exc, ConflictError) else None
-        )
         return _emergency_page(
-            request,
-            session,
-            principal,
-            form,
-            status=exc.status,
-            errors={} if conflicts else service_errors(exc),
-            conflicts=conflicts,
-            conflict_total=len([e for e in exc.errors if "date" in e]),
+            request, session, principal, form, **refusal_view(session, principal, exc)
         )
     session.commit()
     flash(

@@ -476,6 +476,21 @@ def service_errors(exc: ProblemError) -> dict[str, str]:
     return errors
 
 
+def refusal_view(session: Session, principal: Principal, exc: ProblemError) -> dict[str, Any]:
+    """What a form page shows when the workflow refused: its status, and the clashing
+    occurrences in words or else the field problems. Rolls back what was tried."""
+    session.rollback()
+    conflicts = (
+        conflicts_in_words(session, principal, exc) if isinstance(exc, ConflictError) else None
+    )
+    return {
+        "status": exc.status,
+        "errors": {} if conflicts else service_errors(exc),
+        "conflicts": conflicts,
+        "conflict_total": len([e for e in exc.errors if "date" in e]),
+    }
+
+
 def conflicts_in_words(
     session: Session, principal: Principal, exc: ConflictError
 ) -> list[dict[str, Any]] | None:
