@@ -59,15 +59,9 @@ class NewDeviceToken(DeviceTokenOut):
 
 def _out(device: DeviceToken, station: str, cluster: str | None) -> DeviceTokenOut:
     return DeviceTokenOut(
-        id=device.id,
-        name=device.name,
+        **device.model_dump(include=set(DeviceTokenOut.model_fields) - {"station", "cluster"}),
         station=station,
         cluster=cluster,
-        prefix=device.prefix,
-        created_at=device.created_at,
-        created_by=device.created_by,
-        revoked_at=device.revoked_at,
-        last_used_at=device.last_used_at,
     )
 
 
