@@ -25,6 +25,7 @@ from api.pages.forms import (
     STATION_SELECT_LIMIT,
     BookingForm,
     chosen_station,
+    default_station,
     displaced_for_flash,
     flash,
     item_choices,
@@ -178,10 +179,7 @@ def new_booking_form(
     station: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
     """The booking form, for a station in scope (`?station=` preselects one)."""
-    default = station
-    if not default and principal.station_id is not None:
-        own = session.get(Station, principal.station_id)
-        default = own.code if own else ""
+    default = default_station(session, principal, asked=station)
     # Airtime is booked from tomorrow on by default: today's playlist may be frozen.
     today = local_today(settings.timezone)
     form = BookingForm(station=default, start=day_text(today + timedelta(days=1)))

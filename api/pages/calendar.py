@@ -13,7 +13,7 @@ from api.auth import Permission, Principal, StationGrant
 from api.deps import SessionDep, SettingsDep
 from api.pages.bookings import REFUSAL
 from api.pages.formats import PRIORITY_NAMES, WEEKDAYS, day_text
-from api.pages.forms import DATE_ISO, FLASH, parse_day
+from api.pages.forms import DATE_ISO, FLASH, default_station, parse_day
 from api.web import Page, PageOnStation, render
 from core.errors import InvalidError
 from scheduler.models import Playlist, Station
@@ -135,8 +135,7 @@ def calendar_chooser(
     day: Annotated[str, Query(alias="date", max_length=20)] = "",
 ) -> Response:
     """Open the calendar of the station picked on the home page (or of one's own station)."""
-    own = session.get(Station, principal.station_id) if principal.station_id else None
-    station = station or (own.code if own else "")
+    station = default_station(session, principal, asked=station)
     if len(station) > 64 or not CODE_PATTERN.match(station):
         raise InvalidError("Hãy chọn một đài trong danh sách.")
     view = view if view in ("week", "month") else "week"

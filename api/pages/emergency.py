@@ -18,6 +18,7 @@ from api.pages.forms import (
     STATION_SELECT_LIMIT,
     EmergencyForm,
     chosen_station,
+    default_station,
     flash,
     item_choices,
     read_source,
@@ -134,10 +135,7 @@ def emergency_form(
     station: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
     """The emergency bulletin form: where and what to air at once."""
-    default = station
-    if not default and principal.station_id is not None:
-        own = session.get(Station, principal.station_id)
-        default = own.code if own else ""
+    default = default_station(session, principal, asked=station)
     form = EmergencyForm(station=default, subtree=True, length="5", title="Thông báo khẩn cấp")
     return _emergency_page(request, session, principal, form)
 

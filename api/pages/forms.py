@@ -6,6 +6,7 @@ beyond the REST API's schemas (dates typed dd/mm/yyyy, minutes, lists in one fie
 """
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -154,6 +155,19 @@ def parse_day(text: str) -> date:
         year, month, day = (int(part) for part in match.groups())
         return date(year, month, day)
     raise ValueError(text)
+
+
+def default_station(
+    session: Session, principal: Principal, *, asked: str = "", listed: Sequence[Station] = ()
+) -> str:
+    """The station code a form opens on: the one asked for, else the caller's own, else the
+    first one listed."""
+    if asked:
+        return asked
+    own = session.get(Station, principal.station_id) if principal.station_id is not None else None
+    if own is not None:
+        return own.code
+    return listed[0].code if listed else ""
 
 
 def optional_day(text: str) -> date | None:

@@ -21,7 +21,7 @@ from api.pages.editorial import (
     writer,
 )
 from api.pages.formats import duration_text
-from api.pages.forms import optional_day, optional_id
+from api.pages.forms import default_station, optional_day, optional_id
 from api.pages.jobs import job_view
 from api.pages.operator import PRIORITY_NAMES
 from api.web import check_csrf, render
@@ -280,10 +280,9 @@ def new_item_form(
     plan: str = "",
 ) -> Response:
     """The form for a new content item, optionally under a plan."""
-    own = session.get(Station, principal.station_id) if principal.station_id else None
     choices = _item_choices(session, principal)
     form = ItemForm(
-        station=own.code if own else (choices["stations"][0].code if choices["stations"] else ""),
+        station=default_station(session, principal, listed=choices["stations"]),
         plan=plan if plan.isdigit() else "",
     )
     return render(request, "item_new.html", principal, form=form, errors={}, **choices)

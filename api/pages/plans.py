@@ -19,6 +19,7 @@ from api.pages.editorial import (
     readable_plans,
     writer,
 )
+from api.pages.forms import default_station
 from api.uploads import MAX_DOCUMENT_BYTES
 from api.web import check_csrf, render
 from content.documents import PLAN_EXTENSIONS, UnreadableDocumentError, document_text
@@ -166,8 +167,8 @@ def import_form(
     session: SessionDep,
 ) -> Response:
     """Paste or upload a plan document to read it before saving."""
-    own = session.get(Station, principal.station_id) if principal.station_id else None
-    return _import_page(request, principal, session, ImportForm(station=own.code if own else ""))
+    form = ImportForm(station=default_station(session, principal))
+    return _import_page(request, principal, session, form)
 
 
 async def _uploaded_text(file: UploadFile | None) -> tuple[str | None, str | None]:

@@ -20,7 +20,7 @@ from api.charts import bar_chart, number
 from api.compliance_reports import Built, ComplianceQuery, build_report, document, tables
 from api.deps import SessionDep, SettingsDep
 from api.exports import to_csv, to_xlsx
-from api.pages.forms import optional_day, optional_id
+from api.pages.forms import default_station, optional_day, optional_id
 from api.web import Page, render, templates
 from content.languages import LANGUAGES
 from content.models import Plan, Theme
@@ -89,14 +89,6 @@ LogReader = Annotated[
         )
     ),
 ]
-
-
-def _default_station(session: Session, principal: Principal, stations: list[Station]) -> str:
-    if principal.station_id is not None:
-        own = session.get(Station, principal.station_id)
-        if own is not None:
-            return own.code
-    return stations[0].code if stations else ""
 
 
 def _chosen_station(
@@ -310,7 +302,7 @@ def compliance_page(
     if not asked:
         today = local_today(settings.timezone)
         form = ReportForm(
-            station=form.station or _default_station(session, principal, stations),
+            station=form.station or default_station(session, principal, listed=stations),
             period=f"{today.year}-Q{(today.month - 1) // 3 + 1}",
         )
     context: dict[str, Any] = {
@@ -517,7 +509,8 @@ def airing_log(
     params = request.query_params
     stations = stations_in_scope(session, principal)
     form = LogForm(
-        station=params.get("station", "").strip() or _default_station(session, principal, stations),
+        station=params.get("station", "").strip()
+        or default_station(session, principal, listed=stations),
         subtree="1" if params.get("subtree") else "",
         day_from=params.get("from", "").strip(),
         day_to=params.get("to", "").strip(),
