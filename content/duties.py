@@ -10,7 +10,7 @@ come with their own times and agencies.
 
 import re
 
-from content.outline import _NAME_LENGTH, _full_text, _Node, _section_kinds, _shorten, _squash
+from content.outline import NAME_LENGTH, OutlineNode, full_text, section_kinds, shorten, squash
 from content.requirements import (
     ParsedRequirement,
     _as_sentence,
@@ -45,13 +45,13 @@ _OVERSEEING = re.compile(
 _OWN_AIR = re.compile(r"\bTổ\s+truyền thanh\b", re.I)
 
 
-def _plan_requirements(sections: list[_Node], level: str | None) -> list[ParsedRequirement]:
+def found_requirements(sections: list[OutlineNode], level: str | None) -> list[ParsedRequirement]:
     """The form part's requirements, then the duties' that the form part does not state."""
     body = [s for s in sections if not _assigns_agencies(s)]
     found = _requirements(body, level)
     seen = {_key(r) for r in found}
     for section in sections:
-        if "organisation" in _section_kinds(section.heading) or _assigns_agencies(section):
+        if "organisation" in section_kinds(section.heading) or _assigns_agencies(section):
             for duty in _duties(section, level):
                 if _key(duty) not in seen:
                     seen.add(_key(duty))
@@ -63,10 +63,10 @@ def _key(r: ParsedRequirement) -> tuple:
     return (r.channel, r.cadence, r.minutes_min, r.minutes_max, tuple(r.languages))
 
 
-def _assigns_agencies(section: _Node) -> bool:
+def _assigns_agencies(section: OutlineNode) -> bool:
     """A form section ("NHIỆM VỤ CỤ THỂ") whose items are agencies, each with its duties."""
     items = section.children
-    if "form" not in _section_kinds(section.heading) or len(items) < 2:
+    if "form" not in section_kinds(section.heading) or len(items) < 2:
         return False
     return all(_agency(item.heading)[0] for item in items)
 
@@ -76,18 +76,18 @@ def _agency(heading: str) -> tuple[str | None, str]:
     head, colon, rest = heading.partition(":")
     head = _AGENCY_PREFIX.sub("", head.strip())
     if colon and len(head) <= 80 and not _BROADCAST_ACTION.search(head):
-        return _shorten(head, _NAME_LENGTH), rest.strip()
+        return shorten(head, NAME_LENGTH), rest.strip()
     if not colon and _AGENCY_START.match(head) and len(head) <= 120 and not head.endswith("."):
-        return _shorten(head, _NAME_LENGTH), ""
+        return shorten(head, NAME_LENGTH), ""
     return None, heading
 
 
-def _duties(section: _Node, level: str | None) -> list[ParsedRequirement]:
+def _duties(section: OutlineNode, level: str | None) -> list[ParsedRequirement]:
     """Broadcasting requirements in the duties of the agencies a section lists."""
     found = []
     for item in section.children:
         agency, rest = _agency(item.heading)
-        texts = [rest, *item.body, *(_full_text(child) for child in item.children)]
+        texts = [rest, *item.body, *(full_text(child) for child in item.children)]
         for text in texts:
             for sentence in _sentences(text):
                 found.extend(_sentence_requirements(sentence, agency, level))
@@ -96,7 +96,7 @@ def _duties(section: _Node, level: str | None) -> list[ParsedRequirement]:
 
 def _sentences(text: str) -> list[str]:
     """Sentences of a duty text; a list item is one sentence."""
-    parts = re.split(r"(?<=[.!?])\s+(?=[^\W\d_])", _squash(text))
+    parts = re.split(r"(?<=[.!?])\s+(?=[^\W\d_])", squash(text))
     return [part.strip() for part in parts if part.strip(" .;")]
 
 

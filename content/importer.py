@@ -9,22 +9,22 @@ import datetime
 import re
 from dataclasses import asdict, dataclass
 
-from content.duties import _plan_requirements
+from content.duties import found_requirements
 from content.outline import (
     _NAME,
-    _NAME_LENGTH,
     _UNIT,
     _UPPER,
+    NAME_LENGTH,
+    OutlineNode,
     _clean_lines,
     _cut_closing,
     _marker,
-    _Node,
     _outline,
     _paragraphs,
-    _section_kinds,
-    _shorten,
     _split_sentences,
-    _squash,
+    section_kinds,
+    shorten,
+    squash,
 )
 from content.repair import repair_text
 from content.requirements import (
@@ -86,7 +86,7 @@ def parse_plan(text: str) -> ParsedPlan:
     title, body_at = _title(lines, title_at)
     front = lines[:body_at]
     root = _outline(_paragraphs(_cut_closing(lines[body_at:])))
-    sections = [node for node in root.children if _section_kinds(node.heading)]
+    sections = [node for node in root.children if section_kinds(node.heading)]
     if not sections:
         raise NotAPlanError(
             "Tài liệu có tiêu đề “KẾ HOẠCH” nhưng không có các phần mục đích, nội dung, "
@@ -97,7 +97,7 @@ def parse_plan(text: str) -> ParsedPlan:
     issuer = _issuer(header, clauses, title, place, "\n".join(lines))
     level = _level(issuer, title) or _header_level(header)
     themes = _themes(sections)
-    requirements = _plan_requirements(sections, level)
+    requirements = found_requirements(sections, level)
     if not themes and not requirements:
         raise NotAPlanError(
             "Kế hoạch không nêu nội dung tuyên truyền hay hình thức tuyên truyền nào để nhập."
@@ -152,7 +152,7 @@ def _find_title_line(lines: list[str]) -> int | None:
     seen = 0
     for index, line in enumerate(lines):
         seen += bool(line)
-        match = _TITLE_LINE.match(_squash(line))
+        match = _TITLE_LINE.match(squash(line))
         if not match:
             continue
         mixed = match.group("mixed")
@@ -178,12 +178,12 @@ def _refusal_without_title(lines: list[str]) -> str:
 
 def _title(lines: list[str], title_at: int) -> tuple[str, int]:
     """The plan's title and the index of the first body line after it."""
-    match = _TITLE_LINE.match(_squash(lines[title_at]))
-    first = _squash(match.group("rest") or match.group("mixed") or "")
+    match = _TITLE_LINE.match(squash(lines[title_at]))
+    first = squash(match.group("rest") or match.group("mixed") or "")
     parts = [first] if first else []
     index = title_at + 1
     while index < len(lines) and len(parts) < 4:
-        line = _squash(lines[index])
+        line = squash(lines[index])
         index += 1
         if not line or _NUMBER_LINE.match(line) or _PLACE_DATE.match(line):
             continue  # the number or date line may sit under the heading
@@ -191,7 +191,7 @@ def _title(lines: list[str], title_at: int) -> tuple[str, int]:
             index -= 1
             break
         parts.append(line)
-    title = _shorten(" ".join(parts), _TITLE_LENGTH)
+    title = shorten(" ".join(parts), _TITLE_LENGTH)
     if title and title == title.upper():
         title = _sentence_case(title)
     return (title[:1].upper() + title[1:]) if title else "Kế hoạch", index
@@ -231,7 +231,7 @@ def _header_cells(header: list[str]) -> list[str]:
     """Header lines split into their columns."""
     cells = []
     for line in header:
-        cells.extend(_squash(cell) for cell in re.split(r"\s{2,}|\|", line) if cell.strip())
+        cells.extend(squash(cell) for cell in re.split(r"\s{2,}|\|", line) if cell.strip())
     return cells
 
 
@@ -353,7 +353,7 @@ def _issuer(
     agencies = [_named_unit(agency, title, place) for agency in found if agency]
     complete = [a for a in agencies if a != "Ủy ban nhân dân" and not re.search(rf"{_UNIT}$", a)]
     issuer = (complete or agencies or [None])[0]
-    return _shorten(issuer, _NAME_LENGTH) if issuer else None
+    return shorten(issuer, NAME_LENGTH) if issuer else None
 
 
 def _clause_agency(clauses: list[str], document: str) -> str | None:
@@ -401,7 +401,7 @@ def _header_level(header: list[str]) -> str | None:
 
 def _canonical_agency(raw: str, document: str) -> str:
     """An agency name in its usual spelling: "UBND HUYỆN X" -> "Ủy ban nhân dân huyện X"."""
-    raw = _squash(raw).strip(" ,.;:")
+    raw = squash(raw).strip(" ,.;:")
     people = re.match(r"^(?:Ủy ban nhân dân|UBND)\b\s*(?P<rest>.*)$", raw, re.I)
     if people:
         unit = re.match(rf"^(?P<unit>{_UNIT})\b\s*(?P<name>.*)$", people.group("rest"), re.I)
@@ -436,11 +436,11 @@ _THEME_LENGTH = 160
 _TITLE_LENGTH = 300
 
 
-def _themes(sections: list[_Node]) -> list[ParsedTheme]:
+def _themes(sections: list[OutlineNode]) -> list[ParsedTheme]:
     """Themes from the content ("NỘI DUNG") part: its items, or its sentences."""
     titles: list[str] = []
     for section in sections:
-        if "content" not in _section_kinds(section.heading):
+        if "content" not in section_kinds(section.heading):
             continue
         part = next((c for c in section.children if c.heading.lower().startswith("nội dung")), None)
         part = part or section
@@ -456,4 +456,4 @@ def _themes(sections: list[_Node]) -> list[ParsedTheme]:
 def _theme_title(text: str) -> str:
     """A short theme title: the first clause of an item."""
     sentences = _split_sentences(text)
-    return _shorten(sentences[0] if sentences else text, _THEME_LENGTH)
+    return shorten(sentences[0] if sentences else text, _THEME_LENGTH)

@@ -67,7 +67,7 @@ def _clean_line(line: str) -> str:
     return "" if any(pattern.match(line) for pattern in _ARTEFACTS) else line
 
 
-def _squash(text: str) -> str:
+def squash(text: str) -> str:
     """Collapse runs of whitespace into single spaces."""
     return " ".join(text.split())
 
@@ -93,14 +93,14 @@ _LONG_LINE = 100
 
 
 @dataclass
-class _Node:
+class OutlineNode:
     """A numbered item of the plan with its text and sub-items."""
 
     kind: str
     rank: int
     heading: str
     body: list[str] = field(default_factory=list)
-    children: list["_Node"] = field(default_factory=list)
+    children: list["OutlineNode"] = field(default_factory=list)
 
 
 def _marker(line: str) -> tuple[str, str, str]:
@@ -134,7 +134,7 @@ def _paragraphs(lines: list[str]) -> list[tuple[str, str, str]]:
     paragraphs: list[list[str]] = []
     previous_length = 0
     for raw in lines:
-        line = _squash(raw)
+        line = squash(raw)
         if not line:
             continue
         kind, label, rest = _marker(line)
@@ -171,9 +171,9 @@ def _rank(kind: str, label: str) -> int:
     return _RANKS[kind]
 
 
-def _outline(paragraphs: list[tuple[str, str, str]]) -> _Node:
+def _outline(paragraphs: list[tuple[str, str, str]]) -> OutlineNode:
     """The tree of numbered items; unnumbered paragraphs are the body of the item above."""
-    root = _Node("root", -1, "")
+    root = OutlineNode("root", -1, "")
     stack = [root]
     for kind, label, text in paragraphs:
         if kind == "text":
@@ -182,15 +182,15 @@ def _outline(paragraphs: list[tuple[str, str, str]]) -> _Node:
         rank = _rank(kind, label)
         while stack[-1].rank >= rank:
             stack.pop()
-        node = _Node(kind, rank, text)
+        node = OutlineNode(kind, rank, text)
         stack[-1].children.append(node)
         stack.append(node)
     return root
 
 
-def _full_text(node: _Node) -> str:
+def full_text(node: OutlineNode) -> str:
     """A node's heading, body and all sub-items as one text."""
-    parts = [node.heading, *node.body, *(_full_text(child) for child in node.children)]
+    parts = [node.heading, *node.body, *(full_text(child) for child in node.children)]
     return " ".join(part for part in parts if part)
 
 
@@ -211,7 +211,7 @@ _FORM_HEADING = re.compile(
 )
 
 
-def _section_kinds(heading: str) -> set[str]:
+def section_kinds(heading: str) -> set[str]:
     """What a top-level section is about, from its heading."""
     head = heading[:120]
     kinds = {kind for kind, pattern in _SECTION_KEYS if pattern.search(head)}
@@ -237,10 +237,10 @@ def _split_sentences(text: str) -> list[str]:
 
 
 # Theme titles become names in a list; agencies and titles fit the plan tables.
-_NAME_LENGTH = 200
+NAME_LENGTH = 200
 
 
-def _shorten(text: str, limit: int) -> str:
+def shorten(text: str, limit: int) -> str:
     """Text without edge punctuation, cut at a word boundary to at most limit characters."""
     text = text.strip(" .,;:-")
     if len(text) <= limit:
@@ -248,6 +248,6 @@ def _shorten(text: str, limit: int) -> str:
     return text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:-") + "…"
 
 
-def _walk(node: _Node) -> list[_Node]:
+def _walk(node: OutlineNode) -> list[OutlineNode]:
     """A node and all nodes under it, in document order."""
     return [node, *(n for child in node.children for n in _walk(child))]

@@ -543,7 +543,7 @@ def _read_quantities(line: str) -> str:
     return _NUMBER.sub(lambda m: _number_token(m.group(0)), line)
 
 
-def _is_syllable(word: str) -> bool:
+def is_syllable(word: str) -> bool:
     decomposed = unicodedata.normalize("NFD", word.lower())
     base = unicodedata.normalize("NFC", "".join(c for c in decomposed if c not in _TONE_MARKS))
     return _SYLLABLE.fullmatch(base) is not None
@@ -553,7 +553,7 @@ def _lower_caps(match: re.Match[str]) -> str:
     word = match.group(0)
     if len(word) < 2 or not word.isupper() or _ROMAN_ALONE.fullmatch(word):
         return word
-    return word.lower() if _is_syllable(word) else word
+    return word.lower() if is_syllable(word) else word
 
 
 def _ellipsis(match: re.Match[str]) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 from content.lexicon import ISSUERS, LEXICON
 from content.outline import _OLD_TONE, _TONES
-from content.reading import _is_syllable
+from content.reading import is_syllable
 
 __all__ = ["Repair", "RepairedText", "repair_text"]
 
@@ -428,7 +428,7 @@ class _Vocabulary:
         for entries, pairs in ((words, self.pairs), (phrases, self.plan_pairs)):
             for entry in entries:
                 parts = [_lower(part) for part in re.findall(r"[^\W\d_]+", entry)]
-                if not all(_is_syllable(part) and _well_formed(part) for part in parts):
+                if not all(is_syllable(part) and _well_formed(part) for part in parts):
                     continue  # the dictionary lists letters, abbreviations and typos too
                 self.syllables.update(parts)
                 pairs.update(itertools.pairwise(parts))

@@ -14,15 +14,15 @@ from typing import TypeVar
 
 from content.outline import (
     _FORM_HEADING,
-    _NAME_LENGTH,
     _UPPER,
-    _full_text,
-    _Node,
-    _section_kinds,
-    _shorten,
+    NAME_LENGTH,
+    OutlineNode,
     _split_sentences,
-    _squash,
     _walk,
+    full_text,
+    section_kinds,
+    shorten,
+    squash,
 )
 
 CHANNELS = (
@@ -79,7 +79,7 @@ class _Field:
     items: list[str]
 
 
-def _field(node: _Node) -> _Field | None:
+def _field(node: OutlineNode) -> _Field | None:
     """The node as a labelled field, or None when it is an item of its own."""
     label, colon, value = node.heading.partition(":")
     if not colon:
@@ -88,11 +88,11 @@ def _field(node: _Node) -> _Field | None:
         if pattern.fullmatch(label.strip()):
             # Prose after "Nội dung:" is its value; prose after a filled-in field is not.
             value = value.strip() or " ".join(node.body)
-            return _Field(key, label.strip(), value, [_full_text(c) for c in node.children])
+            return _Field(key, label.strip(), value, [full_text(c) for c in node.children])
     return None
 
 
-def _fields(node: _Node) -> dict[str, _Field]:
+def _fields(node: OutlineNode) -> dict[str, _Field]:
     """An activity's filled-in fields by key; the first of each key wins."""
     found: dict[str, _Field] = {}
     for child in node.children:
@@ -339,12 +339,12 @@ _INLINE_LEAD = (
 class _Activity:
     """A plan item that carries requirements, with the headings of the items above it."""
 
-    node: _Node
+    node: OutlineNode
     context: list[str]
     strict: bool = False  # only the channels it names itself, none inherited or assumed
 
 
-def _requirements(sections: list[_Node], level: str | None) -> list[ParsedRequirement]:
+def _requirements(sections: list[OutlineNode], level: str | None) -> list[ParsedRequirement]:
     """Requirements from the form parts of the plan and its stated targets (chỉ tiêu)."""
     found: list[ParsedRequirement] = []
     for section in sections:
@@ -358,16 +358,16 @@ def _requirements(sections: list[_Node], level: str | None) -> list[ParsedRequir
     return found
 
 
-def _requirement_roots(section: _Node) -> list[_Node]:
+def _requirement_roots(section: OutlineNode) -> list[OutlineNode]:
     """The parts of a section that list forms of communication."""
-    kinds = _section_kinds(section.heading)
+    kinds = section_kinds(section.heading)
     parts = [c for c in section.children if _FORM_HEADING.match(c.heading.strip())]
     if parts:
         return parts
     return [section] if "form" in kinds else []
 
 
-def _activities(root: _Node) -> list[_Activity]:
+def _activities(root: OutlineNode) -> list[_Activity]:
     """The items under a root that each describe one activity."""
     items = _items(root)
     if not items:
@@ -376,12 +376,12 @@ def _activities(root: _Node) -> list[_Activity]:
     return [activity for item in items for activity in _activities_under(item, [])]
 
 
-def _items(node: _Node) -> list[_Node]:
+def _items(node: OutlineNode) -> list[OutlineNode]:
     """A node's sub-items that are not labelled fields."""
     return [c for c in node.children if not _field(c) and not _NOT_AN_ACTIVITY.match(c.heading)]
 
 
-def _activities_under(node: _Node, context: list[str]) -> list[_Activity]:
+def _activities_under(node: OutlineNode, context: list[str]) -> list[_Activity]:
     """The node itself when it has fields or no sub-items, else its sub-items' activities."""
     items = _items(node)
     if _fields(node) or not items:
@@ -442,7 +442,7 @@ def _first(parse: Callable[[str], _T | None], *texts: str | None) -> _T | None:
     return None
 
 
-def _entries(node: _Node, fields: dict[str, _Field]) -> list[tuple[str | None, str | None]]:
+def _entries(node: OutlineNode, fields: dict[str, _Field]) -> list[tuple[str | None, str | None]]:
     """(label, text) of each time entry: the time field's items, else the activity's own."""
     time = fields.get("time")
     if time and time.items:
@@ -451,30 +451,30 @@ def _entries(node: _Node, fields: dict[str, _Field]) -> list[tuple[str | None, s
         return [(time.label, time.value)]
     items = _items(node)
     if items:
-        return [(None, _full_text(item)) for item in items]
+        return [(None, full_text(item)) for item in items]
     # Prose: each clause that names a channel or a cadence is an entry of its own.
     clauses = [clause for paragraph in node.body for clause in _split_sentences(paragraph)]
     named = [(None, c) for c in clauses if _channels(c, None) or _cadence(c)]
     return named or [(None, None)]
 
 
-def _general_text(node: _Node, fields: dict[str, _Field]) -> str:
+def _general_text(node: OutlineNode, fields: dict[str, _Field]) -> str:
     """An activity's text, leaving out sub-items that are time entries of their own."""
     items_are_entries = "time" not in fields
     children = [c for c in node.children if _field(c) or not items_are_entries]
-    return " ".join([node.heading, *node.body, *(_full_text(c) for c in children)])
+    return " ".join([node.heading, *node.body, *(full_text(c) for c in children)])
 
 
-def _lead(node: _Node, fields: dict[str, _Field]) -> str | None:
+def _lead(node: OutlineNode, fields: dict[str, _Field]) -> str | None:
     """The agency in charge: the "chủ trì" field, else "thực hiện", else an inline mention."""
     for key in ("lead", "performer"):
         if key in fields and fields[key].value:
-            return _shorten(fields[key].value, _NAME_LENGTH)
+            return shorten(fields[key].value, NAME_LENGTH)
     text = " ".join([node.heading, *node.body])
     for pattern in _INLINE_LEAD:
         match = pattern.search(text)
         if match:
-            return _shorten(match.group(1), _NAME_LENGTH)
+            return shorten(match.group(1), NAME_LENGTH)
     return None
 
 
@@ -495,5 +495,5 @@ def _source_text(
 
 def _as_sentence(text: str) -> str:
     """Text ending with a full stop."""
-    text = _squash(text).rstrip(" ;,")
+    text = squash(text).rstrip(" ;,")
     return text if text.endswith((".", "!", "?", ":", "…")) else f"{text}."
