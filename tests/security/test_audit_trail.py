@@ -466,7 +466,7 @@ def test_every_write_route_is_attributed_to_its_caller(client, town, engine, tmp
         303,
     )
     walk.attributed(
-        ("POST", "/items/{item_id:int}/submit"),
+        ("POST", "/items/{item_id:int}/{step}"),
         "planner_p",
         lambda: client.post(
             f"/items/{web_item}/submit", data={"csrf_token": csrf}, follow_redirects=False
@@ -474,7 +474,7 @@ def test_every_write_route_is_attributed_to_its_caller(client, town, engine, tmp
         303,
     )
     walk.attributed(
-        ("POST", "/items/{item_id:int}/return"),
+        ("POST", "/items/{item_id:int}/{step}"),
         "planner_p",
         lambda: client.post(
             f"/items/{web_item}/return",
@@ -486,7 +486,7 @@ def test_every_write_route_is_attributed_to_its_caller(client, town, engine, tmp
     resubmitted = client.post(f"/api/v1/content-items/{waiting}/submit", headers=h["planner_p"])
     assert resubmitted.status_code == 200, resubmitted.text
     walk.attributed(  # written by someone else: the planner may approve it
-        ("POST", "/items/{item_id:int}/approve"),
+        ("POST", "/items/{item_id:int}/{step}"),
         "planner_p",
         lambda: client.post(
             f"/items/{waiting}/approve", data={"csrf_token": csrf}, follow_redirects=False
@@ -494,7 +494,7 @@ def test_every_write_route_is_attributed_to_its_caller(client, town, engine, tmp
         303,
     )
     walk.attributed(
-        ("POST", "/items/{item_id:int}/render"),
+        ("POST", "/items/{item_id:int}/{step}"),
         "planner_p",
         lambda: client.post(
             f"/items/{waiting}/render", data={"csrf_token": csrf}, follow_redirects=False
@@ -502,7 +502,7 @@ def test_every_write_route_is_attributed_to_its_caller(client, town, engine, tmp
         303,
     )
     walk.attributed(
-        ("POST", "/items/{item_id:int}/archive"),
+        ("POST", "/items/{item_id:int}/{step}"),
         "planner_p",
         lambda: client.post(
             f"/items/{web_item}/archive", data={"csrf_token": csrf}, follow_redirects=False
