@@ -458,6 +458,14 @@ def device_day(
     return station.id, cluster
 
 
+def moved_from(session: Session, *, device_id: int, station_id: int) -> Station | None:
+    """The station a merge moved this device away from, to this one (None: never moved)."""
+    for merge in session.exec(select(StationMerge).where(StationMerge.target_id == station_id)):
+        if device_id in merge.devices:
+            return session.get(Station, merge.source_id)
+    return None
+
+
 @dataclass
 class AiringGroup:
     """Records of one batch that belong to one station's chain."""

@@ -34,7 +34,7 @@ from scheduler.airings import (
     verify_chain,
 )
 from scheduler.devices import STATES, ClusterState, cluster_states, record_heartbeat
-from scheduler.merges import AiringGroup, split_airings
+from scheduler.merges import AiringGroup, moved_from, split_airings
 from scheduler.models import AiringIn, AiringRecord, AiringStatus, Cluster, Station
 from scheduler.service import subtree_ids
 
@@ -112,10 +112,14 @@ def _post_airings(
     with session_scope(state.engine, write=True) as session:
         act_as(session, principal.actor)
         groups = [AiringGroup(grant.station, batch.records, cluster, set())]
-        if grant.named is not None:
+        named = grant.named
+        if named is None and principal.kind == DEVICE:
+            # An agent that learned its new station still sends what it played before.
+            named = moved_from(session, device_id=principal.id, station_id=grant.station.id)
+        if named is not None:
             groups = split_airings(
                 session,
-                named=grant.named,
+                named=named,
                 target=grant.station,
                 cluster_id=principal.cluster_id,
                 cluster=cluster,

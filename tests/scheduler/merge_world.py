@@ -33,11 +33,19 @@ class MergeWorld:
 
 
 def build_merge_world(
-    engine: Engine, *, base_url: str, clash: bool = False, filler_communes: int = 0
+    engine: Engine,
+    *,
+    base_url: str,
+    clash: bool = False,
+    filler_communes: int = 0,
+    big_source: int = 0,
 ) -> MergeWorld:
     """Province TINH-M with XA-NGUON (clusters BAN-A in the Thái zone, BAN-B) and XA-DICH
     (BAN-C, and BAN-A too when `clash`), playlists from three days ago to six ahead and
-    every past entry reported aired on every cluster."""
+    every past entry reported aired on every cluster.
+
+    `big_source`: that many more clusters at the source, each with a noon relay of its own.
+    """
     today = local_today()
     world = MergeWorld(days=[today + timedelta(days=d) for d in range(-PAST_DAYS, AHEAD_DAYS + 1)])
     start = today - timedelta(days=PAST_DAYS + 2)
@@ -69,6 +77,7 @@ def build_merge_world(
                 if s not in (source, target)
                 for k in range(3)
             ),
+            *((source, f"LOA-{k:04d}", []) for k in range(big_source)),
         ]
         session.add_all(
             Cluster(station_id=s.id, code=code, name=f"Cụm {code}", zone_tags=tags)
@@ -86,6 +95,10 @@ def build_merge_world(
                 for s in stations.values()
                 if s not in (source, target)
                 for at in ("05:30", "11:00", "17:00", "20:00")
+            ),
+            *(
+                relay(source.id, "12:00", start=start, clusters=[f"LOA-{k:04d}"])
+                for k in range(big_source)
             ),
         ]
         session.execute(insert(Booking), rows)
