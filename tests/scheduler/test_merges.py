@@ -1,6 +1,7 @@
 """Merging, moving and renaming stations: what moves, what stays, and reports that agree
 before and after (both backends, through the real app)."""
 
+import json
 import re
 from datetime import date, timedelta
 
@@ -10,6 +11,7 @@ from core.db import session_scope
 from core.models import AuditEvent, DeviceToken, User
 from scheduler.models import Booking, Cluster, Playlist, Station, StationMerge
 from tests.faults.world import local_today, relay
+from tests.processes import cli_env, run_cli
 from tests.scheduler.merge_world import (
     PASSWORD,
     PROVINCE,
@@ -301,3 +303,37 @@ def test_the_merge_page_previews_then_merges(client, engine) -> None:
         data={"into": TARGET, "rename": "", "csrf_token": _csrf(page.text)},
     )
     assert again.status_code == 409 and "đã sáp nhập vào đài XA-DICH" in again.text
+    # The airing-log browser shows the merged station's log with the target's tree.
+    log = client.get("/airings", params={"station": TARGET, "subtree": "1"})
+    assert log.status_code == 200, log.text
+    assert "Xã Nguồn (XA-NGUON): <strong>Nhật ký nguyên vẹn" in log.text
+    assert '<td data-label="Đài">XA-NGUON</td>' in log.text
+
+
+def test_the_command_line_previews_refuses_a_clash_and_merges_with_renames(
+    tmp_path, engine, database_url
+) -> None:
+    build_merge_world(engine, base_url=BASE, clash=True)
+    env = cli_env(database_url=database_url, data_dir=tmp_path / "data")
+    before = snapshot(engine)
+    preview = run_cli("stations", "merge", SOURCE, TARGET, "--dry-run", env=env)
+    assert preview.returncode == 1, preview.stdout + preview.stderr
+    assert "TRÙNG MÃ cụm loa: BAN-A" in preview.stdout and "chạy thử" in preview.stdout
+    refused = run_cli("stations", "merge", SOURCE, TARGET, env=env)
+    assert refused.returncode == 2 and "BAN-A" in refused.stderr, refused.stderr
+    assert snapshot(engine) == before
+    done = run_cli(
+        "stations", "merge", SOURCE, TARGET, "--rename", "BAN-A=BAN-A-NGUON", "--json", env=env
+    )
+    assert done.returncode == 0, done.stderr
+    plan = json.loads(done.stdout)
+    assert (
+        plan["done"]
+        and {"id": plan["clusters"][0]["id"], "from": "BAN-A", "to": "BAN-A-NGUON"}
+        in plan["clusters"]
+    )
+    with Session(engine) as session:
+        event = session.exec(
+            select(AuditEvent).where(AuditEvent.object_type == "station_merge")
+        ).one()
+        assert event.actor_name.startswith("cli:")
