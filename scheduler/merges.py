@@ -466,6 +466,21 @@ def moved_from(session: Session, *, device_id: int, station_id: int) -> Station 
     return None
 
 
+def former_codes(session: Session, *, named: Station, cluster_id: int | None) -> set[str]:
+    """The codes a cluster had at this merged station and those it went through."""
+    codes: set[str] = set()
+    station: Station | None = named
+    while station is not None and station.merged_into_id is not None:
+        merge = _merge_of(session, station.id)
+        if merge is None:
+            break
+        code = _code_at(merge, cluster_id)
+        if code is not None:
+            codes.add(code)
+        station = session.get(Station, merge.target_id)
+    return codes
+
+
 @dataclass
 class AiringGroup:
     """Records of one batch that belong to one station's chain."""
@@ -510,16 +525,27 @@ def split_airings(
         ):
             held.update(entry["id"] for entry in body.get("entries", []))
         mine = [r for r in left if r.entry_id in held]
+        code = _code_at(merge, cluster_id) if cluster_id else cluster
+        if code != cluster:  # named by its code at the target: the source knew it as `code`
+            mine = [
+                r.model_copy(update={"cluster": code}) if r.cluster == cluster else r for r in mine
+            ]
         if mine:
             groups.append(
                 AiringGroup(
                     station=source,
                     records=mine,
-                    cluster=_code_at(merge, cluster_id) if cluster_id else cluster,
+                    cluster=code,
                     former_clusters={c["from"] for c in merge.clusters},
                 )
             )
         left = [r for r in left if r.entry_id not in held]
+    if left and cluster is not None:
+        # A running agent still names its cluster by the code it had before the merge.
+        former = former_codes(session, named=named, cluster_id=cluster_id) - {cluster}
+        left = [
+            r.model_copy(update={"cluster": cluster}) if r.cluster in former else r for r in left
+        ]
     if left:
         groups.append(AiringGroup(target, left, cluster, former_clusters=set()))
     return groups

@@ -26,7 +26,7 @@ from api.deps import SessionDep, SettingsDep
 from core.clock import utcnow
 from core.errors import InvalidError
 from core.settings import Settings
-from scheduler.merges import device_day
+from scheduler.merges import device_day, former_codes
 from scheduler.playlists import ETAG_OF_DAY, current_playlist, playlist_document
 from scheduler.service import CODE_PATTERN
 
@@ -42,6 +42,14 @@ def _cluster(session: Session, grant: StationGrant, cluster: str | None) -> str 
     # A receiver bound to one cluster sees what that cluster plays, whatever it asks for.
     bound = bound_cluster(session, grant.principal)
     if bound is not None:
+        if grant.named is not None and cluster is not None and cluster != bound:
+            # A running agent still names its cluster by the code it had before a merge.
+            cluster = (
+                bound
+                if cluster
+                in former_codes(session, named=grant.named, cluster_id=grant.principal.cluster_id)
+                else cluster
+            )
         if cluster not in (None, bound):
             raise InvalidError(
                 f"Thiết bị này thuộc cụm loa {bound}.", errors=[{"field": "cluster"}]

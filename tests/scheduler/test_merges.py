@@ -5,11 +5,11 @@ import json
 import re
 from datetime import date, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from core.db import session_scope
 from core.models import AuditEvent, DeviceToken, User
-from scheduler.models import Booking, Cluster, Playlist, Station, StationMerge
+from scheduler.models import AiringRecord, Booking, Cluster, Playlist, Station, StationMerge
 from tests.faults.world import local_today, relay
 from tests.processes import cli_env, run_cli
 from tests.scheduler.merge_world import (
@@ -212,13 +212,28 @@ def test_a_clash_is_refused_with_nothing_changed_and_a_rename_resolves_it(client
         "11:00",
         "20:00",
     ]
-    entry = old.json()["entries"][2]
-    posted = client.post(
-        f"/api/v1/stations/{SOURCE}/airings",
-        json={"records": [aired(entry, "BAN-A", tag="sau").model_dump(mode="json")]},
+    # A running agent still asks for its cluster by the old code.
+    asked = client.get(
+        f"/api/v1/stations/{SOURCE}/playlists/{effective + timedelta(days=1)}",
+        params={"cluster": "BAN-A"},
         headers=device,
     )
-    assert posted.json()["accepted"] == [f"rsau-BAN-A-{entry['id']}"[:64]], posted.text
+    assert asked.status_code == 200 and asked.json()["entries"] == new.json()["entries"]
+    # Reports of a kept day land in the source's log under the old code, whichever code
+    # the agent names the station and the cluster by.
+    for n, (code, cluster) in enumerate(((SOURCE, "BAN-A"), (TARGET, "BAN-A-NGUON"))):
+        entry = old.json()["entries"][n]
+        record = aired(entry, cluster, tag=f"sau{n}").model_dump(mode="json")
+        posted = client.post(
+            f"/api/v1/stations/{code}/airings", json={"records": [record]}, headers=device
+        )
+        assert posted.json()["accepted"] == [record["id"]], posted.text
+    with Session(engine) as session:
+        kept = session.exec(
+            select(AiringRecord).where(col(AiringRecord.client_id).startswith("rsau"))
+        ).all()
+        source = session.exec(select(Station).where(Station.code == SOURCE)).one()
+        assert {(r.station_id, r.cluster) for r in kept} == {(source.id, "BAN-A")}
 
 
 def test_moving_and_renaming_a_station_keeps_its_old_code_working(client, engine) -> None:
