@@ -160,6 +160,19 @@ def test_a_merge_moves_what_goes_on_and_history_reads_the_same(client, engine) -
         ("PATCH", f"/api/v1/stations/{SOURCE}", {"name": "Xã khác"}),
         ("POST", f"/api/v1/stations/{SOURCE}/clusters", {"code": "BAN-Z", "name": "Cụm Z"}),
         ("POST", f"/api/v1/stations/{SOURCE}/merge", {"into": TARGET}),
+        (
+            "POST",
+            "/api/v1/bookings",
+            {
+                "station": SOURCE,
+                "source": "relay",
+                "relay_url": "http://vov.example/vov1",
+                "title": "Tiếp sóng",
+                "duration_s": 600,
+                "at": "13:00",
+                "recurrence": {"freq": "daily", "start": str(local_today() + timedelta(days=3))},
+            },
+        ),
     ):
         refused = client.request(method, path, json=body, headers=admin)
         assert refused.status_code == 409, refused.text
