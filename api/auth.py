@@ -30,6 +30,7 @@ from core.identity import (
 )
 from core.models import DeviceToken, Role, User
 from core.settings import Settings
+from scheduler.merges import final_station, refuse_merged
 from scheduler.models import Cluster, Station
 from scheduler.service import ancestor_ids, get_station, subtree_ids
 
@@ -56,6 +57,17 @@ class Permission(StrEnum):
 
 
 P = Permission
+# What a merged station still allows: it stays for history, read-only.
+READ_PERMISSIONS = frozenset(
+    {
+        P.stations_read,
+        P.content_read,
+        P.users_read,
+        P.audit_read,
+        P.playlists_read,
+        P.reports_read,
+    }
+)
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     Role.admin: frozenset(Permission),
     Role.planner: frozenset(
@@ -238,10 +250,15 @@ class Allowed:
 
 @dataclass(frozen=True)
 class StationGrant:
-    """A station named in the path, with the caller allowed to act on it."""
+    """A station named in the path, with the caller allowed to act on it.
+
+    `named`: the merged station a device still names, when `station` is the one it
+    was merged into.
+    """
 
     principal: Principal
     station: Station
+    named: Station | None = None
 
 
 class OnStation:
@@ -264,6 +281,15 @@ def grant_on_station(
     """The station with this code, if the caller may act on it there; else 403 or 404."""
     require(principal, permission)
     station = get_station(session, code=code)
+    if station.merged_into_id is not None:
+        if principal.kind == DEVICE:
+            # Its device tokens keep working: they now act at the station it joined.
+            joined = final_station(session, station=station)
+            if joined.id == principal.station_id:
+                return StationGrant(principal=principal, station=joined, named=station)
+        elif permission not in READ_PERMISSIONS:
+            require_reach(session, principal, station)
+            refuse_merged(session, station=station)
     require_reach(session, principal, station)
     return StationGrant(principal=principal, station=station)
 

@@ -42,6 +42,7 @@ from core.models import DeviceToken, Role
 from core.settings import Settings, load_settings, prepare_directories
 from scheduler.airings import verify_chain
 from scheduler.jobs import build_scheduler, give_up_lease
+from scheduler.merges import merge_stations, plan_merge, read_renames
 from scheduler.models import AiringCheckpoint, Station
 from scheduler.retention import get_policy, horizon, purge_expired, purge_horizons, set_policy
 from scheduler.service import enqueue_approved, get_cluster, get_station
@@ -66,6 +67,8 @@ retention_app = typer.Typer(
     help="Thời hạn lưu trữ nhật ký phát sóng và bản ghi âm (theo tỉnh).", no_args_is_help=True
 )
 app.add_typer(retention_app, name="retention")
+stations_app = typer.Typer(help="Sáp nhập đài.", no_args_is_help=True)
+app.add_typer(stations_app, name="stations")
 
 SHUTDOWN_GRACE_S = 10
 JsonOption = Annotated[bool, typer.Option("--json", help="In kết quả dạng JSON cho script.")]
@@ -600,6 +603,62 @@ def retention_purge(as_json: JsonOption = False) -> None:
     _print(data, as_json=as_json, lines=lines)
     if any(station.refused for station in report.stations):
         raise typer.Exit(1)
+
+
+@stations_app.command("merge")
+def stations_merge(
+    source: Annotated[str, typer.Argument(help="Mã đài được sáp nhập (đài nguồn).")],
+    target: Annotated[str, typer.Argument(help="Mã đài nhận sáp nhập.")],
+    rename: Annotated[
+        list[str] | None,
+        typer.Option("--rename", help="Đổi mã cụm loa trùng: CŨ=MỚI (lặp lại được)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Chỉ cho xem những gì sẽ chuyển, không đổi gì.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Sáp nhập đài SOURCE vào đài TARGET: cụm loa, thiết bị, tài khoản, lịch sắp tới và
+    nội dung chuyển sang; đài nguồn giữ nguyên lịch sử, chỉ còn để tra cứu."""
+    with _stops_cleanly():
+        settings = load_settings()
+        renames = read_renames(rename or [])
+        with _database(write=True) as session:
+            moving, into = get_station(session, code=source), get_station(session, code=target)
+            if dry_run:
+                plan = plan_merge(session, source=moving, target=into, rename=renames)
+                session.rollback()
+            else:
+                plan = merge_stations(
+                    session,
+                    source=moving,
+                    target=into,
+                    rename=renames,
+                    merged_by=_cli_actor().name,
+                    base_url=settings.public_base_url,
+                )
+    verb = "Đã sáp nhập" if plan.done else "Sẽ sáp nhập (chạy thử, chưa đổi gì)"
+    lines = [
+        f"{verb} đài {plan.source} vào đài {plan.target}; cụm loa phát theo lịch của đài "
+        f"{plan.target} từ ngày {plan.effective_day:%d/%m/%Y}.",
+        f"  Cụm loa: {', '.join(_moved(c) for c in plan.clusters) or 'không có'}.",
+        f"  Lịch phát sắp tới: {len(plan.bookings)}; nội dung: {len(plan.content_items)}; "
+        f"bản ghi âm: {len(plan.recordings)}; chương trình: {len(plan.programmes)}; "
+        f"tài khoản: {len(plan.users)}; thiết bị: {len(plan.devices)}.",
+    ]
+    if plan.clashes:
+        lines.append(
+            f"  TRÙNG MÃ cụm loa: {', '.join(plan.clashes)} — thêm --rename CŨ=MỚI cho từng cụm."
+        )
+    _print(plan.as_dict(), as_json=as_json, lines=lines)
+    if plan.clashes:
+        raise typer.Exit(1)
+
+
+def _moved(cluster: dict[str, Any]) -> str:
+    if cluster["from"] == cluster["to"]:
+        return cluster["from"]
+    return f"{cluster['from']} → {cluster['to']}"
 
 
 @tokens_app.command("revoke")

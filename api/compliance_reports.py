@@ -18,8 +18,9 @@ from content.languages import LANGUAGES
 from content.models import Plan, Theme
 from core.errors import InvalidError, NotFoundError
 from scheduler.compliance import ComplianceReport, Scope, Tally, compliance, parse_period
+from scheduler.merges import report_station_ids
 from scheduler.models import Booking, Station
-from scheduler.service import get_station, subtree_ids
+from scheduler.service import get_station
 
 TALLY_HEADER = (
     "Lượt phát theo kế hoạch",
@@ -80,7 +81,7 @@ def build_report(session: Session, *, principal: Principal, query: ComplianceQue
     ):
         if value is not None and session.get(model, value) is None:
             raise NotFoundError(f"Không có {label} số {value}.")
-    ids = frozenset(subtree_ids(session, root_id=root.id))
+    ids = frozenset(report_station_ids(session, root_id=root.id))
     scope = Scope(
         station_ids=ids,
         plan_id=query.plan,

@@ -289,8 +289,12 @@ def ingest_airings(
     recorded_by: str,
     device_cluster: str | None = None,
     now: datetime | None = None,
+    former_clusters: Iterable[str] = (),
 ) -> IngestReport:
-    """Check and append a batch of airing records to the station's chain; the caller commits."""
+    """Check and append a batch of airing records to the station's chain; the caller commits.
+
+    `former_clusters`: codes of clusters merged away, still named by the days they played here.
+    """
     now = now or utcnow()
     report = IngestReport()
     # One writer per station chain at a time (a row lock on PostgreSQL; SQLite's write
@@ -304,7 +308,7 @@ def ingest_airings(
         for row in session.exec(_KNOWN, params={**on_station, "ids": list(ids)}).all()
     }
     schedule = _schedule(session, station=station, records=records, now=now)
-    clusters = set(session.exec(_CLUSTER_CODES, params=on_station))
+    clusters = set(session.exec(_CLUSTER_CODES, params=on_station)) | set(former_clusters)
     rows: list[dict[str, Any]] = []
     templates: dict[str, str] = {}
     for record in records:

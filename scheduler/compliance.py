@@ -23,12 +23,12 @@ from audio.models import Programme
 from content.models import ContentItem, Plan, PlanRequirement
 from core.errors import InvalidError
 from scheduler.airings import seconds_between
+from scheduler.merges import cluster_counts
 from scheduler.models import (
     AiringRecord,
     AiringStatus,
     AiringTally,
     Booking,
-    Cluster,
     Station,
 )
 from scheduler.retention import purge_horizons
@@ -298,13 +298,8 @@ def _entry_rows(session: Session, *, station_ids: frozenset[int], period: Period
 def planned_entries(session: Session, *, scope: Scope, period: Period) -> list[PlannedEntry]:
     """Every booked entry of the playlists in scope, counted on the clusters it plays on,
     with what its tally says (`counts` None where the tally must be recounted)."""
-    clusters = dict(
-        session.exec(
-            select(Cluster.station_id, func.count())
-            .where(col(Cluster.station_id).in_(scope.station_ids))
-            .group_by(Cluster.station_id)
-        ).all()
-    )
+    # A station-wide entry counts the clusters the station had that day, before any merge.
+    clusters = cluster_counts(session, station_ids=scope.station_ids)
     # The fallback relay (no booking) fills silence: no plan asked for it.
     rows = _entry_rows(session, station_ids=scope.station_ids, period=period)
     booking_ids = {row[4] for row in rows}
@@ -333,12 +328,13 @@ def planned_entries(session: Session, *, scope: Scope, period: Period) -> list[P
                 frozenset(theme for _, theme in found if theme),
             )
         plans, themes = carried_by[key]
+        planned_day = day if isinstance(day, date) else date.fromisoformat(day)
         planned = PlannedEntry(
             station_id=station_id,
-            day=day if isinstance(day, date) else date.fromisoformat(day),
+            day=planned_day,
             entry_id=entry_id,
             seconds=float(seconds),
-            units=max(1, clusters.get(station_id, 0))
+            units=max(1, clusters(station_id, planned_day))
             if '"*"' in targets
             else targets.count('"') // 2,
             booking_id=booking,

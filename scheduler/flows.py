@@ -16,6 +16,7 @@ from content.models import Priority
 from core.errors import ConflictError
 from scheduler.bookings import BookingReport, create_booking, regenerate, update_booking
 from scheduler.events import publish_bulletin
+from scheduler.merges import refuse_merged
 from scheduler.models import Booking, BookingStatus, Station
 from scheduler.planner import Planning
 from scheduler.recurrence import Recurrence, occurrences, rule_from_json, rule_to_json
@@ -35,6 +36,7 @@ class Booked:
 def book(session: Session, *, booking: Booking, base_url: str) -> Booked:
     """Keep a new booking if every occurrence fits (ConflictError lists each clash)."""
     station = session.get(Station, booking.station_id)
+    refuse_merged(session, station=station)
     # Planners think in the station's own calendar, whatever the server's clock says.
     today = station_today(station)
     report = create_booking(session, booking=booking, base_url=base_url, today=today)

@@ -59,6 +59,40 @@ class Station(SQLModel, table=True):
     fallback: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     freeze_lead_minutes: int = 120
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # A merged station keeps its history (playlists, airing log) and takes no more writes.
+    merged_into_id: int | None = Field(default=None, foreign_key="station.id", ondelete="RESTRICT")
+
+
+class StationAlias(SQLModel, table=True):
+    """A code a station had before it was renamed: devices and links still use it."""
+
+    __tablename__ = "station_alias"
+
+    code: str = Field(max_length=64, primary_key=True)
+    station_id: int = Field(foreign_key="station.id", index=True, ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class StationMerge(SQLModel, table=True):
+    """One station merged into another: what moved, so history reads the same after it.
+
+    Before `effective_day` the moved clusters played the source's playlists (days it had
+    frozen are never rewritten); from that day on they play the target's.
+    """
+
+    __tablename__ = "station_merge"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="station.id", unique=True, ondelete="RESTRICT")
+    target_id: int = Field(foreign_key="station.id", index=True, ondelete="RESTRICT")
+    effective_day: date
+    # [{"id": cluster id, "from": code at the source, "to": code at the target}]
+    clusters: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    devices: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    merged_by: str = Field(max_length=100)
+    merged_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Cluster(SQLModel, table=True):

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from core.clock import utcnow
 from core.db import session_scope
@@ -223,6 +223,8 @@ def _generate(
     query = select(Station).order_by(Station.id)
     if ids is not None:
         query = query.where(Station.id.in_(ids))  # type: ignore[union-attr]
+    else:
+        query = query.where(col(Station.merged_into_id).is_(None))
     stations = list(session.exec(query))
     fixed = sorted(set(days)) if days is not None else None
     spans = {
@@ -245,12 +247,14 @@ def _generate(
         # Each booking's dates are known for the whole span: hand each day only the
         # bookings that air on it, still in id order.
         airing: dict[date, list[Booking]] = {day: [] for day in span}
-        for booking in bookings[station.id]:
+        # A merged station plans nothing new: its clusters play at the station it joined.
+        merged = station.merged_into_id is not None
+        for booking in [] if merged else bookings[station.id]:
             for day in context.dates(booking):
                 if day in airing:
                     airing[day].append(booking)
         for day in span:
-            plan = plans.get((station.id, day))
+            plan = None if merged else plans.get((station.id, day))
             if plan is None:
                 plan = plan_day(
                     session,

@@ -16,7 +16,7 @@ from content.models import ContentItem, ContentStatus
 from content.service import StationFacts
 from core.clock import local_today, utcnow
 from core.errors import ConflictError, InvalidError, NotFoundError, refuse_fields
-from scheduler.models import Cluster, Station, StationKind
+from scheduler.models import Cluster, Station, StationAlias, StationKind
 from scheduler.windows import check_caps, parse_windows
 
 CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,63}$")
@@ -35,11 +35,15 @@ def _check_code(code: str, *, field: str = "code") -> str:
 # Built once: most device requests name their station, and building the statement cost
 # more than running it.
 _STATION_BY_CODE = select(Station).where(Station.code == bindparam("code"))
+_STATION_BY_ALIAS = select(Station).join(StationAlias).where(StationAlias.code == bindparam("code"))
 
 
 def get_station(session: Session, *, code: str) -> Station:
-    """Return the station with this code, or raise NotFoundError."""
+    """Return the station with this code, or with it as a former code, or raise NotFoundError."""
     station = session.exec(_STATION_BY_CODE, params={"code": code}).first()
+    if station is None:
+        # A renamed station still answers its old code: devices and links carry it.
+        station = session.exec(_STATION_BY_ALIAS, params={"code": code}).first()
     if station is None:
         raise NotFoundError(f"Không có đài mã {code!r}.")
     return station
@@ -65,7 +69,10 @@ def create_station(
             f"Múi giờ {timezone!r} không tồn tại.",
             errors=[{"field": "timezone", "msg": "múi giờ không hợp lệ", "value": timezone}],
         ) from None
-    if session.exec(select(Station.id).where(Station.code == code)).first() is not None:
+    if (
+        session.exec(select(Station.id).where(Station.code == code)).first() is not None
+        or session.get(StationAlias, code) is not None
+    ):
         raise ConflictError(f"Đã có đài mã {code!r}.")
     parent = get_station(session, code=parent_code) if parent_code else None
     if parent is not None and parent.kind == StationKind.commune:

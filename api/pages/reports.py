@@ -29,8 +29,9 @@ from core.clock import local_today
 from core.errors import ForbiddenError, InvalidError, ProblemError
 from scheduler.airings import ChainCheck, verify_chain
 from scheduler.compliance import parse_period
+from scheduler.merges import report_station_ids
 from scheduler.models import AiringRecord, AiringStatus, Station
-from scheduler.service import CODE_PATTERN, ancestor_ids, subtree_ids
+from scheduler.service import CODE_PATTERN, ancestor_ids
 
 router = APIRouter(include_in_schema=False)
 templates.env.filters.setdefault("vn_number", number)
@@ -535,7 +536,8 @@ def airing_log(
         return render(request, "airings.html", principal, status=422, errors=errors, **context)
     assert station.id is not None
     if form.subtree:
-        ids = subtree_ids(session, root_id=station.id)
+        # Stations merged into the tree keep their logs: the browser shows them with it.
+        ids = report_station_ids(session, root_id=station.id)
         key = col(AiringRecord.id)
     else:
         ids = {station.id}

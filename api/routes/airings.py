@@ -26,8 +26,15 @@ from core.audit import act_as
 from core.clock import utcnow
 from core.db import session_scope
 from core.errors import ForbiddenError, InvalidError
-from scheduler.airings import ChainCheck, ingest_airings, missed_airings, verify_chain
+from scheduler.airings import (
+    ChainCheck,
+    IngestReport,
+    ingest_airings,
+    missed_airings,
+    verify_chain,
+)
 from scheduler.devices import STATES, ClusterState, cluster_states, record_heartbeat
+from scheduler.merges import AiringGroup, moved_from, split_airings
 from scheduler.models import AiringIn, AiringRecord, AiringStatus, Cluster, Station
 from scheduler.service import subtree_ids
 
@@ -104,14 +111,34 @@ def _post_airings(
     principal = grant.principal
     with session_scope(state.engine, write=True) as session:
         act_as(session, principal.actor)
-        report = ingest_airings(
-            session,
-            station=grant.station,
-            records=batch.records,
-            source="device" if principal.kind == DEVICE else "operator",
-            recorded_by=principal.name,
-            device_cluster=cluster,
-        )
+        groups = [AiringGroup(grant.station, batch.records, cluster, set())]
+        named = grant.named
+        if named is None and principal.kind == DEVICE:
+            # An agent that learned its new station still sends what it played before.
+            named = moved_from(session, device_id=principal.id, station_id=grant.station.id)
+        if named is not None:
+            groups = split_airings(
+                session,
+                named=named,
+                target=grant.station,
+                cluster_id=principal.cluster_id,
+                cluster=cluster,
+                records=batch.records,
+            )
+        report = IngestReport()
+        for group in groups:
+            part = ingest_airings(
+                session,
+                station=group.station,
+                records=group.records,
+                source="device" if principal.kind == DEVICE else "operator",
+                recorded_by=principal.name,
+                device_cluster=group.cluster,
+                former_clusters=group.former_clusters,
+            )
+            report.accepted += part.accepted
+            report.duplicates += part.duplicates
+            report.rejected += part.rejected
     return AiringAnswer(
         accepted=report.accepted, duplicates=report.duplicates, rejected=report.rejected
     )

@@ -26,6 +26,7 @@ from api.deps import SessionDep, SettingsDep
 from core.clock import utcnow
 from core.errors import InvalidError
 from core.settings import Settings
+from scheduler.merges import device_day, former_codes
 from scheduler.playlists import ETAG_OF_DAY, current_playlist, playlist_document
 from scheduler.service import CODE_PATTERN
 
@@ -41,6 +42,14 @@ def _cluster(session: Session, grant: StationGrant, cluster: str | None) -> str 
     # A receiver bound to one cluster sees what that cluster plays, whatever it asks for.
     bound = bound_cluster(session, grant.principal)
     if bound is not None:
+        if grant.named is not None and cluster is not None and cluster != bound:
+            # A running agent still names its cluster by the code it had before a merge.
+            cluster = (
+                bound
+                if cluster
+                in former_codes(session, named=grant.named, cluster_id=grant.principal.cluster_id)
+                else cluster
+            )
         if cluster not in (None, bound):
             raise InvalidError(
                 f"Thiết bị này thuộc cụm loa {bound}.", errors=[{"field": "cluster"}]
@@ -49,6 +58,18 @@ def _cluster(session: Session, grant: StationGrant, cluster: str | None) -> str 
     if cluster is not None and not CODE_PATTERN.match(cluster):
         raise InvalidError("Mã cụm loa không hợp lệ.", errors=[{"field": "cluster"}])
     return cluster
+
+
+def _day_of(
+    session: Session, grant: StationGrant, day: date, cluster: str | None
+) -> tuple[int, str | None]:
+    # A device of a merged station plays the days it kept, then those of the station it
+    # joined: whose playlist, and the code its cluster has there.
+    if grant.named is None:
+        return grant.station.id, cluster
+    return device_day(
+        session, named=grant.named, cluster_id=grant.principal.cluster_id, cluster=cluster, day=day
+    )
 
 
 @router.get(
@@ -65,9 +86,9 @@ def playlist_m3u8(
     cluster: ClusterQuery = None,
 ) -> Response:
     """The day's entries in order, with audio links a player can open without a token."""
-    cluster = _cluster(session, grant, cluster)
+    station_id, cluster = _day_of(session, grant, day, _cluster(session, grant, cluster))
     current = current_playlist(
-        session, station_id=grant.station.id, day=day, base_url=settings.public_base_url
+        session, station_id=station_id, day=day, base_url=settings.public_base_url
     )
     document = playlist_document(current, cluster=cluster)
     # The links carry a signature instead of the caller's token, valid a few days past
@@ -149,17 +170,17 @@ def _pull(
             device=device,
             permission=Permission.playlists_read,
         )
-        cluster = _cluster(session, grant, cluster)
+        station_id, cluster = _day_of(session, grant, day, _cluster(session, grant, cluster))
         suffix = "-" + cluster if cluster else ""
         if if_none_match:
             # Most pulls find nothing new: answer those without reading the body.
             stored = session.exec(
-                ETAG_OF_DAY, params={"station_id": grant.station.id, "day": day}
+                ETAG_OF_DAY, params={"station_id": station_id, "day": day}
             ).first()
             if stored is not None and f'"{stored}{suffix}"' in if_none_match:
                 return Response(status_code=304, headers={"ETag": f'"{stored}{suffix}"'})
         current = current_playlist(
-            session, station_id=grant.station.id, day=day, base_url=settings.public_base_url
+            session, station_id=station_id, day=day, base_url=settings.public_base_url
         )
         etag = f'"{current.etag}{suffix}"'
         if etag in if_none_match:

@@ -16,11 +16,12 @@ from api.auth import (
     require_reach,
     visible_station_ids,
 )
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep
 from api.uploads import read_text_document
 from core.clock import utcnow
 from core.errors import ForbiddenError
 from core.models import Role
+from scheduler.merges import MergePlan, merge_stations, plan_merge, relocate_station
 from scheduler.models import Cluster, Station, StationKind
 from scheduler.retention import (
     MAX_DAYS,
@@ -238,16 +239,101 @@ def station_detail(
     return _detail(session, grant.station)
 
 
+class StationChange(StationSettings):
+    """Settings to change, and where the station moves or which code it takes."""
+
+    parent: str | None = Field(None, description="code of the new parent station (a move)")
+    code: str | None = Field(
+        None, max_length=64, description="new code; the old one keeps answering"
+    )
+
+
 @router.patch("/{code}", response_model=StationDetailOut, summary="Change a station's settings")
 def change_station(
-    body: StationSettings,
+    body: StationChange,
     grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_write))],
     session: SessionDep,
+    settings: SettingsDep,
 ) -> StationDetailOut:
-    """Change windows, caps, fallback, voice and other settings; all are checked first."""
-    update_station(session, station=grant.station, changes=body.model_dump(exclude_unset=True))
+    """Change windows, caps, fallback, voice and other settings (all are checked first),
+    move the station under another parent, or rename its code."""
+    changes = body.model_dump(exclude_unset=True)
+    parent_code, new_code = changes.pop("parent", None), changes.pop("code", None)
+    parent = get_station(session, code=parent_code) if parent_code else None
+    if parent is not None:
+        require_reach(session, grant.principal, parent)
+    update_station(session, station=grant.station, changes=changes)
+    relocate_station(
+        session,
+        station=grant.station,
+        parent=parent,
+        code=new_code,
+        base_url=settings.public_base_url,
+    )
     session.commit()
     return _detail(session, grant.station)
+
+
+class MergeIn(BaseModel):
+    """Which station this one merges into, and new codes for clashing clusters."""
+
+    into: str = Field(max_length=64, examples=["XA-MUONG-BU"])
+    rename: dict[str, str] = Field(
+        default_factory=dict, description="cluster code -> new code", examples=[{"BAN-A": "BAN-A2"}]
+    )
+    dry_run: bool = Field(False, description="only tell what would move; change nothing")
+
+
+class MergeOut(BaseModel):
+    """What a merge moved, or would move (a dry run), and the clusters whose codes clash."""
+
+    source: str
+    target: str
+    effective_day: date = Field(description="first day the moved clusters play the target's")
+    clusters: list[dict[str, Any]] = Field(description="{id, from, to}")
+    clashes: list[str]
+    bookings: list[int]
+    content_items: list[int]
+    recordings: list[int]
+    programmes: list[dict[str, Any]]
+    script_templates: list[int]
+    users: list[str]
+    devices: list[int]
+    playlists_dropped: list[date]
+    playlists_kept: list[date]
+    done: bool
+
+
+@router.post(
+    "/{code}/merge",
+    response_model=MergeOut,
+    summary="Merge a station into another (admins, or planners whose scope holds both)",
+    responses={409: {"description": "cluster codes clash, or a station was already merged"}},
+)
+def merge_station(
+    body: MergeIn,
+    grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_write))],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> MergePlan:
+    """Move clusters, devices, accounts, future bookings and content to the target in one
+    transaction; the source stays, read-only, with its playlists and airing log."""
+    target = get_station(session, code=body.into)
+    require_reach(session, grant.principal, target)
+    if body.dry_run:
+        plan = plan_merge(session, source=grant.station, target=target, rename=body.rename)
+        session.rollback()
+        return plan
+    plan = merge_stations(
+        session,
+        source=grant.station,
+        target=target,
+        rename=body.rename,
+        merged_by=grant.principal.name,
+        base_url=settings.public_base_url,
+    )
+    session.commit()
+    return plan
 
 
 @router.post(
