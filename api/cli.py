@@ -1,26 +1,31 @@
 """The `truyenthanh` command line, with Vietnamese help for operators."""
 
-import getpass
-import json
 import logging
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import uvicorn
 from rich.progress import Progress
-from sqlalchemy import Engine
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session
 
+from api.cli_records import airings_app, backup_command, restore_command, retention_app
+from api.cli_support import (
+    JsonOption,
+    cli_actor,
+    database,
+    database_where,
+    open_database,
+    print_result,
+    stops_cleanly,
+)
 from api.demo import HISTORY_DAYS, DemoSummary, demo_base_url, prepare_demo, prepare_demo_audio
 from audio.models import JobStatus, RenderJob
 from audio.service import process_queue
@@ -31,20 +36,15 @@ from content.labels import CADENCE_NAMES, CHANNEL_NAMES, STAGE_NAMES
 from content.reading import count_syllables, estimate_seconds, read_aloud
 from content.repair import repair_text
 from content.service import import_plan
-from core.audit import Actor, act_as
-from core.backup import backup, restore
-from core.clock import utcnow
+from core.audit import act_as
 from core.db import check_connection, create_db_engine, session_scope
 from core.errors import ConfigError, ProblemError
 from core.identity import create_device_token, create_user, revoke_device_token
-from core.migrations import current_revision, head_revision, require_current, upgrade
+from core.migrations import current_revision, upgrade
 from core.models import DeviceToken, Role
 from core.settings import Settings, load_settings, prepare_directories
-from scheduler.airings import verify_chain
 from scheduler.jobs import build_scheduler, give_up_lease
 from scheduler.merges import merge_stations, plan_merge, read_renames
-from scheduler.models import AiringCheckpoint, Station
-from scheduler.retention import get_policy, horizon, purge_expired, purge_horizons, set_policy
 from scheduler.service import enqueue_approved, get_cluster, get_station
 from scheduler.stations_csv import import_stations_csv
 
@@ -59,75 +59,16 @@ users_app = typer.Typer(help="Quản lý tài khoản người dùng.", no_args_
 tokens_app = typer.Typer(
     help="Quản lý mã thiết bị (cụm thu phát, playout agent).", no_args_is_help=True
 )
-airings_app = typer.Typer(help="Nhật ký phát sóng.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(airings_app, name="airings")
-retention_app = typer.Typer(
-    help="Thời hạn lưu trữ nhật ký phát sóng và bản ghi âm (theo tỉnh).", no_args_is_help=True
-)
 app.add_typer(retention_app, name="retention")
 stations_app = typer.Typer(help="Sáp nhập đài.", no_args_is_help=True)
 app.add_typer(stations_app, name="stations")
 
 SHUTDOWN_GRACE_S = 10
-JsonOption = Annotated[bool, typer.Option("--json", help="In kết quả dạng JSON cho script.")]
 HostOption = Annotated[str, typer.Option(help="Địa chỉ lắng nghe.")]
 PortOption = Annotated[int, typer.Option(min=1, max=65535, help="Cổng lắng nghe.")]
-
-
-@contextmanager
-def _stops_cleanly() -> Iterator[None]:
-    """Turn a configuration or input problem into one sentence on stderr and exit status 2."""
-    try:
-        yield
-    except ConfigError as exc:
-        typer.echo(f"Lỗi: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except ProblemError as exc:
-        typer.echo(f"Lỗi: {exc.detail}", err=True)
-        raise typer.Exit(2) from None
-
-
-def _cli_actor() -> Actor:
-    return Actor(kind="system", id=None, name=f"cli:{getpass.getuser()}")
-
-
-@contextmanager
-def _database(*, write: bool = False) -> Iterator[Session]:
-    """A session on the configured database; what it writes is signed by the CLI's user."""
-    _, engine = _open(migrate=False)
-    try:
-        with session_scope(engine, write=write) as session:
-            if write:
-                act_as(session, _cli_actor())
-            yield session
-    finally:
-        engine.dispose()
-
-
-def _open(*, migrate: bool) -> tuple[Settings, Engine]:
-    settings = load_settings()
-    prepare_directories(settings)
-    engine = create_db_engine(settings.database)
-    check_connection(engine)
-    if migrate:
-        upgrade(engine)
-    else:
-        require_current(engine)
-    return settings, engine
-
-
-def _where(engine: Engine) -> str:
-    return engine.url.render_as_string(hide_password=True)
-
-
-def _print(data: dict[str, Any], *, as_json: bool, lines: list[str]) -> None:
-    if as_json:
-        typer.echo(json.dumps(data, ensure_ascii=False))
-    else:
-        for line in lines:
-            typer.echo(line)
 
 
 def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
@@ -152,23 +93,23 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
 @app.command()
 def init(as_json: JsonOption = False) -> None:
     """Tạo mới hoặc nâng cấp cơ sở dữ liệu lên phiên bản mới nhất."""
-    with _stops_cleanly():
+    with stops_cleanly():
         settings = load_settings()
         prepare_directories(settings)
         engine = create_db_engine(settings.database)
         check_connection(engine)
         before = current_revision(engine)
         after = upgrade(engine)
-    _print(
+    print_result(
         {
-            "database": _where(engine),
+            "database": database_where(engine),
             "backend": engine.dialect.name,
             "previous": before,
             "revision": after,
         },
         as_json=as_json,
         lines=[
-            f"Cơ sở dữ liệu: {_where(engine)}",
+            f"Cơ sở dữ liệu: {database_where(engine)}",
             "Đã ở phiên bản mới nhất: " + str(after)
             if before == after
             else f"Đã nâng cấp từ {before or 'trống'} lên {after}.",
@@ -183,8 +124,8 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Số tiến trình xử lý.")] = 1,
 ) -> None:
     """Chạy máy chủ web và API."""
-    with _stops_cleanly():
-        settings, engine = _open(migrate=False)
+    with stops_cleanly():
+        settings, engine = open_database(migrate=False)
         engine.dispose()
     _serve(settings, host=host, port=port, workers=workers)
 
@@ -192,8 +133,8 @@ def serve(
 @app.command("scheduler")
 def run_scheduler() -> None:
     """Chạy bộ lập lịch (chỉ một tiến trình cho cả hệ thống)."""
-    with _stops_cleanly():
-        settings, engine = _open(migrate=False)
+    with stops_cleanly():
+        settings, engine = open_database(migrate=False)
     scheduler = build_scheduler(settings=settings, engine=engine)
     # A signal handler only flips a flag: Event.set() from a handler can deadlock on
     # the lock the main thread holds inside Event.wait().
@@ -230,8 +171,8 @@ def demo(
     as_json: JsonOption = False,
 ) -> None:
     """Chuẩn bị dữ liệu mẫu (đài tỉnh, đài xã, cụm loa, nội dung) rồi chạy máy chủ."""
-    with _stops_cleanly():
-        settings, engine = _open(migrate=True)
+    with stops_cleanly():
+        settings, engine = open_database(migrate=True)
         with Session(engine) as session:
             summary = prepare_demo(session)
         with Progress(disable=as_json, transient=True) as bars:
@@ -243,10 +184,10 @@ def demo(
             )
         engine.dispose()
     url = f"http://{host}:{port}/"
-    _print(
-        {**asdict(summary), "url": url, "database": _where(engine)},
+    print_result(
+        {**asdict(summary), "url": url, "database": database_where(engine)},
         as_json=as_json,
-        lines=_demo_lines(summary, url=url, database=_where(engine)),
+        lines=_demo_lines(summary, url=url, database=database_where(engine)),
     )
     if not no_serve:
         _serve(settings, host=host, port=port, workers=1)
@@ -330,11 +271,11 @@ def users_create(
     as_json: JsonOption = False,
 ) -> None:
     """Tạo tài khoản; mật khẩu được hỏi khi chạy hoặc đọc từ stdin."""
-    with _stops_cleanly():
-        _, engine = _open(migrate=False)
+    with stops_cleanly():
+        _, engine = open_database(migrate=False)
         password = _read_password()
         with session_scope(engine, write=True) as session:
-            act_as(session, _cli_actor())
+            act_as(session, cli_actor())
             station_id = get_station(session, code=station).id if station else None
             user = create_user(
                 session,
@@ -345,7 +286,9 @@ def users_create(
                 full_name=full_name,
             )
             data = {"username": user.username, "role": user.role, "station": station}
-    _print(data, as_json=as_json, lines=[f"Đã tạo tài khoản {data['username']} ({role.value})."])
+    print_result(
+        data, as_json=as_json, lines=[f"Đã tạo tài khoản {data['username']} ({role.value})."]
+    )
 
 
 @tokens_app.command("create")
@@ -356,7 +299,7 @@ def tokens_create(
     as_json: JsonOption = False,
 ) -> None:
     """Tạo mã thiết bị; mã chỉ hiện một lần, hãy chép ngay vào thiết bị."""
-    with _stops_cleanly(), _database(write=True) as session:
+    with stops_cleanly(), database(write=True) as session:
         home = get_station(session, code=station)
         spot = get_cluster(session, station=home, code=cluster) if cluster else None
         device, token = create_device_token(
@@ -364,10 +307,10 @@ def tokens_create(
             station_id=home.id,
             cluster_id=spot.id if spot else None,
             name=name or f"{station}/{cluster or '*'}",
-            created_by=_cli_actor().name,
+            created_by=cli_actor().name,
         )
         data = {"id": device.id, "station": station, "cluster": cluster, "token": token}
-    _print(
+    print_result(
         data,
         as_json=as_json,
         lines=[
@@ -376,233 +319,6 @@ def tokens_create(
             f"  {token}",
         ],
     )
-
-
-def _chosen_stations(
-    session: Session, *, codes: list[str] | None, provinces_only: bool
-) -> list[Station]:
-    """The stations named on the command line, or every (top-level) station when none is."""
-    if codes:
-        return [get_station(session, code=code) for code in codes]
-    query = select(Station).order_by(Station.code)
-    if provinces_only:
-        query = query.where(col(Station.parent_id).is_(None))
-    return list(session.exec(query))
-
-
-@airings_app.command("verify")
-def airings_verify(
-    stations: Annotated[
-        list[str] | None, typer.Argument(help="Mã đài; bỏ trống để kiểm tra mọi đài.")
-    ] = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Kiểm tra chuỗi băm của nhật ký phát sóng; báo bản ghi đầu tiên bị sửa hoặc xoá."""
-    with _stops_cleanly():
-        settings, engine = _open(migrate=False)
-        with Session(engine) as session:
-            chosen = _chosen_stations(session, codes=stations, provinces_only=False)
-            checks = [
-                verify_chain(session, station=station, key=settings.signing_key)
-                for station in chosen
-            ]
-    lines = []
-    for check in checks:
-        if check.ok and check.purged:
-            lines.append(
-                f"{check.station}: nguyên vẹn, {check.records} bản ghi; {check.purged} bản ghi "
-                "cũ đã xoá theo thời hạn lưu trữ (điểm mốc có chữ ký hợp lệ)."
-            )
-        elif check.ok:
-            lines.append(f"{check.station}: nguyên vẹn, {check.records} bản ghi.")
-        else:
-            broken = check.first_broken or {}
-            lines.append(
-                f"{check.station}: HỎNG tại bản ghi số {broken.get('seq')}"
-                f"{' (' + broken['id'] + ')' if broken.get('id') else ''}: {broken.get('problem')}."
-            )
-    _print({"stations": [asdict(check) for check in checks]}, as_json=as_json, lines=lines)
-    if not all(check.ok for check in checks):
-        raise typer.Exit(1)
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / 1_000_000:.1f} MB".replace(".", ",")
-
-
-@app.command("backup")
-def backup_command(
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            help="Tệp sao lưu (.tar); mặc định <thư mục dữ liệu>/backups/truyenthanh-<giờ>.tar.",
-        ),
-    ] = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Sao lưu cơ sở dữ liệu và kho âm thanh vào một tệp .tar (máy chủ vẫn chạy được)."""
-    with _stops_cleanly():
-        settings = load_settings()
-        prepare_directories(settings)
-        engine = create_db_engine(settings.database)
-        check_connection(engine)
-        engine.dispose()
-        result = backup(settings, output=output)
-    lines = [
-        f"Đã sao lưu vào {result.path} ({_megabytes(result.size)}).",
-        f"  Cơ sở dữ liệu {result.backend}, phiên bản {result.revision or 'trống'}: "
-        f"{_megabytes(result.database_size)}.",
-        f"  Âm thanh: {result.media_files} tệp, {_megabytes(result.media_bytes)}.",
-        "  Tệp sao lưu chứa khoá bí mật của máy chủ (secret.key): hãy cất giữ cẩn thận."
-        if result.secret_key
-        else "  Khoá bí mật (TRUYENTHANH_SECRET_KEY) không nằm trong tệp sao lưu: hãy giữ "
-        "riêng, cần nó để kiểm tra điểm mốc lưu trữ của nhật ký phát sóng.",
-    ]
-    if result.missing_media:
-        lines.append(
-            f"  Cảnh báo: {len(result.missing_media)} tệp âm thanh có trong cơ sở dữ liệu "
-            f"nhưng không có trong kho, ví dụ {result.missing_media[0]}."
-        )
-    if result.damaged_media:
-        lines.append(
-            f"  Cảnh báo: {len(result.damaged_media)} tệp âm thanh trong kho không khớp mã băm "
-            f"(hỏng), ví dụ {result.damaged_media[0]}; khi khôi phục sẽ bỏ qua."
-        )
-    _print(asdict(result), as_json=as_json, lines=lines)
-
-
-@app.command("restore")
-def restore_command(
-    archive: Annotated[
-        Path, typer.Argument(help="Tệp sao lưu (.tar) do `truyenthanh backup` tạo.")
-    ],
-    force: Annotated[
-        bool,
-        typer.Option("--force", help="Ghi đè cơ sở dữ liệu đang có dữ liệu (dữ liệu đó sẽ mất)."),
-    ] = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Khôi phục bản sao lưu sau khi kiểm tra mã băm; hãy dừng máy chủ và bộ lập lịch trước."""
-    with _stops_cleanly():
-        # Nothing is created, not even the data directory, before the archive is checked.
-        settings = load_settings()
-        result = restore(settings, archive=archive, force=force)
-    where = settings.database.render_as_string(hide_password=True)
-    lines = [
-        f"Đã khôi phục bản sao lưu lập lúc {result.created_at} vào {where}.",
-        f"  Âm thanh: {result.media_files} tệp.",
-    ]
-    if result.secret_key:
-        lines.append("  Đã đặt lại khoá bí mật của máy chủ từ bản sao lưu.")
-    if result.skipped_media:
-        lines.append(f"  Bỏ qua {len(result.skipped_media)} tệp âm thanh đã hỏng từ khi sao lưu.")
-    if result.revision != head_revision():
-        lines.append(
-            f"  Cơ sở dữ liệu ở phiên bản {result.revision}; hãy chạy `truyenthanh init` "
-            f"để nâng cấp lên {head_revision()}."
-        )
-    lines.append("  Kiểm tra nhật ký phát sóng: truyenthanh airings verify")
-    _print(asdict(result) | {"database": where}, as_json=as_json, lines=lines)
-
-
-def _retention_view(session: Session, station: Station) -> dict[str, Any]:
-    policy = get_policy(session, station=station)
-    _, keeps_from = horizon(days=policy.days, now=utcnow(), timezone=station.timezone)
-    purged = session.exec(
-        select(func.coalesce(func.sum(AiringCheckpoint.count), 0)).where(
-            AiringCheckpoint.station_id == station.id
-        )
-    ).one()
-    purged_before = purge_horizons(session, station_ids={station.id}).get(station.id)
-    return {
-        "station": station.code,
-        "province": policy.province,
-        "days": policy.days,
-        "default": policy.default,
-        "keeps_from": keeps_from.isoformat(),
-        "purged_before": purged_before.isoformat() if purged_before else None,
-        "purged_records": purged,
-    }
-
-
-@retention_app.command("show")
-def retention_show(
-    stations: Annotated[
-        list[str] | None, typer.Argument(help="Mã đài; bỏ trống để xem mọi đài cấp tỉnh.")
-    ] = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Xem thời hạn lưu trữ và những gì đã xoá theo thời hạn đó."""
-    with _stops_cleanly(), _database() as session:
-        chosen = _chosen_stations(session, codes=stations, provinces_only=True)
-        views = [_retention_view(session, station) for station in chosen]
-    lines = []
-    for view in views:
-        days = f"{view['days']} ngày" + (" (mặc định)" if view["default"] else "")
-        line = (
-            f"{view['station']}: lưu {days} theo đài {view['province']}, "
-            f"giữ từ ngày {date.fromisoformat(view['keeps_from']):%d/%m/%Y}"
-        )
-        if view["purged_before"]:
-            line += (
-                f"; đã xoá {view['purged_records']} bản ghi phát sóng trước ngày "
-                f"{date.fromisoformat(view['purged_before']):%d/%m/%Y}"
-            )
-        lines.append(line + ".")
-    _print({"stations": views}, as_json=as_json, lines=lines)
-
-
-@retention_app.command("set")
-def retention_set(
-    station: Annotated[str, typer.Argument(help="Mã đài cấp tỉnh.")],
-    days: Annotated[int, typer.Option(help="Số ngày lưu nhật ký phát sóng và bản ghi âm.")],
-    as_json: JsonOption = False,
-) -> None:
-    """Đặt thời hạn lưu trữ cho cả tỉnh (mặc định 730 ngày, tức hai năm)."""
-    with _stops_cleanly(), _database(write=True) as session:
-        home = get_station(session, code=station)
-        set_policy(session, station=home, days=days, by=_cli_actor().name)
-        view = _retention_view(session, home)
-    _print(
-        view,
-        as_json=as_json,
-        lines=[
-            f"Đài {station} và các đài trực thuộc lưu nhật ký phát sóng và bản ghi âm "
-            f"{days} ngày (giữ từ ngày {date.fromisoformat(view['keeps_from']):%d/%m/%Y})."
-        ],
-    )
-
-
-@retention_app.command("purge")
-def retention_purge(as_json: JsonOption = False) -> None:
-    """Xoá ngay những gì quá thời hạn lưu trữ (bộ lập lịch làm việc này hằng đêm)."""
-    with _stops_cleanly():
-        settings, engine = _open(migrate=False)
-        report = purge_expired(
-            engine,
-            key=settings.signing_key,
-            store=MediaStore(settings.media_path),
-            actor=_cli_actor(),
-        )
-        engine.dispose()
-    lines = [
-        f"Đã xoá {report.records} bản ghi phát sóng, {report.recordings} bản ghi âm "
-        f"({report.files} tệp âm thanh) quá thời hạn lưu trữ."
-    ]
-    for station in report.stations:
-        if station.refused:
-            lines.append(f"  {station.station}: KHÔNG XOÁ — {station.refused}.")
-        elif station.records:
-            lines.append(
-                f"  {station.station}: {station.records} bản ghi các ngày "
-                f"{station.first_day:%d/%m/%Y}–{station.last_day:%d/%m/%Y}, có điểm mốc ký."
-            )
-    data = asdict(report) | {"records": report.records}
-    _print(data, as_json=as_json, lines=lines)
-    if any(station.refused for station in report.stations):
-        raise typer.Exit(1)
 
 
 @stations_app.command("merge")
@@ -620,10 +336,10 @@ def stations_merge(
 ) -> None:
     """Sáp nhập đài SOURCE vào đài TARGET: cụm loa, thiết bị, tài khoản, lịch sắp tới và
     nội dung chuyển sang; đài nguồn giữ nguyên lịch sử, chỉ còn để tra cứu."""
-    with _stops_cleanly():
+    with stops_cleanly():
         settings = load_settings()
         renames = read_renames(rename or [])
-        with _database(write=True) as session:
+        with database(write=True) as session:
             moving, into = get_station(session, code=source), get_station(session, code=target)
             if dry_run:
                 plan = plan_merge(session, source=moving, target=into, rename=renames)
@@ -634,7 +350,7 @@ def stations_merge(
                     source=moving,
                     target=into,
                     rename=renames,
-                    merged_by=_cli_actor().name,
+                    merged_by=cli_actor().name,
                     base_url=settings.public_base_url,
                 )
     verb = "Đã sáp nhập" if plan.done else "Sẽ sáp nhập (chạy thử, chưa đổi gì)"
@@ -650,7 +366,7 @@ def stations_merge(
         lines.append(
             f"  TRÙNG MÃ cụm loa: {', '.join(plan.clashes)} — thêm --rename CŨ=MỚI cho từng cụm."
         )
-    _print(plan.as_dict(), as_json=as_json, lines=lines)
+    print_result(plan.as_dict(), as_json=as_json, lines=lines)
     if plan.clashes:
         raise typer.Exit(1)
 
@@ -664,7 +380,7 @@ def _moved(cluster: dict[str, Any]) -> str:
 @tokens_app.command("revoke")
 def tokens_revoke(token_id: Annotated[int, typer.Argument(help="Số của mã thiết bị.")]) -> None:
     """Thu hồi một mã thiết bị; thiết bị dùng mã này bị từ chối ngay."""
-    with _stops_cleanly(), _database(write=True) as session:
+    with stops_cleanly(), database(write=True) as session:
         device = session.get(DeviceToken, token_id)
         if device is None:
             raise ConfigError(f"Không có mã thiết bị số {token_id}.")
@@ -683,9 +399,9 @@ def reading(
     """In ra đúng những gì giọng đọc sẽ nói (viết tắt, số hiệu văn bản, ngày tháng, con số)."""
     source = sys.stdin.read() if text == "-" else text
     lexicon = None
-    with _stops_cleanly():
+    with stops_cleanly():
         if station:
-            _, engine = _open(migrate=False)
+            _, engine = open_database(migrate=False)
             with session_scope(engine) as session:
                 lexicon = get_station(session, code=station).lexicon
     spoken = read_aloud(source, overrides=lexicon)
@@ -694,7 +410,7 @@ def reading(
         "syllables": count_syllables(spoken),
         "estimated_seconds": round(estimate_seconds(spoken), 1),
     }
-    _print(data, as_json=as_json, lines=[spoken])
+    print_result(data, as_json=as_json, lines=[spoken])
 
 
 @app.command("import-plan")
@@ -709,7 +425,7 @@ def import_plan_command(
     as_json: JsonOption = False,
 ) -> None:
     """Đọc một văn bản kế hoạch tuyên truyền và tạo kế hoạch nháp cùng các yêu cầu phát sóng."""
-    with _stops_cleanly():
+    with stops_cleanly():
         text = document_text(_read_bytes(file))
         try:
             parsed = parse_plan(text)
@@ -718,11 +434,9 @@ def import_plan_command(
         repairs = repair_text(text).repairs
         data = {**plan_to_dict(parsed), "repairs": [asdict(r) for r in repairs]}
         if not dry_run:
-            with _database(write=True) as session:
+            with database(write=True) as session:
                 owner = get_station(session, code=station).id if station else None
-                plan, _ = import_plan(
-                    session, text=text, station_id=owner, author=_cli_actor().name
-                )
+                plan, _ = import_plan(session, text=text, station_id=owner, author=cli_actor().name)
                 data = {"id": plan.id, **data}
     lines = [
         f"Kế hoạch: {data['number'] or '(không ghi số)'} — {data['title']}",
@@ -746,7 +460,7 @@ def import_plan_command(
     ]
     if "id" in data:
         lines.append(f"Đã lưu thành kế hoạch nháp số {data['id']}.")
-    _print(data, as_json=as_json, lines=lines)
+    print_result(data, as_json=as_json, lines=lines)
 
 
 def _progress_bars(bars: Progress) -> Callable[[RenderJob], Callable[[str, int], None]]:
@@ -770,13 +484,11 @@ def render(
     as_json: JsonOption = False,
 ) -> None:
     """Tạo âm thanh cho nội dung đã duyệt, bằng giọng đọc theo cài đặt của đài."""
-    with _stops_cleanly():
-        settings, engine = _open(migrate=False)
+    with stops_cleanly():
+        settings, engine = open_database(migrate=False)
         with session_scope(engine, write=True) as session:
-            act_as(session, _cli_actor())
-            jobs = enqueue_approved(
-                session, item_ids=item_ids or None, created_by=_cli_actor().name
-            )
+            act_as(session, cli_actor())
+            jobs = enqueue_approved(session, item_ids=item_ids or None, created_by=cli_actor().name)
             job_ids = [job.id for job in jobs]
     store = MediaStore(settings.media_path)
     with Progress(disable=as_json, transient=False) as bars:
@@ -796,7 +508,7 @@ def render(
         ]
     }
     failed = [j for j in results if j.status != JobStatus.done]
-    _print(
+    print_result(
         data,
         as_json=as_json,
         lines=[
@@ -817,10 +529,10 @@ def import_stations_command(
     as_json: JsonOption = False,
 ) -> None:
     """Nhập đài và cụm loa của cả tỉnh từ một tệp CSV (dòng đã có thì bỏ qua)."""
-    with _stops_cleanly():
+    with stops_cleanly():
         text = _read_text(file)
         try:
-            with _database(write=True) as session:
+            with database(write=True) as session:
                 result = import_stations_csv(session, text=text, may_attach=lambda _: True)
         except ProblemError as exc:
             for error in exc.errors[:20]:
@@ -831,7 +543,7 @@ def import_stations_command(
         "clusters_created": result.clusters_created,
         "skipped": result.skipped,
     }
-    _print(
+    print_result(
         data,
         as_json=as_json,
         lines=[
@@ -907,7 +619,7 @@ def agent_command(
     except (Unreachable, Refused) as exc:
         typer.echo(f"Lỗi: {exc}", err=True)
         raise typer.Exit(1) from None
-    _print(
+    print_result(
         data,
         as_json=as_json,
         lines=[
@@ -919,6 +631,11 @@ def agent_command(
             f"bị từ chối {data['records_rejected']}.",
         ],
     )
+
+
+# Defined with the other commands about the records kept.
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 
 
 def main() -> None:

@@ -36,7 +36,7 @@ from scheduler.models import (
 )
 from scheduler.playlists import PLAYLIST_RANGE_DAYS, generate_stations
 from scheduler.recurrence import occurrences, rule_from_json
-from scheduler.service import _check_code, ancestor_ids, station_today, subtree_ids
+from scheduler.service import ancestor_ids, check_code, station_today, subtree_ids
 
 
 @dataclass
@@ -163,7 +163,7 @@ def plan_merge(
             errors=[{"field": "rename", "msg": "không có cụm loa", "value": c} for c in unknown],
         )
     for new in rename.values():
-        _check_code(new, field="rename")
+        check_code(new, field="rename")
     today = station_today(source)
     frozen = _frozen_until(session, station_ids=[source.id, target.id], today=today)
     effective = max(today, frozen + timedelta(days=1)) if frozen else today
@@ -578,7 +578,7 @@ def move_station(session: Session, *, station: Station, parent: Station) -> Stat
 def rename_station(session: Session, *, station: Station, code: str) -> Station:
     """Give a station a new code; the old one keeps answering devices and links."""
     refuse_merged(session, station=station)
-    _check_code(code)
+    check_code(code)
     if code == station.code:
         return station
     taken = session.exec(select(Station.id).where(Station.code == code)).first()

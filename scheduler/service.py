@@ -23,7 +23,7 @@ CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,63}$")
 RELAY_SCHEMES = ("http://", "https://", "rtmp://", "rtsp://")
 
 
-def _check_code(code: str, *, field: str = "code") -> str:
+def check_code(code: str, *, field: str = "code") -> str:
     if not CODE_PATTERN.match(code):
         raise InvalidError(
             f"Mã {code!r} chỉ được gồm chữ in hoa không dấu, số, '-' và '_' (tối đa 64 ký tự).",
@@ -60,7 +60,7 @@ def create_station(
     languages: list[str] | None = None,
 ) -> Station:
     """Add a station under its parent; the code must be new."""
-    _check_code(code)
+    check_code(code)
     languages = [check_language(lang, field="languages") for lang in languages or ["vie"]]
     try:
         ZoneInfo(timezone)
@@ -102,7 +102,7 @@ def add_cluster(
     session: Session, *, station: Station, code: str, name: str, zone_tags: list[str]
 ) -> Cluster:
     """Add a loudspeaker cluster to a station; its code must be new within the station."""
-    _check_code(code)
+    check_code(code)
     if station.kind != StationKind.commune:
         raise InvalidError(
             "Cụm loa chỉ thuộc về đài truyền thanh xã.",
