@@ -34,6 +34,7 @@ from api.pages import stations as station_pages
 from api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from api.routes import (
     airings,
+    announcements,
     audio,
     audit,
     auth,
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         plans,
         audio,
         bookings,
+        announcements,
         reports,
         users,
         devices,
