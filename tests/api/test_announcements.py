@@ -1,6 +1,7 @@
 """Recorded announcements: each priority booked where it belongs, bad recordings refused with
 the reason and nothing kept, who may air what where, and retries that book once."""
 
+import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -208,3 +209,43 @@ def test_a_retry_with_the_same_key_books_once(client, commune, speech, engine) -
     assert _send(client, commune.operator, speech).status_code == 201
     with session_scope(engine) as session:
         assert session.exec(select(func.count()).select_from(Booking)).one() == 2
+
+
+def _csrf(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def test_the_page_sends_a_recording_and_says_when_it_airs(
+    client, commune, speech, engine, settings, tmp_path
+) -> None:
+    token = _csrf(client.get("/login").text)
+    client.post(
+        "/login",
+        data={"username": "vanhanh", "password": "mật-khẩu-đủ-dài", "csrf_token": token},
+    )
+    page = client.get("/announcements/new")
+    assert page.status_code == 200
+    assert 'href="/announcements/new"' in page.text  # in the operator's menu
+    assert "Bắt đầu ghi âm" in page.text and 'type="file"' in page.text
+    assert 'value="emergency"' not in page.text  # not theirs to send
+    form = {"csrf_token": _csrf(page.text), "station": "XA-A", "title": "Họp dân"}
+
+    before = _counts(engine, settings.media_path)
+    quiet = silence(tmp_path / "quiet.wav").read_bytes()
+    refused = client.post(
+        "/announcements/new", data=form, files={"file": ("a.wav", quiet, "audio/wav")}
+    )
+    assert refused.status_code == 422 and "im lặng" in refused.text
+    assert _counts(engine, settings.media_path) == before
+
+    sent = client.post(
+        "/announcements/new",
+        data={**form, "cluster:BAN-B": "on"},
+        files={"file": ("a.mp3", speech, "audio/mpeg")},
+    )
+    assert sent.status_code == 200, sent.text
+    assert "Đã gửi thông báo «Họp dân»" in sent.text and "sẽ phát lúc" in sent.text
+    assert "BAN-B" in sent.text
+    with session_scope(engine) as session:
+        [booking] = session.exec(select(Booking)).all()
+    assert (booking.clusters, booking.created_by) == (["BAN-B"], "vanhanh")
