@@ -16,10 +16,11 @@ from sqlmodel import Session, col, select
 from api.access import may_announce, stations_in_scope
 from api.auth import Permission, Principal, audio_query
 from api.deps import SessionDep, SettingsDep, StoreDep
-from api.pages.formats import PRIORITY_NAMES, day_text, minutes_text
+from api.pages.formats import PRIORITY_NAMES, day_text
 from api.pages.forms import STATION_SELECT_LIMIT, chosen_station
 from api.uploads import receive_upload, require_audio
 from api.web import CsrfError, Page, render
+from audio.service import spoken_length
 from core.errors import ProblemError
 from core.settings import Settings
 from scheduler.announcements import Announced, announce
@@ -175,7 +176,7 @@ def _sent(announced: Announced, station: Station, settings: Settings) -> dict[st
         "day": day_text(airs) if airs else None,
         "date": airs.date().isoformat() if airs else None,
         "clusters": announced.clusters,
-        "length": minutes_text(asset.duration_s),
+        "length": spoken_length(asset.duration_s),
         "station": station.code,
         "listen": f"{settings.public_base_url}/api/v1/audio/{asset.sha256}?"
         + audio_query(settings=settings, sha256=asset.sha256, expires=expires),
