@@ -28,7 +28,7 @@ from audio.service import store_upload
 from audio.store import MediaStore
 from content.models import Priority
 from core.clock import utcnow
-from core.errors import ConflictError, InvalidError, refuse_fields
+from core.errors import ConflictError, InvalidError, ProblemError, refuse_fields
 from core.limits import TITLE_MAX
 from scheduler import flows
 from scheduler.bookings import _cap_problem
@@ -141,13 +141,45 @@ def announce(
         earlier = _by_key(session, station=station, author=author, key=key)
         if earlier is not None:
             return _replay(session, programme=earlier, request=request, station=station)
-    _original, copy = store_upload(
+    started = utcnow()
+    original, copy = store_upload(
         session,
         store=store,
         upload=upload,
         origin=AssetOrigin.recording,
         settings=render_settings(station),
     )
+    try:
+        return _book(
+            session,
+            station=station,
+            copy=copy,
+            request=request,
+            key=key,
+            author=author,
+            base_url=base_url,
+        )
+    except ProblemError:
+        # Refused after all (no room, a clash): the caller rolls back the rows, and the
+        # files this request added go too, so a refusal leaves nothing behind.
+        for asset in (original, copy):
+            if asset.created_at >= started:
+                store.path(asset.sha256, asset.format).unlink(missing_ok=True)
+        raise
+
+
+def _book(
+    session: Session,
+    *,
+    station: Station,
+    copy: AudioAsset,
+    request: dict[str, Any],
+    key: str | None,
+    author: str,
+    base_url: str,
+) -> Announced:
+    title, priority = request["title"], request["priority"]
+    clusters, zones = request["clusters"], request["zones"]
     programme = Programme(
         station_id=station.id,
         title=_programme_title(session, station=station, title=title),

@@ -249,3 +249,18 @@ def test_the_page_sends_a_recording_and_says_when_it_airs(
     with session_scope(engine) as session:
         [booking] = session.exec(select(Booking)).all()
     assert (booking.clusters, booking.created_by) == (["BAN-B"], "vanhanh")
+
+
+def test_an_emergency_over_another_is_a_409_and_leaves_no_file(
+    client, commune, engine, settings, tmp_path
+) -> None:
+    # Over a minute long, so it still plays whenever the second one arrives.
+    first = tone(tmp_path / "long.mp3", seconds=70).read_bytes()
+    sent = _send(client, commune.planner, first, title="Lũ quét", priority="emergency")
+    assert sent.status_code == 201, sent.text
+    before = _counts(engine, settings.media_path)
+    other = tone(tmp_path / "other.mp3", seconds=5, volume=0.5).read_bytes()
+    clash = _send(client, commune.planner, other, title="Sạt lở", priority="emergency")
+    assert clash.status_code == 409, clash.text
+    assert clash.json()["errors"][0]["with_booking_id"] == sent.json()["booking_id"]
+    assert _counts(engine, settings.media_path) == before
