@@ -74,6 +74,10 @@ def _form_page(
         stations=stations if len(stations) <= STATION_SELECT_LIMIT else None,
         clusters=clusters,
         chosen={k[len(CLUSTER_FIELD) :] for k in form if k.startswith(CLUSTER_FIELD)},
+        # Said before recording, not only after sending: `may_announce` refuses it then.
+        needs_approver=station is not None
+        and station.two_person_approval
+        and not principal.may(Permission.content_approve),
         priorities={
             name: text
             for name, text in PRIORITY_NAMES.items()

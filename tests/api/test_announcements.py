@@ -264,3 +264,13 @@ def test_an_emergency_over_another_is_a_409_and_leaves_no_file(
     assert clash.status_code == 409, clash.text
     assert clash.json()["errors"][0]["with_booking_id"] == sent.json()["booking_id"]
     assert _counts(engine, settings.media_path) == before
+
+
+def test_an_announcement_can_be_assembled_again_as_a_programme(client, commune, speech) -> None:
+    sent = _send(client, commune.planner, speech).json()
+    assembled = client.post(
+        f"/api/v1/programmes/{sent['programme_id']}/assemble", headers=commune.planner
+    )
+    assert assembled.status_code == 200, assembled.text
+    asset = assembled.json()["asset"]
+    assert asset["origin"] == "programme" and asset["sha256"] != sent["audio"]["sha256"]

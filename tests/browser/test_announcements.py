@@ -69,6 +69,7 @@ def test_an_operator_records_and_sends_an_announcement_on_a_phone(phone, demo) -
     page.get_by_role("link", name="Gửi thông báo").first.click()
     page.get_by_role("heading", name="Gửi thông báo", level=1).wait_for()
     assert page.locator("input[value=emergency]").count() == 0  # not an operator's to send
+    assert "yêu cầu người thứ hai duyệt" in page.locator(".notice").inner_text()
 
     # The demo commune wants a second person to approve what airs: refused, said plainly.
     _record_and_send(page, "Họp dân bản Nà Viềng")
