@@ -231,6 +231,12 @@ def test_the_page_sends_a_recording_and_says_when_it_airs(
     form = {"csrf_token": _csrf(page.text), "station": "XA-A", "title": "Họp dân"}
 
     before = _counts(engine, settings.media_path)
+    forged = client.post(
+        "/announcements/new",
+        data={**form, "csrf_token": "đoán-bừa"},
+        files={"file": ("a.mp3", speech, "audio/mpeg")},
+    )
+    assert forged.status_code == 403 and "Biểu mẫu đã hết hạn" in forged.text
     quiet = silence(tmp_path / "quiet.wav").read_bytes()
     refused = client.post(
         "/announcements/new", data=form, files={"file": ("a.wav", quiet, "audio/wav")}
