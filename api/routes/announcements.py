@@ -88,7 +88,6 @@ _FORM = {
     response_model=AnnouncementOut,
     status_code=201,
     summary="Air a recorded announcement (multipart: file, title, priority, clusters or zones)",
-    responses={403: {"description": "not allowed to air this there at this priority"}},
     openapi_extra={
         "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _FORM}}}
     },
