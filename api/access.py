@@ -11,7 +11,15 @@ from typing import Annotated
 from fastapi import Depends
 from sqlmodel import Session, select
 
-from api.auth import DEVICE, Allowed, Permission, Principal, require_reach, visible_station_ids
+from api.auth import (
+    DEVICE,
+    Allowed,
+    Permission,
+    Principal,
+    require,
+    require_reach,
+    visible_station_ids,
+)
 from audio.models import AudioAsset
 from content.models import ContentItem, Theme
 from core.clock import utcnow
@@ -114,3 +122,28 @@ def _stored_by(session: Session, principal: Principal, sha256: str) -> bool:
         AuditEvent.actor_id == principal.id,
     )
     return session.exec(made.limit(1)).first() is not None
+
+
+def may_announce(session: Session, principal: Principal, station: Station, priority: str) -> None:
+    """Refuse with 403 an announcement the caller may not air there at that priority.
+
+    Emergencies: only those who send emergency bulletins. Planners: anywhere in scope. An
+    operator: on their own commune, and only where no second person must approve what airs.
+    """
+    require(principal, Permission.announcements_write)
+    require_reach(session, principal, station)
+    if priority == "emergency" and not principal.may(Permission.content_write):
+        raise ForbiddenError(
+            "Chỉ cán bộ được phát tin khẩn cấp mới gửi thông báo khẩn cấp; hãy chọn mức "
+            "thường hoặc ưu tiên, hoặc báo cán bộ kế hoạch."
+        )
+    if principal.may(Permission.content_approve):
+        return
+    if station.kind != "commune" or station.id != principal.station_id:
+        raise ForbiddenError("Cán bộ vận hành chỉ gửi thông báo trên đài xã của mình.")
+    if station.two_person_approval:
+        raise ForbiddenError(
+            f"Đài {station.code} yêu cầu người thứ hai duyệt trước khi phát, nên thông báo "
+            "của cán bộ vận hành không được phát thẳng; hãy nhờ cán bộ kế hoạch gửi, hoặc "
+            "đề nghị đài tắt yêu cầu duyệt hai người."
+        )

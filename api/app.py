@@ -22,6 +22,7 @@ from api import web
 from api.events import EventHub
 from api.fastpath import PULL_THREADS, FastPull
 from api.limits import BodyLimit, ConcurrencyLimit
+from api.pages import announcements as announcement_pages
 from api.pages import bookings as booking_pages
 from api.pages import calendar as calendar_pages
 from api.pages import emergency as emergency_pages
@@ -34,6 +35,7 @@ from api.pages import stations as station_pages
 from api.problems import PROBLEM_RESPONSES, install_problem_handlers
 from api.routes import (
     airings,
+    announcements,
     audio,
     audit,
     auth,
@@ -129,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         plans,
         audio,
         bookings,
+        announcements,
         reports,
         users,
         devices,
@@ -144,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(booking_pages.router)
     app.include_router(calendar_pages.router)
     app.include_router(emergency_pages.router)
+    app.include_router(announcement_pages.router)
     app.include_router(plan_pages.router)
     app.include_router(item_pages.router)
     app.include_router(job_pages.router)

@@ -54,6 +54,7 @@ class Permission(StrEnum):
     heartbeats_write = "heartbeats:write"
     recordings_write = "recordings:write"
     reports_read = "reports:read"
+    announcements_write = "announcements:write"
 
 
 P = Permission
@@ -84,10 +85,18 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             P.playlists_read,
             P.recordings_write,
             P.reports_read,
+            P.announcements_write,
         }
     ),
     Role.operator: frozenset(
-        {P.stations_read, P.content_read, P.playlists_read, P.airings_write, P.recordings_write}
+        {
+            P.stations_read,
+            P.content_read,
+            P.playlists_read,
+            P.airings_write,
+            P.recordings_write,
+            P.announcements_write,
+        }
     ),
     Role.auditor: frozenset(
         {P.stations_read, P.content_read, P.audit_read, P.playlists_read, P.reports_read}

@@ -42,7 +42,8 @@ def page_policy(public_base_url: str) -> str:
         "default-src 'self'; "
         f"script-src 'self' 'unsafe-hashes' {handlers}; "
         "style-src 'self'; img-src 'self'; "
-        f"media-src 'self'{media}; "
+        # blob: the announcement page plays back what the microphone just recorded.
+        f"media-src 'self' blob:{media}; "
         "connect-src 'self'; object-src 'none'; base-uri 'none'; "
         "form-action 'self'; frame-ancestors 'none'"
     )

@@ -176,6 +176,7 @@ MENU = (
     ("/", "Trang chính", None),
     ("/today", "Hôm nay", Permission.airings_write),
     ("/recordings/new", "Tải bản ghi", Permission.recordings_write),
+    ("/announcements/new", "Gửi thông báo", Permission.announcements_write),
     ("/plans", "Kế hoạch", Permission.content_write),
     ("/items", "Nội dung", Permission.content_write),
     ("/jobs", "Tạo âm thanh", Permission.content_write),

@@ -587,7 +587,7 @@ def _part_path(session: Session, *, store: MediaStore, part: dict, title_asset: 
     kind = part.get("kind")
     if kind == "title":
         asset = title_asset
-    elif kind == "jingle":
+    elif kind in ("jingle", "announcement"):  # an announcement: a recording kept as is
         asset = session.get(AudioAsset, part.get("sha256", ""))
     elif kind == "recording":
         recording = session.get(Recording, part.get("recording_id", 0))

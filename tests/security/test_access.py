@@ -73,7 +73,8 @@ def test_every_web_form_refuses_a_post_without_the_sessions_token(client, town, 
                 data["csrf_token"] = token
             # An upload form is read by the upload streamer: give it a file to get that far.
             audio = {"file": ("a.mp3", b"ID3\x04" + b"\0" * 64, "audio/mpeg")}
-            answer = client.post(url, data=data, files=audio if path == "/recordings/new" else None)
+            uploads = path in ("/recordings/new", "/announcements/new")
+            answer = client.post(url, data=data, files=audio if uploads else None)
             assert answer.status_code == 403, (path, token, answer.status_code)
             assert "Biểu mẫu đã hết hạn" in answer.text, path
     assert last_event_id(engine) == before, "a refused form changed something"
