@@ -31,7 +31,7 @@ from core.clock import utcnow
 from core.errors import ConflictError, InvalidError, ProblemError, refuse_fields
 from core.limits import TITLE_MAX
 from scheduler import flows
-from scheduler.bookings import _cap_problem
+from scheduler.bookings import cap_problem
 from scheduler.models import Booking, Cluster, Playlist, Station
 from scheduler.planner import plan_day, plan_stations
 from scheduler.playlists import freeze_time
@@ -356,7 +356,7 @@ def _slot(
         )
         if booking.priority == Priority.normal:
             placed = any(e.booking_id == PROBE_ID for e in plan.entries)
-            if placed and _cap_problem(station, plan.entries, day) is None:
+            if placed and cap_problem(station, plan.entries, day) is None:
                 return day, None
             continue
         taken = sorted(

@@ -95,7 +95,7 @@ def _window_problem(station: Station, booking: Booking, day: date, seconds: floa
     return "ngoài khung giờ phát của đài"
 
 
-def _cap_problem(station: Station, plan_entries: list, day: date) -> str | None:
+def cap_problem(station: Station, plan_entries: list, day: date) -> str | None:
     if station.max_minutes_per_session is None:
         return None
     for window in windows_on(parse_windows(station.windows), day.weekday()):
@@ -201,7 +201,7 @@ def create_booking(
                 problem = None
             else:
                 seconds = (mine[0].end - mine[0].start).total_seconds()
-                problem = _window_problem(station, booking, day, seconds) or _cap_problem(
+                problem = _window_problem(station, booking, day, seconds) or cap_problem(
                     station, plan.entries, day
                 )
             if problem:
