@@ -28,6 +28,7 @@ from starlette.datastructures import Headers, State
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.links import link_base, with_links
 from api.problems import database_trouble
 from core.clock import utcnow
 from core.identity import DEVICE_TOKEN_PREFIX, token_digest
@@ -92,14 +93,17 @@ PULL_THREADS = 4
 
 # Days kept per process: every commune of a large province for today and tomorrow.
 RECENT_DAYS = 1024
+# Bodies kept per day: its clusters' selections, each for the few addresses devices use.
+BODIES_PER_DAY = 64
 
 
 @dataclass
 class SentDay:
-    """A day's playlist row and the bodies sent of it, by the entries each one holds."""
+    """A day's playlist row and the bodies sent of it, by the entries each one holds and
+    the address their links point at."""
 
     playlist: Any
-    bodies: dict[tuple[int, ...] | None, bytes] = field(default_factory=dict)
+    bodies: dict[tuple[tuple[int, ...] | None, str], bytes] = field(default_factory=dict)
 
 
 class RecentDays:
@@ -145,6 +149,7 @@ class FastPull:
             asked = _asked(scope)
             if asked is not None:
                 state: State = scope["app"].state
+                asked["base"] = link_base(scope, state.settings)
                 try:
                     if state.engine.dialect.name == "sqlite":
                         # Answered here, without the hop to a thread that cost as much as
@@ -202,6 +207,7 @@ def _answer(
     token: str,
     cluster: str | None,
     if_none_match: str,
+    base: str,
 ) -> Response | None:
     if abs((day - utcnow().date()).days) > PLAYLIST_RANGE_DAYS:
         return None
@@ -250,9 +256,11 @@ def _answer(
         recent.keep(key, sent)
     entries = sent.playlist.body["entries"]
     plays = tuple(i for i, e in enumerate(entries) if plays_on(e, cluster)) if cluster else None
-    body = sent.bodies.get(plays)
+    body = sent.bodies.get((plays, base))
     if body is None:
-        document = playlist_document(sent.playlist, cluster=cluster)
+        document = with_links(playlist_document(sent.playlist, cluster=cluster), base)
         body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
-        sent.bodies[plays] = body
+        if len(sent.bodies) >= BODIES_PER_DAY:
+            sent.bodies.clear()  # a client making up hosts must not grow it without end
+        sent.bodies[(plays, base)] = body
     return Response(content=body, media_type="application/json", headers={"ETag": tagged})

@@ -32,7 +32,11 @@ class Settings(BaseSettings):
     media_dir: Path | None = Field(None, description="audio store; default <data_dir>/media")
     timezone: str = Field("Asia/Ho_Chi_Minh", description="default zone for new stations")
     public_base_url: str = Field(
-        "http://127.0.0.1:8000", description="absolute URLs in playlists point here"
+        "http://127.0.0.1:8000",
+        description="links made without a request (jobs, CLI) point here; answers use their own",
+    )
+    trust_proxy: bool = Field(
+        False, description="links follow X-Forwarded-Proto and X-Forwarded-Host (own proxy only)"
     )
     secret_key: SecretStr | None = Field(None, description="signs sessions and tokens")
     access_token_minutes: int = Field(480, ge=1, le=43_200, description="API token lifetime")

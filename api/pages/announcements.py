@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from api.access import may_announce, stations_in_scope
 from api.auth import Permission, Principal, audio_query
 from api.deps import SessionDep, SettingsDep, StoreDep
+from api.links import audio_url, page_base
 from api.pages.formats import PRIORITY_NAMES, day_text
 from api.pages.forms import STATION_SELECT_LIMIT, chosen_station
 from api.uploads import receive_upload, require_audio
@@ -163,11 +164,15 @@ async def send_announcement(
         temp.unlink(missing_ok=True)
     form = {"station": station.code, "priority": "normal", "title": "Thông báo của xã"}
     return _form_page(
-        request, session, principal, form=form, sent=_sent(announced, station, settings)
+        request,
+        session,
+        principal,
+        form=form,
+        sent=_sent(announced, station, settings, page_base(request)),
     )
 
 
-def _sent(announced: Announced, station: Station, settings: Settings) -> dict[str, Any]:
+def _sent(announced: Announced, station: Station, settings: Settings, base: str) -> dict[str, Any]:
     # What the operator needs to hear: when, where, how long, and the file as it will air.
     asset = announced.asset
     expires = int(time.time()) + 2 * 86_400
@@ -182,6 +187,6 @@ def _sent(announced: Announced, station: Station, settings: Settings) -> dict[st
         "clusters": announced.clusters,
         "length": spoken_length(asset.duration_s),
         "station": station.code,
-        "listen": f"{settings.public_base_url}/api/v1/audio/{asset.sha256}?"
+        "listen": f"{audio_url(base, asset.sha256)}?"
         + audio_query(settings=settings, sha256=asset.sha256, expires=expires),
     }

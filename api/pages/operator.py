@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from api.access import readable_item
 from api.auth import Permission, Principal, StationGrant, audio_query
 from api.deps import SessionDep, SettingsDep, StoreDep
+from api.links import audio_url, page_base
 from api.pages.formats import PRIORITY_NAMES, WEEKDAYS, day_text, minutes_text
 from api.uploads import receive_upload, require_audio
 from api.web import CsrfError, Page, PageOnStation, check_csrf, render
@@ -59,7 +60,7 @@ Recorder = Annotated[
 
 
 def _entries(
-    playlist: Playlist, station: Station, settings: Settings, cluster: str | None
+    playlist: Playlist, station: Station, settings: Settings, cluster: str | None, base: str
 ) -> list[dict[str, Any]]:
     zone = ZoneInfo(station.timezone)
     expires = int(time.time()) + 2 * 86_400
@@ -80,7 +81,7 @@ def _entries(
                 else ", ".join(entry["clusters"]),
                 # The page's player opens the file with a signed link: the web session
                 # cookie does not open the REST API.
-                "listen": f"{audio['url']}?"
+                "listen": f"{audio_url(base, audio['sha256'])}?"
                 + audio_query(settings=settings, sha256=audio["sha256"], expires=expires)
                 if audio
                 else None,
@@ -120,7 +121,7 @@ def programme_sheet(
         principal,
         station=station,
         document=playlist_document(playlist, cluster=cluster),
-        entries=_entries(playlist, station, settings, cluster),
+        entries=_entries(playlist, station, settings, cluster, page_base(request)),
         gaps=gaps,
         cluster=cluster,
         day_text=day_text(day),
@@ -160,7 +161,7 @@ def _day_page(
     zone = ZoneInfo(station.timezone)
     latest = _latest_records(session, station, day)
     now = utcnow()
-    entries = _entries(playlist, station, settings, None)
+    entries = _entries(playlist, station, settings, None, page_base(request))
     for entry in entries:
         record = latest.get(entry["id"])
         entry["record"] = record
@@ -399,7 +400,7 @@ async def upload_recording_page(
         temp.unlink(missing_ok=True)
     asset = session.get(AudioAsset, recording.broadcast_sha256)
     expires = int(time.time()) + 2 * 86_400
-    listen = f"{settings.public_base_url}/api/v1/audio/{asset.sha256}?" + audio_query(
+    listen = f"{audio_url(page_base(request), asset.sha256)}?" + audio_query(
         settings=settings, sha256=asset.sha256, expires=expires
     )
     return _recording_form(

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from api.access import may_announce
 from api.auth import Allowed, Permission, Principal
 from api.deps import SessionDep, SettingsDep, StoreDep
+from api.links import LinkBase
 from api.routes.audio import AssetOut, asset_out
 from api.uploads import receive_upload, require_audio
 from scheduler.announcements import Announced, announce
@@ -99,6 +100,7 @@ async def post_announcement(
     principal: Annotated[Principal, Depends(Allowed(Permission.announcements_write))],
     session: SessionDep,
     settings: SettingsDep,
+    base: LinkBase,
     store: StoreDep,
     idempotency_key: Annotated[
         str | None,
@@ -138,4 +140,4 @@ async def post_announcement(
         temp.unlink(missing_ok=True)
     if announced.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return announcement_out(announced, settings.public_base_url)
+    return announcement_out(announced, base)

@@ -21,6 +21,7 @@ from api.auth import (
     require_reach,
 )
 from api.deps import SessionDep, SettingsDep, StoreDep
+from api.links import LinkBase, audio_url
 from api.uploads import receive_upload, require_audio
 from audio.models import AssetOrigin, AudioAsset, JobStatus, Programme, Recording, RenderJob
 from audio.service import (
@@ -69,7 +70,7 @@ class AssetOut(BaseModel):
 def asset_out(asset: AudioAsset, base_url: str) -> AssetOut:
     """The public shape of an asset, with its absolute download URL."""
     return AssetOut(
-        url=f"{base_url}/api/v1/audio/{asset.sha256}",
+        url=audio_url(base_url, asset.sha256),
         **asset.model_dump(include=set(AssetOut.model_fields) - {"url"}),
     )
 
@@ -166,7 +167,7 @@ def render(
     item_id: int,
     principal: Annotated[Principal, Depends(Allowed(Permission.content_write))],
     session: SessionDep,
-    settings: SettingsDep,
+    base: LinkBase,
 ) -> JobOut:
     """Queue audio rendering with the owning station's voice; asking again gives the same job."""
     item = readable_item(session, principal, item_id)
@@ -180,7 +181,7 @@ def render(
         created_by=principal.name,
     )
     session.commit()
-    return _job_out(session, job, settings.public_base_url)
+    return _job_out(session, job, base)
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, summary="A render job's progress")
@@ -188,13 +189,13 @@ def job_status(
     job_id: int,
     principal: Annotated[Principal, Depends(Allowed(Permission.content_read))],
     session: SessionDep,
-    settings: SettingsDep,
+    base: LinkBase,
 ) -> JobOut:
     """Report a job's stage, percentage, attempts and result."""
     job = get_job(session, job_id=job_id)
     if not reaches(session, principal, job.station_id):
         raise NotFoundError(f"Không có tác vụ số {job_id}.")
-    return _job_out(session, job, settings.public_base_url)
+    return _job_out(session, job, base)
 
 
 class RecordingOut(BaseModel):
@@ -256,6 +257,7 @@ async def upload_recording(
     principal: Annotated[Principal, Depends(Allowed(Permission.recordings_write))],
     session: SessionDep,
     settings: SettingsDep,
+    base: LinkBase,
     store: StoreDep,
 ) -> RecordingOut:
     """Stream, decode and check a recording; keep the original and a broadcast copy."""
@@ -281,7 +283,7 @@ async def upload_recording(
         session.commit()
     finally:
         temp.unlink(missing_ok=True)
-    return _recording_out(session, recording, settings.public_base_url)
+    return _recording_out(session, recording, base)
 
 
 def _station_for_upload(
@@ -322,6 +324,7 @@ async def upload_jingle(
     grant: Annotated[StationGrant, Depends(OnStation(Permission.content_write))],
     session: SessionDep,
     settings: SettingsDep,
+    base: LinkBase,
     store: StoreDep,
 ) -> AssetOut:
     """Store a jingle, normalised like everything else the station plays."""
@@ -339,7 +342,7 @@ async def upload_jingle(
         session.commit()
     finally:
         temp.unlink(missing_ok=True)
-    return asset_out(copy, settings.public_base_url)
+    return asset_out(copy, base)
 
 
 class ProgrammeIn(BaseModel):
@@ -382,7 +385,7 @@ def add_programme(
     body: ProgrammeIn,
     grant: Annotated[StationGrant, Depends(OnStation(Permission.content_write))],
     session: SessionDep,
-    settings: SettingsDep,
+    base: LinkBase,
 ) -> ProgrammeOut:
     """Store a programme's parts; assemble it with POST /programmes/{id}/assemble."""
     kinds = {"jingle", "title", "item", "recording"}
@@ -413,7 +416,7 @@ def add_programme(
     )
     session.add(programme)
     session.commit()
-    return _programme_out(session, programme, settings.public_base_url)
+    return _programme_out(session, programme, base)
 
 
 def _unreadable_parts(
@@ -449,7 +452,7 @@ def assemble(
     programme_id: int,
     principal: Annotated[Principal, Depends(Allowed(Permission.content_write))],
     session: SessionDep,
-    settings: SettingsDep,
+    base: LinkBase,
     store: StoreDep,
 ) -> ProgrammeOut:
     """Join the parts with gaps, normalise loudness, check the target length."""
@@ -459,4 +462,4 @@ def assemble(
     station = session.get(Station, programme.station_id)
     assemble_programme(session, store=store, programme=programme, settings=render_settings(station))
     session.commit()
-    return _programme_out(session, programme, settings.public_base_url)
+    return _programme_out(session, programme, base)

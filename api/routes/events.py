@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from api.auth import OnStation, Permission, StationGrant
 from api.deps import SessionDep
 from api.limits import PageLimit
+from api.links import LinkBase, with_links
 from scheduler.events import event_document, events_after
 
 router = APIRouter(tags=["events"])
@@ -39,12 +40,13 @@ class EventOut(BaseModel):
 def poll_events(
     grant: Listener,
     session: SessionDep,
+    base: LinkBase,
     after: Annotated[int, Query(ge=0, description="last event id already seen")] = 0,
     limit: PageLimit = 500,
 ) -> list[dict[str, Any]]:
     """The station's events newer than `after`, oldest first."""
     events = events_after(session, after=after, station_ids=[grant.station.id], limit=limit)
-    return [event_document(e) for e in events]
+    return [with_links(event_document(e), base) for e in events]
 
 
 @router.get(
@@ -57,6 +59,7 @@ async def stream_events(
     request: Request,
     grant: Listener,
     session: SessionDep,
+    base: LinkBase,
     last_event_id: Annotated[int | None, Header(ge=0)] = None,
     after: Annotated[int | None, Query(ge=0, description="as Last-Event-ID")] = None,
 ) -> StreamingResponse:
@@ -76,6 +79,7 @@ async def stream_events(
             if not document:
                 yield b": keepalive\n\n"
                 continue
+            document = with_links(document, base)
             data = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
             yield f"id: {document['id']}\nevent: {document['kind']}\ndata: {data}\n\n".encode()
 

@@ -4,7 +4,6 @@ import json
 import time
 from datetime import date, datetime
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -23,6 +22,7 @@ from api.auth import (
     grant_from_bearer,
 )
 from api.deps import SessionDep, SettingsDep
+from api.links import LinkBase, link_base, with_links
 from core.clock import utcnow
 from core.errors import InvalidError
 from core.settings import Settings
@@ -83,6 +83,7 @@ def playlist_m3u8(
     grant: Reader,
     session: SessionDep,
     settings: SettingsDep,
+    base: LinkBase,
     cluster: ClusterQuery = None,
 ) -> Response:
     """The day's entries in order, with audio links a player can open without a token."""
@@ -90,7 +91,7 @@ def playlist_m3u8(
     current = current_playlist(
         session, station_id=station_id, day=day, base_url=settings.public_base_url
     )
-    document = playlist_document(current, cluster=cluster)
+    document = with_links(playlist_document(current, cluster=cluster), base)
     # The links carry a signature instead of the caller's token, valid a few days past
     # the date, so the file can be handed to a player as is.
     expires = int(time.time()) + 86_400 * (max(0, (day - utcnow().date()).days) + LINK_DAYS)
@@ -105,7 +106,10 @@ def playlist_m3u8(
 
 
 def m3u8(document: dict[str, Any], *, settings: Settings, expires: int) -> str:
-    """An extended M3U playlist: #EXTINF seconds and title, then an absolute URL."""
+    """An extended M3U playlist: #EXTINF seconds and title, then an absolute URL.
+
+    The audio links must already point where the player reaches us (`with_links`).
+    """
     lines = ["#EXTM3U", f"#PLAYLIST:{document['station']} {document['date']}"]
     for entry in document["entries"]:
         length = datetime.fromisoformat(entry["end"]) - datetime.fromisoformat(entry["start"])
@@ -114,9 +118,9 @@ def m3u8(document: dict[str, Any], *, settings: Settings, expires: int) -> str:
         lines.append(f"# {entry['start'][11:16]} {entry['priority']} {entry['id']}")
         lines.append(f"#EXTINF:{seconds},{title}")
         if entry.get("audio"):
-            url = entry["audio"]["url"]
-            sha = urlsplit(url).path.rsplit("/", 1)[-1]
-            lines.append(f"{url}?{audio_query(settings=settings, sha256=sha, expires=expires)}")
+            audio = entry["audio"]
+            query = audio_query(settings=settings, sha256=audio["sha256"], expires=expires)
+            lines.append(f"{audio['url']}?{query}")
         else:
             lines.append(entry["relay"]["url"])
     return "\n".join(lines) + "\n"
@@ -147,6 +151,7 @@ async def playlist(
         device=device,
         cluster=cluster,
         if_none_match=request.headers.get("if-none-match", ""),
+        base=link_base(request.scope, request.app.state.settings),
     )
 
 
@@ -159,6 +164,7 @@ def _pull(
     device: HTTPAuthorizationCredentials | None,
     cluster: str | None,
     if_none_match: str,
+    base: str,
 ) -> Response:
     settings = state.settings
     with Session(state.engine, expire_on_commit=False) as session:
@@ -185,6 +191,6 @@ def _pull(
         etag = f'"{current.etag}{suffix}"'
         if etag in if_none_match:
             return Response(status_code=304, headers={"ETag": etag})
-        document = playlist_document(current, cluster=cluster)
+        document = with_links(playlist_document(current, cluster=cluster), base)
     body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
     return Response(content=body, media_type="application/json", headers={"ETag": etag})

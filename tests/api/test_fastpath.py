@@ -59,6 +59,7 @@ def _route_answer(client, token: str, day: date, cluster: str | None, if_none_ma
         device=HTTPAuthorizationCredentials(scheme="Bearer", credentials=token),
         cluster=cluster,
         if_none_match=if_none_match,
+        base="http://testserver",  # where the test client reaches the app
     )
 
 
