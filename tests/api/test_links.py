@@ -18,6 +18,7 @@ from audio.service import process_queue
 from core.db import session_scope
 from core.identity import create_device_token
 from scheduler.bookings import create_booking
+from scheduler.events import publish_bulletin
 from scheduler.models import Booking, Playlist
 from scheduler.playlists import freeze_time, generate_playlist
 from scheduler.service import add_cluster, enqueue_approved, get_station, update_station
@@ -129,7 +130,7 @@ def test_a_frozen_day_links_to_each_address_it_is_pulled_from(
 
 
 def test_a_name_for_the_server_and_a_trusted_proxy_lead_the_links(
-    servers, frozen_day, newsroom
+    servers, frozen_day, engine
 ) -> None:
     one, two = servers
     day, sha256, device = frozen_day["day"], frozen_day["sha256"], frozen_day["device"]
@@ -144,12 +145,19 @@ def test_a_name_for_the_server_and_a_trusted_proxy_lead_the_links(
     forwarded = {"X-Forwarded-Host": "loa.chiengpan.example.vn"}
     ignored = httpx.get(one + path, headers={**device, **forwarded})
     assert _audio_links(ignored.json()) == [f"{one}/api/v1/audio/{sha256}"]
-    proxied = httpx.get(two + path, headers={**device, **forwarded, "X-Forwarded-Proto": "https"})
+    proxy = {**forwarded, "X-Forwarded-Proto": "https"}
+    proxied = httpx.get(two + path, headers={**device, **proxy})
     expected = f"https://loa.chiengpan.example.vn/api/v1/audio/{sha256}"
     assert _audio_links(proxied.json()) == [expected]
     assert proxied.headers["etag"] == ignored.headers["etag"]
-    events = httpx.get(f"{two}/api/v1/stations/XA-A/events", headers={**device, **forwarded})
-    assert events.status_code == 200
+    # An emergency's event carries the entries as stored: its links follow the same way.
+    with session_scope(engine, write=True) as session:
+        station = get_station(session, code="XA-A")
+        booking_id = session.exec(select(Booking.id)).one()
+        publish_bulletin(session, booking_id=booking_id, station_ids=[station.id], days=[day])
+    events = httpx.get(f"{two}/api/v1/stations/XA-A/events", headers={**device, **proxy})
+    assert events.status_code == 200, events.text
+    assert [_audio_links(e) for e in events.json()] == [[expected]]
 
     # A Host that is no host name gets the configured public address, never the header.
     odd = httpx.get(one + path, headers={**device, "Host": 'x"><b>'})
