@@ -133,6 +133,10 @@ def resolve_source(session: Session, booking: Booking, base_url: str) -> Source 
     """The audio or stream a booking plays, or why it cannot air yet."""
     if booking.source == "relay":
         return Source("relay", booking.duration_s or 0, relay={"url": booking.relay_url})
+    if booking.source == "live":
+        # Played like a relay; `live` tells a player the stream's own end is the end.
+        relay = {"url": booking.relay_url, "live": True}
+        return Source("relay", booking.duration_s or 0, relay=relay)
     if booking.source == "programme":
         programme = session.get(Programme, booking.programme_id)
         asset = (
