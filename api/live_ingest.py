@@ -91,8 +91,9 @@ class LiveIngests:
             live = get_live(session, station=station, live_id=stream.live_id)
             go_on_air(session, live=live, base_url=self.base_url)
 
-    async def finish(self, *, live_id: int, station_id: int) -> None:
-        """End a session: close its stream (ENDLIST), tell devices, archive what came."""
+    async def finish(self, *, live_id: int, station_id: int) -> str | None:
+        """End a session: close its stream (ENDLIST), tell devices, archive what came;
+        return why it never went on air, if it did not."""
         async with self._lock:
             stream = self._streams.pop(live_id, None)
         received = None
@@ -106,6 +107,7 @@ class LiveIngests:
             asyncio.get_running_loop().call_later(
                 KEEP_AFTER_END_S, shutil.rmtree, received.parent, True
             )
+        return stream.failed if stream is not None else None
 
     def _end(self, live_id: int, station_id: int, received: Path | None) -> None:
         with session_scope(self.engine, write=True) as session:

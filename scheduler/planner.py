@@ -244,6 +244,13 @@ class PlanContext:
         return self._recordings[item_id]
 
 
+def _both_live(entry: Entry, other: Entry) -> bool:
+    # Live sessions sharing a cluster never run at once (a second one is refused while
+    # the first is open), but both start on a whole minute: one that ended and the next
+    # within the same minute overlap only on paper.
+    return bool((entry.relay or {}).get("live") and (other.relay or {}).get("live"))
+
+
 def _targets(booking: Booking, station: Station, context: PlanContext) -> list[str]:
     if booking.clusters:
         clusters = context.clusters_of(station)
@@ -307,7 +314,7 @@ def plan_day(
                     }
                 )
                 break
-            if RANK[other.priority] == RANK[entry.priority]:
+            if RANK[other.priority] == RANK[entry.priority] and not _both_live(entry, other):
                 plan.unplaced.append(
                     {
                         "booking_id": booking.id,

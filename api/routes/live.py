@@ -178,13 +178,16 @@ async def ingest(
     if request.method == "POST":
         await ingests.feed(**where, chunk=await request.body())
         return
+    failed = None
     try:
         async for chunk in request.stream():
             if chunk:
                 await ingests.feed(**where, chunk=chunk)
     finally:
         # The encoder stopped sending (or went away): the session is over.
-        await ingests.finish(live_id=live_id, station_id=live.station.id)
+        failed = await ingests.finish(live_id=live_id, station_id=live.station.id)
+    if failed:
+        raise ConflictError(f"Phiên trực tiếp không lên sóng được: {failed}")
 
 
 @router.delete(

@@ -155,3 +155,15 @@ def test_bad_requests_are_refused_and_keep_nothing(client, commune, fields, fiel
     assert refused.status_code == 422, refused.text
     assert field in refused.text
     assert _open(client, commune.planner).status_code == 201  # nothing was held
+
+
+def test_sessions_one_after_another_on_the_same_cluster_both_air(
+    client, commune, engine, tmp_path
+) -> None:
+    stream = tone(tmp_path / "live.mp3", seconds=2).read_bytes()
+    for title in ("Phiên một", "Phiên hai"):
+        live = _open(client, commune.planner, title=title, clusters=["BAN-A"]).json()
+        pushed = client.put(live["ingest"], headers=commune.planner, content=stream)
+        assert pushed.status_code == 204, pushed.text
+        state = client.get(f"{URL}/{live['id']}", headers=commune.planner).json()
+        assert state["status"] == "ended" and state["booking_id"], state
