@@ -70,6 +70,11 @@ class LiveIngests:
         if not await to_thread.run_sync(stream.cutter.feed, chunk):
             raise ConflictError("Phiên trực tiếp đã kết thúc; hãy mở phiên mới.")
 
+    def on_air(self, live_id: int) -> bool:
+        """Whether a session this process receives has gone on air."""
+        stream = self._streams.get(live_id)
+        return stream is not None and stream.on_air.is_set()
+
     async def _watch(self, stream: Stream) -> None:
         # The first segment is out: only now are devices told, so they find sound at once.
         while not stream.cutter.on_air():

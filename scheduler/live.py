@@ -107,10 +107,12 @@ def start_live(
     author: str,
     clusters: list[str] | None = None,
     zones: list[str] | None = None,
+    base_url: str,
     minutes: int = DEFAULT_MINUTES,
 ) -> Live:
     """Keep a new live session waiting for its stream; 409 while another open session
-    holds one of its clusters."""
+    holds one of its clusters, or when it could not be booked from now (the clashes
+    listed, as for any booking)."""
     clusters, zones, title = sorted(set(clusters or [])), sorted(set(zones or [])), title.strip()
     check_request(
         session, station=station, title=title, priority=priority, clusters=clusters, zones=zones
@@ -154,7 +156,41 @@ def start_live(
     )
     session.add(programme)
     session.flush()
-    return Live(programme, station)
+    live = Live(programme, station)
+    _try_booking(session, live=live, base_url=base_url)
+    return live
+
+
+def _booking(live: Live, *, base_url: str) -> Booking:
+    # Normal and priority both wait for what plays to end; emergency interrupts it. A
+    # live session airs now, so it joins today's playlist even when it is frozen.
+    state = live.state
+    now = station_now(live.station)
+    priority = Priority.emergency if state["priority"] == Priority.emergency else Priority.priority
+    return Booking(
+        station_id=live.station.id,
+        clusters=state["clusters"],
+        zones=state["zones"],
+        source="live",
+        programme_id=live.programme.id,
+        relay_url=base_url + listen_path(state["key"]),
+        title=state["title"],
+        duration_s=state["minutes"] * 60,
+        at=f"{now:%H:%M}",
+        priority=priority,
+        recurrence=rule_to_json(Recurrence(freq="once", start=now.date())),
+        created_by=live.programme.created_by,
+    )
+
+
+def _try_booking(session: Session, *, live: Live, base_url: str) -> None:
+    # Booked as if it went on air now, then undone: a session that could not air (outside
+    # the windows, over a cap, a clash) is refused before anyone speaks into it.
+    nested = session.begin_nested()
+    try:
+        flows.book(session, booking=_booking(live, base_url=base_url), base_url=base_url)
+    finally:
+        nested.rollback()
 
 
 def get_live(session: Session, *, station: Station, live_id: int) -> Live:
@@ -180,26 +216,8 @@ def go_on_air(session: Session, *, live: Live, base_url: str) -> Live:
     if not live.is_open(utcnow()):
         raise ConflictError("Phiên trực tiếp đã quá thời lượng đặt trước; hãy mở phiên mới.")
     station = live.station
-    state = live.state
     now = station_now(station)
-    # Normal and priority both wait for what plays to end; emergency interrupts it. A
-    # live session airs now, so it joins today's playlist even when it is frozen.
-    priority = Priority.emergency if state["priority"] == Priority.emergency else Priority.priority
-    booking = Booking(
-        station_id=station.id,
-        clusters=state["clusters"],
-        zones=state["zones"],
-        source="live",
-        programme_id=live.programme.id,
-        relay_url=base_url + listen_path(state["key"]),
-        title=state["title"],
-        duration_s=state["minutes"] * 60,
-        at=f"{now:%H:%M}",
-        priority=priority,
-        recurrence=rule_to_json(Recurrence(freq="once", start=now.date())),
-        created_by=live.programme.created_by,
-    )
-    booked = flows.book(session, booking=booking, base_url=base_url)
+    booked = flows.book(session, booking=_booking(live, base_url=base_url), base_url=base_url)
     publish_bulletin(
         session,
         booking_id=booked.booking.id,

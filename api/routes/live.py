@@ -6,6 +6,7 @@ caller in a short one of their own.
 """
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,16 +15,19 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
 from api.access import may_announce
 from api.auth import Allowed, Permission, Principal, get_caller
 from api.deps import EngineDep, SessionDep, SettingsDep, StoreDep
 from api.live_ingest import LiveIngests
 from api.routes.audio import AssetOut, asset_out
+from audio.models import Programme
 from core.db import session_scope
 from core.errors import ConflictError, NotFoundError, UnauthorizedError
 from scheduler.live import DEFAULT_MINUTES, MAX_MINUTES, Live, archived, get_live, start_live
 from scheduler.live import listen_path as listen_path_of
+from scheduler.models import Station
 from scheduler.service import get_station
 
 router = APIRouter(tags=["live"])
@@ -88,7 +92,8 @@ def live_out(live: Live, *, base_url: str, archive: Any = None) -> LiveOut:
     )
 
 
-def _ingests(request: Request) -> LiveIngests:
+def ingests_of(request: Request) -> LiveIngests:
+    """The live streams this process receives."""
     return request.app.state.live
 
 
@@ -118,6 +123,7 @@ def post_live(
         zones=body.zones,
         minutes=body.minutes,
         author=principal.name,
+        base_url=settings.public_base_url,
     )
     session.commit()
     return live_out(live, base_url=settings.public_base_url)
@@ -138,23 +144,37 @@ def get_live_session(
     return live_out(live, base_url=settings.public_base_url, archive=archived(session, live=live))
 
 
+def checked_live(
+    engine: Any, *, principal_of: Callable[[Session], Principal], live_id: int, code: str = ""
+) -> Live:
+    """The session, if the caller may stream to it or end it: read and checked in a
+    transaction of its own, never one held while the stream lasts."""
+    with session_scope(engine) as session:
+        principal = principal_of(session)
+        Allowed(Permission.announcements_write)(principal)
+        programme = session.get(Programme, live_id)
+        station_id = programme.station_id if programme else None
+        station = get_station(session, code=code) if code else session.get(Station, station_id)
+        if station is None:
+            raise NotFoundError(f"Không có phiên trực tiếp số {live_id}.")
+        live = get_live(session, station=station, live_id=live_id)
+        may_announce(session, principal, station, live.state["priority"])
+        return live
+
+
 def _checked(request: Request, engine: Any, settings: Any, code: str, live_id: int) -> Live:
-    # The caller and the session, read and checked in a transaction of their own.
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise UnauthorizedError(
             "Cần mã truy cập để phát trực tiếp (Authorization: Bearer …); chưa phát gì."
         )
-    with session_scope(engine) as session:
-        principal = get_caller(
-            session, settings, token.strip(), None, request.app.state.device_usage
-        )
-        Allowed(Permission.announcements_write)(principal)
-        station = get_station(session, code=code)
-        live = get_live(session, station=station, live_id=live_id)
-        may_announce(session, principal, station, live.state["priority"])
-        return live
+
+    def caller(session: Session) -> Principal:
+        usage = request.app.state.device_usage
+        return get_caller(session, settings, token.strip(), None, usage)
+
+    return checked_live(engine, principal_of=caller, live_id=live_id, code=code)
 
 
 @router.api_route(
@@ -173,7 +193,7 @@ async def ingest(
     live = await to_thread.run_sync(_checked, request, engine, settings, code, live_id)
     if live.status == "ended" or not live.is_open(datetime.now(live.deadline().tzinfo)):
         raise ConflictError("Phiên trực tiếp đã kết thúc; hãy mở phiên mới.")
-    ingests = _ingests(request)
+    ingests = ingests_of(request)
     where = {"live_id": live_id, "station_id": live.station.id, "key": live.state["key"]}
     if request.method == "POST":
         await ingests.feed(**where, chunk=await request.body())
@@ -206,7 +226,7 @@ async def delete_live(
     """Stop the stream (players reach its end), cut the booking to the real length, tell
     the devices, and archive what was received."""
     live = await to_thread.run_sync(_checked, request, engine, settings, code, live_id)
-    await _ingests(request).finish(live_id=live_id, station_id=live.station.id)
+    await ingests_of(request).finish(live_id=live_id, station_id=live.station.id)
 
     def reread() -> LiveOut:
         with session_scope(engine) as session:
@@ -228,7 +248,7 @@ def listen(key: str, name: str, request: Request) -> FileResponse:
     """What players open: `index.m3u8`, then its segments; ENDLIST once it ended."""
     if not KEY.match(key) or not STREAM_FILE.match(name):
         raise NotFoundError("Không có luồng trực tiếp này.")
-    path: Path = _ingests(request).folder(key) / name
+    path: Path = ingests_of(request).folder(key) / name
     if not path.is_file():
         raise NotFoundError("Luồng trực tiếp chưa có hoặc đã kết thúc.")
     playlist = name.endswith(".m3u8")

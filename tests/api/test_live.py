@@ -4,17 +4,19 @@ clusters, an ingest without a valid token and callers out of their rights are re
 and nothing airs."""
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
 
-from audio.models import AudioAsset
+from audio.models import AudioAsset, Programme
 from core.db import session_scope
 from scheduler.models import Booking, StationEvent
 from scheduler.service import add_cluster, get_station, update_station
 from tests.audio.sounds import tone
 
 URL = "/api/v1/stations/XA-A/live"
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 ALL_DAY = [{"days": list(range(7)), "start": "00:00", "end": "23:59"}]
 
 
@@ -167,3 +169,25 @@ def test_sessions_one_after_another_on_the_same_cluster_both_air(
         assert pushed.status_code == 204, pushed.text
         state = client.get(f"{URL}/{live['id']}", headers=commune.planner).json()
         assert state["status"] == "ended" and state["booking_id"], state
+
+
+def test_a_session_that_could_not_air_now_is_refused_before_anyone_speaks(
+    client, commune, engine
+) -> None:
+    # A window that is not now: a normal or priority session waits for nothing, it is
+    # refused with the reason; an emergency interrupts whatever the hour.
+    now = datetime.now(ZONE)
+    later = (now.hour + 3) % 24
+    window = {"days": list(range(7)), "start": f"{later:02d}:00", "end": f"{later:02d}:30"}
+    with session_scope(engine, write=True) as session:
+        station = get_station(session, code="XA-A")
+        update_station(session, station=station, changes={"windows": [window]})
+    refused = _open(client, commune.planner, priority="priority")
+    assert refused.status_code == 409, refused.text
+    assert "khung giờ" in refused.text
+    with session_scope(engine) as session:
+        assert session.exec(select(Programme)).all() == []
+        assert session.exec(select(Booking)).all() == []
+    assert _events(engine) == []
+    assert _open(client, commune.planner, priority="emergency").status_code == 201
+    assert _events(engine) == []
