@@ -29,6 +29,7 @@ from api.pages import calendar as calendar_pages
 from api.pages import emergency as emergency_pages
 from api.pages import items as item_pages
 from api.pages import jobs as job_pages
+from api.pages import live as live_pages
 from api.pages import operator
 from api.pages import plans as plan_pages
 from api.pages import reports as report_pages
@@ -158,6 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(calendar_pages.router)
     app.include_router(emergency_pages.router)
     app.include_router(announcement_pages.router)
+    app.include_router(live_pages.router)
     app.include_router(plan_pages.router)
     app.include_router(item_pages.router)
     app.include_router(job_pages.router)
