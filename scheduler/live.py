@@ -244,18 +244,16 @@ def end_live(session: Session, *, live: Live, base_url: str) -> Live:
     booking = live.booking
     if booking is None or booking.status != "active":
         return live
-    # The slot began at the whole minute the session went on air.
-    slot = datetime.combine(
-        date.fromisoformat(booking.recurrence["start"]),
-        datetime.strptime(booking.at or "00:00", "%H:%M").time(),
-        station_now(live.station).tzinfo,
+    # The booking lasts what was on air; its slot begins on the whole minute before (a
+    # booking's time is a minute), so the playlist may show it earlier than it was.
+    seconds = max(
+        1.0, round((ended - datetime.fromisoformat(live.state["on_air_at"])).total_seconds(), 1)
     )
-    seconds = max(1.0, round((ended - slot).total_seconds(), 1))
     if seconds < (booking.duration_s or 0):
         flows.change_booking(
             session, booking=booking, changes={"duration_s": seconds}, base_url=base_url
         )
-    day = slot.date()
+    day = date.fromisoformat(booking.recurrence["start"])
     publish_bulletin(
         session,
         booking_id=booking.id,

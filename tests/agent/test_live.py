@@ -85,6 +85,13 @@ def test_the_agent_plays_a_live_session_until_it_ends(commune, tmp_path) -> None
             timeout=20,
             what="the agent's airing record",
         )
+        report = httpx.get(
+            f"{commune.base}/api/v1/reports/compliance",
+            headers=commune.planner,
+            params={"station": "XA-A", "period": str(datetime.now().year)},
+            timeout=30,
+        ).json()
+        entry = next(e for e in commune.playlist()["entries"] if e["id"] == note["entry_id"])
         assert "BAN-A" not in "".join(n["title"] for n in other.played())
         assert not [n for n in other.played() if n["title"] == title]
 
@@ -100,3 +107,11 @@ def test_the_agent_plays_a_live_session_until_it_ends(commune, tmp_path) -> None
     assert ended["archive"] is not None
     assert abs(ended["archive"]["duration_s"] - SPOKEN_S) < 1
     assert "PHÁT TRỰC TIẾP" in agent.log()
+    # The plan side holds what was on air, not the quarter of an hour first reserved,
+    # even in a playlist that had frozen.
+    booked = datetime.fromisoformat(entry["end"]) - datetime.fromisoformat(entry["start"])
+    assert booked.total_seconds() < SPOKEN_S + 2
+    totals = report["totals"]
+    assert (totals["planned"], totals["aired"]) == (1, 1)
+    assert abs(totals["planned_minutes"] - SPOKEN_S / 60) <= 0.1
+    assert abs(totals["aired_minutes"] - SPOKEN_S / 60) <= 0.1
