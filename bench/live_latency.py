@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 
 from audio.ffmpeg import run as ffmpeg
-from bench.announcement_latency import PASSWORD, WAIT_S, _prepare, _wait, _wait_started
+from bench.announcement_latency import PASSWORD, WAIT_S, prepare, wait_note, wait_started
 from bench.pull_storm import CLI, ZONE, local_today, our_server, scratch_database
 
 PACE_S = 0.1  # the stream leaves in tenths of a second, as an encoder sends it
@@ -78,7 +78,7 @@ def main() -> None:
     parser.add_argument("--database-url", default="")
     options = parser.parse_args()
     with scratch_database(options.database_url) as scratch:
-        token = _prepare(scratch.engine)
+        token = prepare(scratch.engine)
         data = _stream(scratch.root / "noi.mp3", options.seconds)
         with our_server(
             database_url=scratch.url,
@@ -119,7 +119,7 @@ def _measure(base: str, data: bytes, out: Path, log: Path, options) -> None:
         live = opened.json()
         pusher = Pusher(live["ingest"], planner, data, options.seconds)
         pusher.start()
-        started = _wait_started(out, title)
+        started = wait_started(out, title)
         assert pusher.first is not None
         return live, started - pusher.first, pusher
 
@@ -141,12 +141,12 @@ def _measure(base: str, data: bytes, out: Path, log: Path, options) -> None:
             },
         )
         assert answer.status_code == 201, answer.text
-        return answer.json()["id"], _wait_started(out, title) - sent
+        return answer.json()["id"], wait_started(out, title) - sent
 
     warm, _, pusher = go_live("Khởi động")
     pusher.join()
     assert pusher.status == 204, pusher.status
-    _wait(out, "Khởi động", ended=True)
+    wait_note(out, "Khởi động", ended=True)
     warm = client.get(f"/api/v1/stations/XA-A/live/{warm['id']}", headers=planner).json()
     client.delete(f"/api/v1/bookings/{warm['booking_id']}", headers=planner)
     results: dict[str, list[float]] = {"live": [], "baseline": []}
@@ -155,14 +155,14 @@ def _measure(base: str, data: bytes, out: Path, log: Path, options) -> None:
         live, delay, pusher = go_live(title)
         results["live"].append(delay)
         pusher.join()
-        _wait(out, title, ended=True)
+        wait_note(out, title, ended=True)
         # Both start on a whole minute: the baseline must not clash with the session.
         ended = client.get(f"/api/v1/stations/XA-A/live/{live['id']}", headers=planner).json()
         client.delete(f"/api/v1/bookings/{ended['booking_id']}", headers=planner)
         title = f"baseline {round_}"
         booking_id, delay = book(title, warm["id"])
         results["baseline"].append(delay)
-        _wait(out, title, ended=True)
+        wait_note(out, title, ended=True)
         client.delete(f"/api/v1/bookings/{booking_id}", headers=planner)
     print(f"{options.rounds} rounds, {options.seconds:g} s sessions, agent on loopback")
     for kind, starts in results.items():
