@@ -18,8 +18,8 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from api.access import may_announce
-from api.auth import Allowed, Permission, Principal, get_caller
-from api.deps import EngineDep, SessionDep, SettingsDep, StoreDep
+from api.auth import Allowed, Permission, Principal, UserBearer, get_caller
+from api.deps import EngineDep, SessionDep, SettingsDep
 from api.live_ingest import LiveIngests
 from api.routes.audio import AssetOut, asset_out
 from audio.models import Programme
@@ -184,7 +184,12 @@ def _checked(request: Request, engine: Any, settings: Any, code: str, live_id: i
     summary="The session's audio: a whole stream by chunked PUT, or one chunk per POST",
 )
 async def ingest(
-    code: str, live_id: int, request: Request, engine: EngineDep, settings: SettingsDep
+    code: str,
+    live_id: int,
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    _token: UserBearer,  # declared for the schema; read and checked by `_checked`
 ) -> None:
     """PUT: an Ogg/Opus, WebM or MP3 stream (e.g. `ffmpeg -re -i x.mp3 -f mp3 -method PUT
     URL`); the session ends when the upload does. POST: the next chunk of a browser's
@@ -221,7 +226,7 @@ async def delete_live(
     request: Request,
     engine: EngineDep,
     settings: SettingsDep,
-    store: StoreDep,
+    _token: UserBearer,  # declared for the schema; read and checked by `_checked`
 ) -> LiveOut:
     """Stop the stream (players reach its end), cut the booking to the real length, tell
     the devices, and archive what was received."""
