@@ -22,6 +22,7 @@ from api.auth import Allowed, Permission, Principal, UserBearer, get_caller
 from api.deps import EngineDep, SessionDep, SettingsDep
 from api.live_ingest import LiveIngests
 from api.routes.audio import AssetOut, asset_out
+from api.uploads import TooLargeError
 from audio.models import Programme
 from core.db import session_scope
 from core.errors import ConflictError, NotFoundError, UnauthorizedError
@@ -34,6 +35,7 @@ router = APIRouter(tags=["live"])
 
 STREAM_FILE = re.compile(r"^(index\.m3u8|seg\d{5}\.ts)$")
 KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+CHUNK_MAX = 1 << 20
 
 
 class LiveIn(BaseModel):
@@ -177,13 +179,21 @@ def _checked(request: Request, engine: Any, settings: Any, code: str, live_id: i
     return checked_live(engine, principal_of=caller, live_id=live_id, code=code)
 
 
-@router.api_route(
+async def _receiving(
+    request: Request, engine: Any, settings: Any, code: str, live_id: int
+) -> tuple[Live, dict[str, Any]]:
+    live = await to_thread.run_sync(_checked, request, engine, settings, code, live_id)
+    if live.status == "ended" or not live.is_open(datetime.now(live.deadline().tzinfo)):
+        raise ConflictError("Phiên trực tiếp đã kết thúc; hãy mở phiên mới.")
+    return live, {"live_id": live_id, "station_id": live.station.id, "key": live.state["key"]}
+
+
+@router.put(
     "/stations/{code}/live/{live_id}/ingest",
-    methods=["PUT", "POST"],
     status_code=204,
-    summary="The session's audio: a whole stream by chunked PUT, or one chunk per POST",
+    summary="The session's audio as one stream (chunked PUT); the session ends with it",
 )
-async def ingest(
+async def ingest_stream(
     code: str,
     live_id: int,
     request: Request,
@@ -191,18 +201,11 @@ async def ingest(
     settings: SettingsDep,
     _token: UserBearer,  # declared for the schema; read and checked by `_checked`
 ) -> None:
-    """PUT: an Ogg/Opus, WebM or MP3 stream (e.g. `ffmpeg -re -i x.mp3 -f mp3 -method PUT
-    URL`); the session ends when the upload does. POST: the next chunk of a browser's
-    MediaRecorder stream, sent one after another; DELETE ends it. Without a valid token:
-    401 and nothing airs."""
-    live = await to_thread.run_sync(_checked, request, engine, settings, code, live_id)
-    if live.status == "ended" or not live.is_open(datetime.now(live.deadline().tzinfo)):
-        raise ConflictError("Phiên trực tiếp đã kết thúc; hãy mở phiên mới.")
+    """An Ogg/Opus, WebM or MP3 stream, e.g. `ffmpeg -re -i x.mp3 -f mp3 -method PUT URL`;
+    the session ends when the upload does (409 if it could not go on air). Without a
+    valid token: 401 and nothing airs."""
+    live, where = await _receiving(request, engine, settings, code, live_id)
     ingests = ingests_of(request)
-    where = {"live_id": live_id, "station_id": live.station.id, "key": live.state["key"]}
-    if request.method == "POST":
-        await ingests.feed(**where, chunk=await request.body())
-        return
     failed = None
     try:
         async for chunk in request.stream():
@@ -213,6 +216,30 @@ async def ingest(
         failed = await ingests.finish(live_id=live_id, station_id=live.station.id)
     if failed:
         raise ConflictError(f"Phiên trực tiếp không lên sóng được: {failed}")
+
+
+@router.post(
+    "/stations/{code}/live/{live_id}/ingest",
+    status_code=204,
+    summary="The next chunk of the session's audio (a browser's MediaRecorder slices)",
+)
+async def ingest_chunk(
+    code: str,
+    live_id: int,
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    _token: UserBearer,  # declared for the schema; read and checked by `_checked`
+) -> None:
+    """Chunks sent one after another make one stream; DELETE ends the session. A chunk
+    larger than `CHUNK_MAX` is refused (413): a quarter second of speech is a few KB."""
+    _live, where = await _receiving(request, engine, settings, code, live_id)
+    chunk = bytearray()
+    async for part in request.stream():
+        chunk += part
+        if len(chunk) > CHUNK_MAX:
+            raise TooLargeError(f"Mỗi phần luồng trực tiếp gửi không quá {CHUNK_MAX >> 10} KB.")
+    await ingests_of(request).feed(**where, chunk=bytes(chunk))
 
 
 @router.delete(

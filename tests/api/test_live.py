@@ -191,3 +191,25 @@ def test_a_session_that_could_not_air_now_is_refused_before_anyone_speaks(
     assert _events(engine) == []
     assert _open(client, commune.planner, priority="emergency").status_code == 201
     assert _events(engine) == []
+
+
+def test_chunks_posted_one_after_another_air_until_the_session_is_ended(
+    client, commune, engine, tmp_path
+) -> None:
+    live = _open(client, commune.operator, clusters=["BAN-B"]).json()
+    stream = tone(tmp_path / "live.ogg", seconds=3, codec="ogg").read_bytes()
+    too_big = client.post(live["ingest"], headers=commune.operator, content=b"\0" * (2 << 20))
+    assert too_big.status_code == 413, too_big.text
+    for offset in range(0, len(stream), 2000):
+        sent = client.post(
+            live["ingest"], headers=commune.operator, content=stream[offset : offset + 2000]
+        )
+        assert sent.status_code == 204, sent.text
+    ended = client.delete(f"{URL}/{live['id']}", headers=commune.operator)
+    assert ended.status_code == 200, ended.text
+    state = ended.json()
+    assert state["status"] == "ended" and state["booking_id"], state
+    assert 2.5 < state["archive"]["duration_s"] < 3.5
+    assert [kind for kind, _ in _events(engine)] == ["live", "live_end"]
+    late = client.post(live["ingest"], headers=commune.operator, content=stream[:2000])
+    assert late.status_code == 409, late.text
