@@ -1,4 +1,5 @@
-"""Emergency bulletins as they are booked: the event stream, or polling when it fails."""
+"""Emergency bulletins and live sessions as they happen: the event stream, or polling when
+it fails."""
 
 import logging
 import threading
@@ -90,12 +91,20 @@ class Listener:
             self.outbox.put("last_event_id", str(event_id))
 
     def _handle(self, document: dict[str, Any], *, how: str) -> None:
-        if document.get("kind") != "emergency":
+        kind = document.get("kind")
+        if kind == "live_end":
+            if self.schedule.end_live(document):
+                log.info("Phiên trực tiếp đã kết thúc (qua %s).", how)
+                self.on_bulletin()
             return
+        if kind not in ("emergency", "live"):
+            return
+        # An emergency live session comes twice (as an emergency and as live): once here.
         fresh = self.schedule.hear(document)
         for entry in fresh:
+            what = "TIN KHẨN CẤP" if entry.priority == "emergency" else "PHÁT TRỰC TIẾP"
             log.warning(
-                "TIN KHẨN CẤP (qua %s): «%s» lúc %s.", how, entry.title, entry.start.isoformat()
+                "%s (qua %s): «%s» lúc %s.", what, how, entry.title, entry.start.isoformat()
             )
         if fresh:
             self.on_bulletin()

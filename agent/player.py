@@ -17,6 +17,9 @@ Timing rules:
   tried again every few seconds and taken back once it gives sound. The record says
   what was lost and what stood in: `partial`, or `failed` when none of the entry's own
   sound went out (the fallback's airtime is not the entry's);
+- a live session is played like a relay, but its stream's own end (ENDLIST) is its end,
+  however early; after a `live_end` event its stream gets a few seconds to finish, and
+  a session that ended before it could start is recorded `skipped`;
 - while an entry plays its record notes every second how far it got, so an agent that
   is killed reports it after a restart up to that moment.
 """
@@ -43,6 +46,8 @@ RETRY_S = 2.0  # how soon to try again to fetch the audio of a due entry
 PROGRESS_S = 1.0  # how often a playing record notes how far it got: a crash loses no more
 PROBE_S = 2.0  # how often a dropped stream is tried again while the fallback stands in
 ON_TIME_S = 3.0  # a stream ending this close to the end of its slot ended on time
+LIVE_TAIL_S = 10.0  # a player a few segments behind still plays an ended session's last words
+LIVE_OVER = "phiên trực tiếp đã kết thúc trước khi phát được"
 REASON_MAX = 500  # what the server keeps of a reason
 NO_FALLBACK = "đài chưa đặt nội dung dự phòng"
 INTERRUPTED = "ngắt bởi tin khẩn cấp"
@@ -108,6 +113,8 @@ class Player:
         due = [e for e in self.schedule.entries() if e.id not in self.handled and e.start <= now]
         for entry in sorted(due, key=lambda e: (-e.rank, e.start, e.id)):
             reason = self._too_late(entry, now)
+            if entry.live and self.schedule.live_ended(entry.id):
+                reason = LIVE_OVER
             if reason is None:
                 if self._ready(entry):
                     return entry
@@ -216,7 +223,8 @@ class Player:
                 how = self._watch(entry, playback, limit, record_id)
                 run_ended = self._now()
                 failure = playback.error
-                if entry.kind == "relay" and ends - time.monotonic() > ON_TIME_S:
+                early = ends - time.monotonic() > ON_TIME_S
+                if entry.kind == "relay" and early and not (entry.live and failure is None):
                     failure = failure or "luồng ngừng phát"
                 short = (run_ended - run_began).total_seconds() < SHORT_S
                 if not (how == "ended" and failure and short):  # a failure at once aired nothing
@@ -240,9 +248,12 @@ class Player:
 
     def _watch(self, entry: Entry, playback: Playback, deadline: float, record_id: str) -> str:
         next_note = time.monotonic() + PROGRESS_S
+        tail = False
         while True:
             if playback.wait(0.2):
                 return "ended"
+            if entry.live and not tail and self.schedule.live_ended(entry.id):
+                tail, deadline = True, min(deadline, time.monotonic() + LIVE_TAIL_S)
             if time.monotonic() >= next_note:
                 # A crash now loses at most this long of what was heard.
                 self.outbox.progress(record_id, heard_at=stamp(self._now()))
@@ -283,6 +294,8 @@ class Player:
                     return "interrupted"
                 if entry.kind != "relay":
                     continue  # a file that cannot be played does not come back
+                if entry.live and self.schedule.live_ended(entry.id):
+                    return "ended"  # its stream now replays from the start: not back
                 if probe is None and time.monotonic() >= probe_at:
                     probe = Probe(item.source)
                 if probe is not None and probe.done.is_set():
@@ -348,7 +361,7 @@ class Player:
             notes.append(f"trình phát chưa dừng sau {entry.seconds() + OVERRUN_S:.0f} giây")
         if air.drops:
             notes.append(air.lost(entry.kind))
-        elif entry.kind == "relay" and late > self.grace and how == "ended":
+        elif entry.kind == "relay" and not entry.live and late > self.grace and how == "ended":
             notes.append(f"tiếp sóng từ giữa chừng, muộn {late:.0f} giây")
         if not notes:
             return "aired", None

@@ -53,6 +53,11 @@ class Entry:
         """Higher airs first and may interrupt lower (emergency)."""
         return RANK.get(self.priority, 0)
 
+    @property
+    def live(self) -> bool:
+        """A live session's stream: its own end (ENDLIST) is the end, however early."""
+        return bool(self.relay and self.relay.get("live"))
+
     def seconds(self) -> float:
         """How long the entry lasts: the audio's own length, or its slot."""
         if self.audio and self.audio.get("duration_s"):
@@ -84,6 +89,7 @@ class Schedule:
         self._days: dict[date, dict[str, Any]] = {}
         # id -> (entry json, local date, monotonic time it was heard)
         self._heard: dict[str, tuple[dict[str, Any], str, float]] = {}
+        self._ended_live: set[str] = set()  # live entries whose session has ended
         for path in sorted(self.dir.glob("????-??-??.json")):
             try:
                 self._days[date.fromisoformat(path.stem)] = json.loads(path.read_text("utf-8"))
@@ -154,6 +160,19 @@ class Schedule:
             if fresh:
                 self._save_heard()
         return fresh
+
+    def end_live(self, document: dict[str, Any]) -> bool:
+        """Note the entries of a `live_end` event; True if one was new to this device."""
+        ids = {raw["id"] for raw in document.get("entries", []) if "id" in raw}
+        with self._lock:
+            fresh = ids - self._ended_live
+            self._ended_live |= ids
+        return bool(fresh)
+
+    def live_ended(self, entry_id: str) -> bool:
+        """Whether the live session of an entry has ended."""
+        with self._lock:
+            return entry_id in self._ended_live
 
     def _save_heard(self) -> None:
         items = [{"entry": e, "date": d} for e, d, _ in self._heard.values()]

@@ -22,12 +22,14 @@ from api import web
 from api.events import EventHub
 from api.fastpath import PULL_THREADS, FastPull
 from api.limits import BodyLimit, ConcurrencyLimit
+from api.live_ingest import LiveIngests
 from api.pages import announcements as announcement_pages
 from api.pages import bookings as booking_pages
 from api.pages import calendar as calendar_pages
 from api.pages import emergency as emergency_pages
 from api.pages import items as item_pages
 from api.pages import jobs as job_pages
+from api.pages import live as live_pages
 from api.pages import operator
 from api.pages import plans as plan_pages
 from api.pages import reports as report_pages
@@ -44,6 +46,7 @@ from api.routes import (
     devices,
     events,
     health,
+    live,
     plans,
     playlists,
     reports,
@@ -98,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         usage.cancel()
         app.state.pull_threads.shutdown(wait=False, cancel_futures=True)
         await app.state.events.close()
+        await app.state.live.close()
         app.state.device_usage.flush(engine)
         engine.dispose()
 
@@ -114,6 +118,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.store = MediaStore(settings.media_path)
     app.state.events = EventHub(engine)
+    app.state.live = LiveIngests(
+        engine=engine,
+        store=app.state.store,
+        root=settings.data_dir / "live",
+        base_url=settings.public_base_url,
+    )
     app.state.device_usage = UsageLog()
     app.state.pull_threads = ThreadPoolExecutor(PULL_THREADS, thread_name_prefix="fast-pull")
     install_problem_handlers(app)
@@ -132,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audio,
         bookings,
         announcements,
+        live,
         reports,
         users,
         devices,
@@ -148,6 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(calendar_pages.router)
     app.include_router(emergency_pages.router)
     app.include_router(announcement_pages.router)
+    app.include_router(live_pages.router)
     app.include_router(plan_pages.router)
     app.include_router(item_pages.router)
     app.include_router(job_pages.router)

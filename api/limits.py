@@ -43,7 +43,10 @@ from core.errors import InvalidError
 from core.identity import DEVICE_TOKEN_PREFIX, JWT_ALGORITHM
 from core.settings import Settings
 
-UNCOUNTED_SUFFIXES = ("/events/stream",)
+# A live session's stream lasts as long as the speaker talks: it is passed on as it
+# arrives (its route caps nothing by length) and holds no slot.
+STREAMED_SUFFIXES = ("/ingest",)
+UNCOUNTED_SUFFIXES = ("/events/stream", *STREAMED_SUFFIXES)
 API_PREFIX = "/api/"
 # The one API route that takes a body from anyone: the login itself.
 PUBLIC_BODIES = frozenset({"/api/v1/auth/token"})
@@ -123,6 +126,9 @@ class BodyLimit:
             unknown = unknown_caller(settings, headers, scope["path"])
             if unknown is not None:
                 refusal = _refusal(401, unknown, headers={"WWW-Authenticate": "Bearer"})
+            elif scope["path"].endswith(STREAMED_SUFFIXES):
+                await self.app(scope, receive, send)
+                return
         elif not holds_form_token(settings, headers.get("cookie", ""), self.session_cookie):
             # Every form checks the token its page put in the session: the page answers
             # as it does to an expired form, without the body it would not read.

@@ -177,6 +177,7 @@ MENU = (
     ("/today", "Hôm nay", Permission.airings_write),
     ("/recordings/new", "Tải bản ghi", Permission.recordings_write),
     ("/announcements/new", "Gửi thông báo", Permission.announcements_write),
+    ("/live/new", "Phát trực tiếp", Permission.announcements_write),
     ("/plans", "Kế hoạch", Permission.content_write),
     ("/items", "Nội dung", Permission.content_write),
     ("/jobs", "Tạo âm thanh", Permission.content_write),

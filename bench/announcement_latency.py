@@ -26,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
+from sqlalchemy import Engine
 
 from audio.ffmpeg import run as ffmpeg
 from bench.pull_storm import CLI, ZONE, local_today, our_server, scratch_database
@@ -47,7 +48,7 @@ def _recording(path: Path, seconds: float) -> bytes:
     return path.read_bytes()
 
 
-def _prepare(engine) -> str:
+def prepare(engine: Engine) -> str:
     """The commune, its planner and a device token bound to BAN-A."""
     with session_scope(engine, write=True) as session:
         create_station(session, code="TINH-P", name="Tỉnh P", kind=StationKind.province)
@@ -82,7 +83,8 @@ def _note(out: Path, title: str) -> dict | None:
     return None
 
 
-def _wait(out: Path, title: str, *, ended: bool = False) -> dict:
+def wait_note(out: Path, title: str, *, ended: bool = False) -> dict:
+    """The file output's note of an item once it started (or, `ended`, once it ended)."""
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
         note = _note(out, title)
@@ -92,8 +94,9 @@ def _wait(out: Path, title: str, *, ended: bool = False) -> dict:
     raise RuntimeError(f"the agent did not play «{title}» within {WAIT_S:.0f} s")
 
 
-def _wait_started(out: Path, title: str) -> float:
-    return datetime.fromisoformat(_wait(out, title)["started_at"]).timestamp()
+def wait_started(out: Path, title: str) -> float:
+    """When the agent started an item, as a Unix time."""
+    return datetime.fromisoformat(wait_note(out, title)["started_at"]).timestamp()
 
 
 def main() -> None:
@@ -103,7 +106,7 @@ def main() -> None:
     parser.add_argument("--database-url", default="")
     options = parser.parse_args()
     with scratch_database(options.database_url) as scratch:
-        token = _prepare(scratch.engine)
+        token = prepare(scratch.engine)
         audio = _recording(scratch.root / "ghi-am.ogg", options.seconds)
         with our_server(
             database_url=scratch.url,
@@ -168,7 +171,7 @@ def _measure(base: str, audio: bytes, out: Path, log: Path, options) -> None:
         return {"booking_id": answer.json()["id"]}, sent, answered
 
     warm, _, _ = announce("Khởi động")
-    _wait(out, "Khởi động", ended=True)
+    wait_note(out, "Khởi động", ended=True)
     client.delete(f"/api/v1/bookings/{warm['booking_id']}", headers=planner)
     results: dict[str, list[tuple[float, float]]] = {"announcement": [], "baseline": []}
     for round_ in range(options.rounds):
@@ -178,10 +181,10 @@ def _measure(base: str, audio: bytes, out: Path, log: Path, options) -> None:
                 booked, sent, answered = announce(title)
             else:
                 booked, sent, answered = book(title, warm["programme_id"])
-            started = _wait_started(out, title)
+            started = wait_started(out, title)
             results[kind].append((answered - sent, started - sent))
             # An emergency does not interrupt another: the next starts after this one.
-            _wait(out, title, ended=True)
+            wait_note(out, title, ended=True)
             client.delete(f"/api/v1/bookings/{booked['booking_id']}", headers=planner)
     print(f"{options.rounds} rounds, a {options.seconds:g} s Ogg recording, agent on loopback")
     medians = {}

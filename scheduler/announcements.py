@@ -182,7 +182,7 @@ def _book(
     clusters, zones = request["clusters"], request["zones"]
     programme = Programme(
         station_id=station.id,
-        title=_programme_title(session, station=station, title=title),
+        title=programme_title(session, station=station, title=title),
         parts=[{"kind": PART, "sha256": copy.sha256, "idempotency_key": key, **request}],
         asset_sha256=copy.sha256,
         created_by=author,
@@ -217,7 +217,7 @@ def _book(
             station=station,
             booking=booking,
             seconds=copy.duration_s,
-            targets=_targets(session, station=station, clusters=clusters, zones=zones),
+            targets=target_clusters(session, station=station, clusters=clusters, zones=zones),
             base_url=base_url,
         )
         booking.recurrence = rule_to_json(Recurrence(freq="once", start=day))
@@ -232,9 +232,11 @@ def _book(
     )
 
 
-def _programme_title(session: Session, *, station: Station, title: str) -> str:
-    # Programme titles are unique per station; an announcement's says when it was made.
-    stamp = f" · thông báo {station_now(station):%d/%m/%Y %H:%M:%S}"
+def programme_title(
+    session: Session, *, station: Station, title: str, what: str = "thông báo"
+) -> str:
+    """A programme title unique on the station that says what it was and when it was made."""
+    stamp = f" · {what} {station_now(station):%d/%m/%Y %H:%M:%S}"
     base = title[: TITLE_MAX - len(stamp) - 5] + stamp
     taken = set(
         session.exec(
@@ -282,9 +284,10 @@ def _replay(
     return announced
 
 
-def _targets(
+def target_clusters(
     session: Session, *, station: Station, clusters: list[str], zones: list[str]
 ) -> set[str]:
+    """The cluster codes a request reaches ("*": all of the station's)."""
     if clusters:
         return set(clusters)
     if zones:
@@ -293,7 +296,8 @@ def _targets(
     return {"*"}
 
 
-def _shares(targets: set[str], clusters: list[str]) -> bool:
+def shares_clusters(targets: set[str], clusters: list[str]) -> bool:
+    """Whether two sets of cluster codes ("*": all) have a cluster in common."""
     return "*" in targets or "*" in clusters or not targets.isdisjoint(clusters)
 
 
@@ -363,7 +367,7 @@ def _slot(
             (
                 e
                 for e in plan.entries
-                if e.booking_id not in (None, PROBE_ID) and _shares(targets, e.clusters)
+                if e.booking_id not in (None, PROBE_ID) and shares_clusters(targets, e.clusters)
             ),
             key=lambda e: e.start,
         )

@@ -45,8 +45,8 @@ class BookingReport:
 
 def _check_shape(booking: Booking) -> Recurrence:
     problems = []
-    if booking.source not in ("item", "programme", "relay"):
-        problems.append(("source", "là item, programme hoặc relay"))
+    if booking.source not in ("item", "programme", "relay", "live"):
+        problems.append(("source", "là item, programme, relay hoặc live"))
     if booking.source == "item" and booking.item_id is None:
         problems.append(("item_id", "bắt buộc với source item"))
     if booking.source == "programme" and booking.programme_id is None:
@@ -54,7 +54,7 @@ def _check_shape(booking: Booking) -> Recurrence:
     title = booking.title or ""
     if not title.strip() or len(title) > TITLE_MAX:
         problems.append(("title", f"từ 1 đến {TITLE_MAX} ký tự"))
-    if booking.source == "relay":
+    if booking.source in ("relay", "live"):
         if len(booking.relay_url or "") > URL_MAX:
             problems.append(("relay_url", f"dài không quá {URL_MAX} ký tự"))
         elif not str(booking.relay_url or "").startswith(RELAY_SCHEMES):

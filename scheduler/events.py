@@ -11,10 +11,18 @@ from core.clock import utcnow
 from scheduler.models import Playlist, StationEvent
 
 EMERGENCY = "emergency"
+LIVE = "live"  # a live session is on air: play its stream now
+LIVE_END = "live_end"  # a live session ended: stop its stream
 
 
 def publish_bulletin(
-    session: Session, *, booking_id: int, station_ids: Iterable[int], days: Iterable[date]
+    session: Session,
+    *,
+    booking_id: int,
+    station_ids: Iterable[int],
+    days: Iterable[date],
+    kind: str = EMERGENCY,
+    extra: dict[str, Any] | None = None,
 ) -> int:
     """Announce a booking's entries to the devices of each station whose playlists hold it;
     return how many stations were told."""
@@ -37,9 +45,10 @@ def publish_bulletin(
                 "date": body["date"],
                 "version": version,
                 "entries": entries,
+                **(extra or {}),
             }
             events.append(
-                {"station_id": station_id, "kind": EMERGENCY, "payload": payload, "created_at": now}
+                {"station_id": station_id, "kind": kind, "payload": payload, "created_at": now}
             )
     # One statement for a province's thousand communes, not a thousand objects.
     if events:

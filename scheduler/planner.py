@@ -133,6 +133,10 @@ def resolve_source(session: Session, booking: Booking, base_url: str) -> Source 
     """The audio or stream a booking plays, or why it cannot air yet."""
     if booking.source == "relay":
         return Source("relay", booking.duration_s or 0, relay={"url": booking.relay_url})
+    if booking.source == "live":
+        # Played like a relay; `live` tells a player the stream's own end is the end.
+        relay = {"url": booking.relay_url, "live": True}
+        return Source("relay", booking.duration_s or 0, relay=relay)
     if booking.source == "programme":
         programme = session.get(Programme, booking.programme_id)
         asset = (
@@ -240,6 +244,13 @@ class PlanContext:
         return self._recordings[item_id]
 
 
+def _both_live(entry: Entry, other: Entry) -> bool:
+    # Live sessions sharing a cluster never run at once (a second one is refused while
+    # the first is open), but both start on a whole minute: one that ended and the next
+    # within the same minute overlap only on paper.
+    return bool((entry.relay or {}).get("live") and (other.relay or {}).get("live"))
+
+
 def _targets(booking: Booking, station: Station, context: PlanContext) -> list[str]:
     if booking.clusters:
         clusters = context.clusters_of(station)
@@ -303,7 +314,7 @@ def plan_day(
                     }
                 )
                 break
-            if RANK[other.priority] == RANK[entry.priority]:
+            if RANK[other.priority] == RANK[entry.priority] and not _both_live(entry, other):
                 plan.unplaced.append(
                     {
                         "booking_id": booking.id,

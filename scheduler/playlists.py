@@ -328,7 +328,10 @@ def _merge_frozen(
     frozen: list[dict[str, Any]], fresh: list[dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     # What devices hold stays; only priority and emergency entries come in, and they
-    # push out the frozen entries they overlap.
+    # push out the frozen entries they overlap. A live session's entry takes its real
+    # end once the session is over (devices were told by `live_end`).
+    ended = {e["id"]: e for e in fresh if (e.get("relay") or {}).get("live")}
+    frozen = [ended.get(f["id"], f) for f in frozen]
     urgent = [
         e
         for e in fresh
