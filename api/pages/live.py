@@ -18,10 +18,12 @@ from sqlmodel import Session, col, select
 from api.access import may_announce, stations_in_scope
 from api.auth import Permission, Principal, web_principal
 from api.deps import EngineDep, SessionDep, SettingsDep
+from api.live_ingest import checked_live, ingests_of
+from api.outputs import live_out
 from api.pages.formats import PRIORITY_NAMES
 from api.pages.forms import STATION_SELECT_LIMIT, chosen_station
-from api.routes.live import checked_live, ingests_of, live_out
 from api.web import Page, render
+from core.audit import Actor
 from core.errors import ForbiddenError, ProblemError, UnauthorizedError
 from scheduler.live import Live, start_live
 from scheduler.models import Cluster, Station
@@ -132,7 +134,7 @@ async def open_live(
     )
 
 
-def _page_live(request: Request, engine: Engine, live_id: int) -> Live:
+def _page_live(request: Request, engine: Engine, live_id: int) -> tuple[Live, Actor]:
     # The person and their token, checked in a transaction of its own: a chunk must not
     # hold the database while the session goes on air or ends in another.
     if not _same_csrf(request, request.headers.get("x-csrf-token", "")):
@@ -151,7 +153,7 @@ def _page_live(request: Request, engine: Engine, live_id: int) -> Live:
 async def send_chunk(live_id: int, request: Request, engine: EngineDep) -> Response:
     """The next chunk of the microphone's stream; says whether it is on air yet."""
     try:
-        live = await to_thread.run_sync(_page_live, request, engine, live_id)
+        live, actor = await to_thread.run_sync(_page_live, request, engine, live_id)
         if live.status == "ended":
             raise ForbiddenError("Phiên trực tiếp đã kết thúc.")
         ingests = ingests_of(request)
@@ -160,6 +162,7 @@ async def send_chunk(live_id: int, request: Request, engine: EngineDep) -> Respo
             station_id=live.station.id,
             key=live.state["key"],
             chunk=await request.body(),
+            actor=actor,
         )
     except ProblemError as exc:
         return _refused(exc)
@@ -172,8 +175,10 @@ async def end_page_live(
 ) -> Response:
     """End the session: what was said is archived, the clusters go back to their day."""
     try:
-        live = await to_thread.run_sync(_page_live, request, engine, live_id)
+        live, actor = await to_thread.run_sync(_page_live, request, engine, live_id)
     except ProblemError as exc:
         return _refused(exc)
-    failed = await ingests_of(request).finish(live_id=live_id, station_id=live.station.id)
+    failed = await ingests_of(request).finish(
+        live_id=live_id, station_id=live.station.id, actor=actor
+    )
     return JSONResponse({"ended": True, "failed": failed})

@@ -14,7 +14,7 @@ from api.access import may_announce
 from api.auth import Allowed, Permission, Principal
 from api.deps import SessionDep, SettingsDep, StoreDep
 from api.links import LinkBase
-from api.routes.audio import AssetOut, asset_out
+from api.outputs import AssetOut, asset_out
 from api.uploads import receive_upload, require_audio
 from scheduler.announcements import Announced, announce
 from scheduler.service import get_station

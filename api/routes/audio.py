@@ -21,7 +21,8 @@ from api.auth import (
     require_reach,
 )
 from api.deps import SessionDep, SettingsDep, StoreDep
-from api.links import LinkBase, audio_url
+from api.links import LinkBase
+from api.outputs import AssetOut, asset_out
 from api.uploads import receive_upload, require_audio
 from audio.models import AssetOrigin, AudioAsset, JobStatus, Programme, Recording, RenderJob
 from audio.service import (
@@ -48,31 +49,6 @@ MEDIA_TYPES = {
     "flac": "audio/flac",
     "amr": "audio/amr",
 }
-
-
-class AssetOut(BaseModel):
-    """An audio file in the store and how it was made."""
-
-    sha256: str
-    url: str
-    origin: AssetOrigin
-    format: str
-    size: int
-    duration_s: float
-    loudness_lufs: float | None
-    true_peak_dbtp: float | None
-    engine: str | None
-    voice: str | None
-    rate: int | None
-    reading_sha256: str | None
-
-
-def asset_out(asset: AudioAsset, base_url: str) -> AssetOut:
-    """The public shape of an asset, with its absolute download URL."""
-    return AssetOut(
-        url=audio_url(base_url, asset.sha256),
-        **asset.model_dump(include=set(AssetOut.model_fields) - {"url"}),
-    )
 
 
 @router.get(

@@ -6,7 +6,6 @@ caller in a short one of their own.
 """
 
 import re
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,15 +19,13 @@ from sqlmodel import Session
 from api.access import may_announce
 from api.auth import Allowed, Permission, Principal, UserBearer, get_caller
 from api.deps import EngineDep, SessionDep, SettingsDep
-from api.live_ingest import LiveIngests
-from api.routes.audio import AssetOut, asset_out
+from api.live_ingest import checked_live, ingests_of
+from api.outputs import LiveOut, live_out
 from api.uploads import TooLargeError
-from audio.models import Programme
+from core.audit import Actor
 from core.db import session_scope
 from core.errors import ConflictError, NotFoundError, UnauthorizedError
 from scheduler.live import DEFAULT_MINUTES, MAX_MINUTES, Live, archived, get_live, start_live
-from scheduler.live import listen_path as listen_path_of
-from scheduler.models import Station
 from scheduler.service import get_station
 
 router = APIRouter(tags=["live"])
@@ -48,55 +45,6 @@ class LiveIn(BaseModel):
     minutes: int = Field(
         DEFAULT_MINUTES, description=f"the longest it may last, 1 to {MAX_MINUTES}"
     )
-
-
-class LiveOut(BaseModel):
-    """A live session: where its audio goes, where players open it, and its state."""
-
-    id: int
-    station: str
-    title: str
-    priority: str
-    status: str = Field(description="waiting (for its stream), on_air or ended")
-    clusters: list[str]
-    zones: list[str]
-    minutes: int
-    ingest: str = Field(description="PUT a stream here (or POST chunks), with a bearer token")
-    listen: str = Field(description="the HLS playlist players open")
-    started_at: datetime
-    on_air_at: datetime | None
-    ended_at: datetime | None
-    booking_id: int | None
-    archive: AssetOut | None
-    archive_error: str | None
-
-
-def live_out(live: Live, *, base_url: str, archive: Any = None) -> LiveOut:
-    """The public shape of a live session."""
-    state = live.state
-    return LiveOut(
-        id=live.programme.id,
-        station=live.station.code,
-        title=state["title"],
-        priority=state["priority"],
-        status=live.status,
-        clusters=state["clusters"],
-        zones=state["zones"],
-        minutes=state["minutes"],
-        ingest=f"{base_url}/api/v1/stations/{live.station.code}/live/{live.programme.id}/ingest",
-        listen=base_url + listen_path_of(state["key"]),
-        started_at=state["started_at"],
-        on_air_at=state["on_air_at"],
-        ended_at=state["ended_at"],
-        booking_id=state["booking_id"],
-        archive=asset_out(archive, base_url) if archive is not None else None,
-        archive_error=state.get("archive_error"),
-    )
-
-
-def ingests_of(request: Request) -> LiveIngests:
-    """The live streams this process receives."""
-    return request.app.state.live
 
 
 @router.post(
@@ -146,25 +94,9 @@ def get_live_session(
     return live_out(live, base_url=settings.public_base_url, archive=archived(session, live=live))
 
 
-def checked_live(
-    engine: Any, *, principal_of: Callable[[Session], Principal], live_id: int, code: str = ""
-) -> Live:
-    """The session, if the caller may stream to it or end it: read and checked in a
-    transaction of its own, never one held while the stream lasts."""
-    with session_scope(engine) as session:
-        principal = principal_of(session)
-        Allowed(Permission.announcements_write)(principal)
-        programme = session.get(Programme, live_id)
-        station_id = programme.station_id if programme else None
-        station = get_station(session, code=code) if code else session.get(Station, station_id)
-        if station is None:
-            raise NotFoundError(f"Không có phiên trực tiếp số {live_id}.")
-        live = get_live(session, station=station, live_id=live_id)
-        may_announce(session, principal, station, live.state["priority"])
-        return live
-
-
-def _checked(request: Request, engine: Any, settings: Any, code: str, live_id: int) -> Live:
+def _checked(
+    request: Request, engine: Any, settings: Any, code: str, live_id: int
+) -> tuple[Live, Actor]:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -182,10 +114,11 @@ def _checked(request: Request, engine: Any, settings: Any, code: str, live_id: i
 async def _receiving(
     request: Request, engine: Any, settings: Any, code: str, live_id: int
 ) -> tuple[Live, dict[str, Any]]:
-    live = await to_thread.run_sync(_checked, request, engine, settings, code, live_id)
+    live, actor = await to_thread.run_sync(_checked, request, engine, settings, code, live_id)
     if live.status == "ended" or not live.is_open(datetime.now(live.deadline().tzinfo)):
         raise ConflictError("Phiên trực tiếp đã kết thúc; hãy mở phiên mới.")
-    return live, {"live_id": live_id, "station_id": live.station.id, "key": live.state["key"]}
+    where = {"live_id": live_id, "station_id": live.station.id, "key": live.state["key"]}
+    return live, {**where, "actor": actor}
 
 
 @router.put(
@@ -213,7 +146,9 @@ async def ingest_stream(
                 await ingests.feed(**where, chunk=chunk)
     finally:
         # The encoder stopped sending (or went away): the session is over.
-        failed = await ingests.finish(live_id=live_id, station_id=live.station.id)
+        failed = await ingests.finish(
+            live_id=live_id, station_id=live.station.id, actor=where["actor"]
+        )
     if failed:
         raise ConflictError(f"Phiên trực tiếp không lên sóng được: {failed}")
 
@@ -257,8 +192,8 @@ async def delete_live(
 ) -> LiveOut:
     """Stop the stream (players reach its end), cut the booking to the real length, tell
     the devices, and archive what was received."""
-    live = await to_thread.run_sync(_checked, request, engine, settings, code, live_id)
-    await ingests_of(request).finish(live_id=live_id, station_id=live.station.id)
+    live, actor = await to_thread.run_sync(_checked, request, engine, settings, code, live_id)
+    await ingests_of(request).finish(live_id=live_id, station_id=live.station.id, actor=actor)
 
     def reread() -> LiveOut:
         with session_scope(engine) as session:

@@ -17,6 +17,7 @@ from api.auth import (
     visible_station_ids,
 )
 from api.deps import SessionDep, SettingsDep
+from api.problems import problem_doc
 from api.uploads import read_text_document
 from core.clock import utcnow
 from core.errors import ForbiddenError
@@ -308,7 +309,7 @@ class MergeOut(BaseModel):
     "/{code}/merge",
     response_model=MergeOut,
     summary="Merge a station into another (admins, or planners whose scope holds both)",
-    responses={409: {"description": "cluster codes clash, or a station was already merged"}},
+    responses={409: problem_doc("cluster codes clash, or a station was already merged")},
 )
 def merge_station(
     body: MergeIn,

@@ -30,6 +30,7 @@ from audio.models import AudioAsset
 from core.db import session_scope
 from core.models import AuditEvent
 from scheduler.models import AiringRecord, DeviceStatus
+from scheduler.service import create_station, get_station, update_station
 from tests.audio.sounds import tone
 from tests.security.conftest import PASSWORD, csrf_of, events_after, last_event_id, today
 
@@ -101,6 +102,9 @@ def _airing_check(engine, client_id: str, recorded_by: str, source: str):
         assert (record.recorded_by, record.source) == (recorded_by, source)
 
     return check
+
+
+ALL_DAY = [{"days": list(range(7)), "start": "00:00", "end": "23:59"}]
 
 
 def test_every_write_route_is_attributed_to_its_caller(client, town, engine, tmp_path) -> None:
@@ -606,6 +610,8 @@ def test_every_write_route_is_attributed_to_its_caller(client, town, engine, tmp
         ),
     )
 
+    _air_it_now_and_merge(walk, client, engine, tmp_path)
+
     with session_scope(engine) as session:
         assert session.exec(select(AudioAsset)).first() is not None
     assert walk.covered == write_routes(client.app), "every write route needs a rule here"
@@ -613,3 +619,105 @@ def test_every_write_route_is_attributed_to_its_caller(client, town, engine, tmp
 
 def _hidden(page: str, name: str) -> str:
     return re.search(rf'name="{name}" value="([^"]*)"', page).group(1)
+
+
+def _air_it_now_and_merge(walk: Walk, client, engine, tmp_path: Path) -> None:
+    """Announcements, live sessions and merges, by the REST API and by their pages."""
+    planner = walk.town.headers["planner_p"]
+    with session_scope(engine, write=True) as session:
+        # Live goes on air now: XA-MOI airs all day and has no emergency running.
+        update_station(
+            session, station=get_station(session, code="XA-MOI"), changes={"windows": ALL_DAY}
+        )
+        create_station(session, code="XA-GOP", name="Xã gộp", kind="commune", parent_code="TINH-P")
+    walk.attributed(
+        ("POST", "/api/v1/stations/{code}/announcements"),
+        "planner_p",
+        lambda: client.post(
+            "/api/v1/stations/XA-A/announcements",
+            headers=planner,
+            data={"title": "Thông báo họp thôn", "priority": "normal"},
+            files={"file": ("hop.mp3", tone(tmp_path / "a.mp3", seconds=3).read_bytes())},
+        ),
+        201,
+    )
+    stream = tone(tmp_path / "live.mp3", seconds=3).read_bytes()
+    live = walk.attributed(
+        ("POST", "/api/v1/stations/{code}/live"),
+        "planner_p",
+        lambda: client.post(
+            "/api/v1/stations/XA-MOI/live", headers=planner, json={"title": "Họp dân khẩn"}
+        ),
+        201,
+    ).json()
+    walk.attributed(
+        ("PUT", "/api/v1/stations/{code}/live/{live_id}/ingest"),
+        "planner_p",
+        lambda: client.put(live["ingest"], headers=planner, content=stream),
+        204,
+    )
+    live = client.post(
+        "/api/v1/stations/XA-MOI/live", headers=planner, json={"title": "Họp dân lần hai"}
+    ).json()
+    # A chunk writes nothing itself; going on air (a moment later) is the sender's.
+    walk.self_recorded(
+        ("POST", "/api/v1/stations/{code}/live/{live_id}/ingest"),
+        "planner_p",
+        lambda: client.post(live["ingest"], headers=planner, content=stream),
+        lambda _response: None,
+        204,
+    )
+    walk.attributed(
+        ("DELETE", "/api/v1/stations/{code}/live/{live_id}"),
+        "planner_p",
+        lambda: client.delete(f"/api/v1/stations/XA-MOI/live/{live['id']}", headers=planner),
+    )
+
+    token = csrf_of(client.get("/login").text)
+    logged_in = client.post(
+        "/login",
+        data={"username": "planner_p", "password": PASSWORD, "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert logged_in.status_code == 303
+    csrf = csrf_of(client.get("/").text)
+    walk.attributed(
+        ("POST", "/announcements/new"),
+        "planner_p",
+        lambda: client.post(
+            "/announcements/new",
+            data={"csrf_token": csrf, "station": "XA-A", "title": "Loa thôn", "priority": "normal"},
+            files={"file": ("loa.mp3", tone(tmp_path / "b.mp3", seconds=2.5).read_bytes())},
+        ),
+    )
+    opened = walk.attributed(
+        ("POST", "/live/new"),
+        "planner_p",
+        lambda: client.post(
+            "/live/new", data={"csrf_token": csrf, "station": "XA-MOI", "title": "Nói trực tiếp"}
+        ),
+        201,
+    ).json()
+    walk.self_recorded(
+        ("POST", "/live/{live_id}/chunks"),
+        "planner_p",
+        lambda: client.post(opened["chunks"], content=stream, headers={"X-CSRF-Token": csrf}),
+        lambda _response: None,
+    )
+    walk.attributed(
+        ("POST", "/live/{live_id}/end"),
+        "planner_p",
+        lambda: client.post(opened["end"], headers={"X-CSRF-Token": csrf}),
+    )
+    walk.attributed(
+        ("POST", "/stations/{code}/merge"),
+        "planner_p",
+        lambda: client.post("/stations/XA-GOP/merge", data={"csrf_token": csrf, "into": "XA-B"}),
+    )
+    walk.attributed(
+        ("POST", "/api/v1/stations/{code}/merge"),
+        "planner_p",
+        lambda: client.post(
+            "/api/v1/stations/XA-MOI/merge", headers=planner, json={"into": "XA-B"}
+        ),
+    )
