@@ -18,6 +18,7 @@ from api.deps import SettingsDep
 from core.settings import Settings
 
 AUDIO_PATH = "/api/v1/audio/"
+LIVE_PATH = "/api/v1/live/"  # a live session's stream, played like a relay
 
 # A host name, IPv4 or bracketed IPv6 address, and a port: nothing a client could use
 # to put markup, quotes or a path into the links of its own answer.
@@ -56,19 +57,25 @@ def audio_url(base: str, sha256: str) -> str:
 
 
 def with_links(document: dict[str, Any], base: str) -> dict[str, Any]:
-    """A playlist or event document whose audio links point at `base`; relays stay as they are."""
+    """A playlist or event document whose links to our own server (audio files, live
+    streams) point at `base`; other relays stay as they are."""
     entries = document.get("entries")
     if not entries:
         return document
-    return {
-        **document,
-        "entries": [
-            {**e, "audio": {**e["audio"], "url": audio_url(base, e["audio"]["sha256"])}}
-            if e.get("audio")
-            else e
-            for e in entries
-        ],
-    }
+    return {**document, "entries": [_linked(e, base) for e in entries]}
+
+
+def _linked(entry: dict[str, Any], base: str) -> dict[str, Any]:
+    if entry.get("audio"):
+        return {
+            **entry,
+            "audio": {**entry["audio"], "url": audio_url(base, entry["audio"]["sha256"])},
+        }
+    relay = entry.get("relay") or {}
+    at = relay.get("url", "").find(LIVE_PATH) if relay.get("live") else -1
+    if at >= 0:
+        return {**entry, "relay": {**relay, "url": base + relay["url"][at:]}}
+    return entry
 
 
 def page_base(request: Request) -> str:

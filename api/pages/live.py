@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from api.access import may_announce, stations_in_scope
 from api.auth import Permission, Principal, web_principal
 from api.deps import EngineDep, SessionDep, SettingsDep
+from api.links import page_base
 from api.live_ingest import checked_live, ingests_of
 from api.outputs import live_out
 from api.pages.formats import PRIORITY_NAMES
@@ -121,7 +122,7 @@ async def open_live(
         session.rollback()
         return _refused(exc)
     session.commit()
-    out = live_out(live, base_url=settings.public_base_url)
+    out = live_out(live, base_url=page_base(request))
     return JSONResponse(
         {
             "id": out.id,

@@ -19,6 +19,7 @@ from sqlmodel import Session
 from api.access import may_announce
 from api.auth import Allowed, Permission, Principal, UserBearer, get_caller
 from api.deps import EngineDep, SessionDep, SettingsDep
+from api.links import LinkBase
 from api.live_ingest import checked_live, ingests_of
 from api.outputs import LiveOut, live_out
 from api.uploads import TooLargeError
@@ -59,6 +60,7 @@ def post_live(
     principal: Annotated[Principal, Depends(Allowed(Permission.announcements_write))],
     session: SessionDep,
     settings: SettingsDep,
+    links: LinkBase,
 ) -> LiveOut:
     """Check who may go live where (as for announcements) and that no open session holds
     one of the clusters (409); nothing airs until the stream's first segment is out."""
@@ -76,7 +78,7 @@ def post_live(
         base_url=settings.public_base_url,
     )
     session.commit()
-    return live_out(live, base_url=settings.public_base_url)
+    return live_out(live, base_url=links)
 
 
 @router.get("/stations/{code}/live/{live_id}", response_model=LiveOut, summary="A live session")
@@ -85,13 +87,13 @@ def get_live_session(
     live_id: int,
     principal: Annotated[Principal, Depends(Allowed(Permission.announcements_write))],
     session: SessionDep,
-    settings: SettingsDep,
+    links: LinkBase,
 ) -> LiveOut:
     """The session's state, and its archived audio once it ended."""
     station = get_station(session, code=code)
     live = get_live(session, station=station, live_id=live_id)
     may_announce(session, principal, station, live.state["priority"])
-    return live_out(live, base_url=settings.public_base_url, archive=archived(session, live=live))
+    return live_out(live, base_url=links, archive=archived(session, live=live))
 
 
 def _checked(
@@ -188,6 +190,7 @@ async def delete_live(
     request: Request,
     engine: EngineDep,
     settings: SettingsDep,
+    links: LinkBase,
     _token: UserBearer,  # declared for the schema; read and checked by `_checked`
 ) -> LiveOut:
     """Stop the stream (players reach its end), cut the booking to the real length, tell
@@ -199,9 +202,7 @@ async def delete_live(
         with session_scope(engine) as session:
             station = get_station(session, code=code)
             ended = get_live(session, station=station, live_id=live_id)
-            return live_out(
-                ended, base_url=settings.public_base_url, archive=archived(session, live=ended)
-            )
+            return live_out(ended, base_url=links, archive=archived(session, live=ended))
 
     return await to_thread.run_sync(reread)
 

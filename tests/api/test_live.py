@@ -91,6 +91,19 @@ def test_a_pushed_stream_goes_on_air_ends_with_its_length_and_is_archived(
     again = client.delete(f"{URL}/{live['id']}", headers=commune.operator)
     assert again.status_code == 200 and again.json()["ended_at"] == ended["ended_at"]
 
+    # Reached at another address, the stream's links follow it, in the session and in the
+    # day's playlist alike (the stored booking keeps the address it was made at).
+    elsewhere = {**commune.operator, "Host": "loa.example.vn:9000"}
+    moved = client.get(f"{URL}/{live['id']}", headers=elsewhere).json()
+    path = live["listen"].removeprefix("http://testserver")
+    assert moved["listen"] == "http://loa.example.vn:9000" + path
+    assert moved["ingest"].startswith("http://loa.example.vn:9000/api/v1/stations/XA-A/live/")
+    there = client.get(
+        f"/api/v1/stations/XA-A/playlists/{day.isoformat()}?cluster=BAN-A", headers=elsewhere
+    ).json()
+    entry = next(e for e in there["entries"] if e["booking_id"] == booking_id)
+    assert entry["relay"] == {"url": "http://loa.example.vn:9000" + path, "live": True}
+
 
 def test_a_second_session_on_the_same_clusters_is_refused(client, commune) -> None:
     first = _open(client, commune.operator, clusters=["BAN-A"])
