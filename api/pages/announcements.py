@@ -18,7 +18,7 @@ from api.auth import Permission, Principal, audio_query
 from api.deps import SessionDep, SettingsDep, StoreDep
 from api.links import audio_url, page_base
 from api.pages.formats import PRIORITY_NAMES, day_text
-from api.pages.forms import STATION_SELECT_LIMIT, chosen_station
+from api.pages.forms import STATION_SELECT_LIMIT, chosen_station, default_station
 from api.uploads import receive_upload, require_audio
 from api.web import CsrfError, Page, render
 from audio.service import spoken_length
@@ -43,6 +43,33 @@ Announcer = Annotated[
 CLUSTER_FIELD = "cluster:"  # one checkbox per cluster: an upload form keeps one value a name
 
 
+def speaking_choices(session: Session, principal: Principal, code: str) -> dict[str, Any]:
+    """What the announcement and live forms offer: stations, the chosen one's clusters, the
+    priorities the caller may use, and whether the station needs a second approver."""
+    stations = stations_in_scope(session, principal)
+    station = session.exec(select(Station).where(Station.code == code)).first()
+    clusters = (
+        session.exec(
+            select(Cluster).where(Cluster.station_id == station.id).order_by(col(Cluster.code))
+        ).all()
+        if station
+        else []
+    )
+    return {
+        "stations": stations if len(stations) <= STATION_SELECT_LIMIT else None,
+        "clusters": list(clusters),
+        # Said before speaking, not only after sending: `may_announce` refuses it then.
+        "needs_approver": station is not None
+        and station.two_person_approval
+        and not principal.may(Permission.content_approve),
+        "priorities": {
+            name: text
+            for name, text in PRIORITY_NAMES.items()
+            if name != "emergency" or principal.may(Permission.content_write)
+        },
+    }
+
+
 def _form_page(
     request: Request,
     session: Session,
@@ -53,17 +80,6 @@ def _form_page(
     errors: dict[str, str] | None = None,
     sent: dict[str, Any] | None = None,
 ) -> Response:
-    stations = stations_in_scope(session, principal)
-    station = session.exec(select(Station).where(Station.code == form.get("station", ""))).first()
-    clusters = (
-        list(
-            session.exec(
-                select(Cluster).where(Cluster.station_id == station.id).order_by(col(Cluster.code))
-            )
-        )
-        if station
-        else []
-    )
     return render(
         request,
         "announcement.html",
@@ -72,18 +88,8 @@ def _form_page(
         form=form,
         errors=errors or {},
         sent=sent,
-        stations=stations if len(stations) <= STATION_SELECT_LIMIT else None,
-        clusters=clusters,
         chosen={k[len(CLUSTER_FIELD) :] for k in form if k.startswith(CLUSTER_FIELD)},
-        # Said before recording, not only after sending: `may_announce` refuses it then.
-        needs_approver=station is not None
-        and station.two_person_approval
-        and not principal.may(Permission.content_approve),
-        priorities={
-            name: text
-            for name, text in PRIORITY_NAMES.items()
-            if name != "emergency" or principal.may(Permission.content_write)
-        },
+        **speaking_choices(session, principal, form.get("station", "")),
     )
 
 
@@ -95,9 +101,7 @@ def announcement_form(
     station: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
     """The form: where, how urgent, the recording."""
-    if not station and principal.station_id is not None:
-        own = session.get(Station, principal.station_id)
-        station = own.code if own else ""
+    station = default_station(session, principal, asked=station)
     form = {"station": station, "priority": "normal", "title": "Thông báo của xã"}
     return _form_page(request, session, principal, form=form)
 

@@ -13,21 +13,20 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from api.access import may_announce, stations_in_scope
+from api.access import may_announce
 from api.auth import Permission, Principal, web_principal
 from api.deps import EngineDep, SessionDep, SettingsDep
 from api.links import page_base
 from api.live_ingest import checked_live, ingests_of
 from api.outputs import live_out
-from api.pages.formats import PRIORITY_NAMES
-from api.pages.forms import STATION_SELECT_LIMIT, chosen_station
+from api.pages.announcements import CLUSTER_FIELD, speaking_choices
+from api.pages.forms import chosen_station, default_station
 from api.web import Page, render
 from core.audit import Actor
 from core.errors import ForbiddenError, ProblemError, UnauthorizedError
 from scheduler.live import Live, start_live
-from scheduler.models import Cluster, Station
 
 router = APIRouter(include_in_schema=False)
 
@@ -42,7 +41,6 @@ Speaker = Annotated[
         )
     ),
 ]
-CLUSTER_FIELD = "cluster:"
 
 
 def _refused(exc: ProblemError) -> JSONResponse:
@@ -62,35 +60,13 @@ def live_form(
     station: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
     """The form: where, how urgent, then the microphone."""
-    if not station and principal.station_id is not None:
-        own = session.get(Station, principal.station_id)
-        station = own.code if own else ""
-    stations = stations_in_scope(session, principal)
-    chosen = session.exec(select(Station).where(Station.code == station)).first()
-    clusters = (
-        list(
-            session.exec(
-                select(Cluster).where(Cluster.station_id == chosen.id).order_by(col(Cluster.code))
-            )
-        )
-        if chosen
-        else []
-    )
+    station = default_station(session, principal, asked=station)
     return render(
         request,
         "live.html",
         principal,
         station=station,
-        stations=stations if len(stations) <= STATION_SELECT_LIMIT else None,
-        clusters=clusters,
-        needs_approver=chosen is not None
-        and chosen.two_person_approval
-        and not principal.may(Permission.content_approve),
-        priorities={
-            name: text
-            for name, text in PRIORITY_NAMES.items()
-            if name != "emergency" or principal.may(Permission.content_write)
-        },
+        **speaking_choices(session, principal, station),
     )
 
 
