@@ -77,7 +77,7 @@ async def open_live(
     """Open the session; answer where the page sends its chunks (JSON)."""
     fields = await request.form()
     if not _same_csrf(request, str(fields.get("csrf_token", ""))):
-        return _refused(ForbiddenError("Trang đã cũ; hãy tải lại trang rồi thử lại."))
+        return _refused(ForbiddenError("Biểu mẫu đã hết hạn: hãy tải lại trang rồi thử lại."))
     station, problem = chosen_station(session, principal, str(fields.get("station", "")))
     if station is None:
         return JSONResponse({"detail": problem}, status_code=422)
@@ -115,7 +115,7 @@ def _page_live(request: Request, engine: Engine, live_id: int) -> tuple[Live, Ac
     # The person and their token, checked in a transaction of its own: a chunk must not
     # hold the database while the session goes on air or ends in another.
     if not _same_csrf(request, request.headers.get("x-csrf-token", "")):
-        raise ForbiddenError("Trang đã cũ; hãy tải lại trang rồi thử lại.")
+        raise ForbiddenError("Biểu mẫu đã hết hạn: hãy tải lại trang rồi thử lại.")
 
     def person(session: Session) -> Principal:
         found = web_principal(request, session)

@@ -10,6 +10,7 @@ from dateutil.rrule import rrulestr
 from sqlalchemy import text
 from sqlmodel import select
 
+from api.links import with_links
 from audio.service import process_queue
 from core.db import session_scope
 from scheduler.models import Booking, Station
@@ -22,6 +23,8 @@ WINDOWS = [
     {"days": [0, 1, 2, 3, 4, 5, 6], "start": "05:30", "end": "06:30"},
     {"days": [0, 1, 2, 3, 4], "start": "17:00", "end": "17:45"},
 ]
+
+ASKED_AT = "http://testserver"  # the test client's address: answers make links from it
 
 
 @pytest.fixture
@@ -80,7 +83,8 @@ def test_a_weekly_booking_fills_the_right_days_deterministically(
         again = generate_playlist(
             session, station=station, day=MONDAY, base_url=client.app.state.settings.public_base_url
         )
-        assert (again.version, again.body["entries"]) == (1, doc["entries"])
+        # Links are made from where the answer was asked: the test client's address.
+        assert (again.version, with_links(again.body, ASKED_AT)["entries"]) == (1, doc["entries"])
     same = (
         _playlist(
             client,
@@ -190,7 +194,7 @@ def test_a_frozen_playlist_keeps_what_devices_hold(client, newsroom, booked, eng
             now=datetime(2030, 1, 7, 0, 0, tzinfo=None).astimezone(),
         )
         assert frozen.frozen_at is not None
-        held = list(frozen.body["entries"])
+        held = with_links(frozen.body, ASKED_AT)["entries"]
     evening = client.post(
         "/api/v1/bookings",
         headers=newsroom.planner,
@@ -463,7 +467,7 @@ def test_a_booking_edited_after_its_playlist_froze_waits_for_the_next_day(
             base_url=base,
             now=datetime(2030, 1, 7, 0, 0).astimezone(),
         )
-        held = list(frozen.body["entries"])
+        held = with_links(frozen.body, ASKED_AT)["entries"]
     edited = client.patch(
         f"/api/v1/bookings/{made['id']}", headers=newsroom.planner, json={"at": "17:00"}
     )

@@ -35,7 +35,12 @@ DEVICE_OPERATIONS = {
     ("POST", "/api/v1/stations/{code}/heartbeats"),
 }
 # Read no token at all.
-PUBLIC_OPERATIONS = {("GET", "/api/v1/health"), ("POST", "/api/v1/auth/token")}
+PUBLIC_OPERATIONS = {
+    ("GET", "/api/v1/health"),
+    ("POST", "/api/v1/auth/token"),
+    # A live stream: players open it without a token, its random key is the secret.
+    ("GET", "/api/v1/live/{key}/{name}"),
+}
 
 
 def _count(engine, model) -> int:
@@ -63,6 +68,7 @@ def test_every_web_form_refuses_a_post_without_the_sessions_token(client, town, 
         "item_id:int": str(town.ids["item_XA-A"]),
         "booking_id": "1",
         "step": "approve",
+        "live_id": "1",
     }
     before = last_event_id(engine)
     for path in forms:
