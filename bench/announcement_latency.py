@@ -22,8 +22,11 @@ import json
 import statistics
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import Engine
@@ -99,6 +102,37 @@ def wait_started(out: Path, title: str) -> float:
     return datetime.fromisoformat(wait_note(out, title)["started_at"]).timestamp()
 
 
+@contextmanager
+def agent_on_a_server(scratch: Any) -> Iterator[tuple[httpx.Client, dict[str, str], Path]]:
+    """The real server and a real agent for XA-A/BAN-A writing to a file output, once the
+    agent has started: a client, a planner's headers, and the output folder."""
+    token = prepare(scratch.engine)
+    log_file = scratch.root / "server.log"
+    with our_server(
+        database_url=scratch.url, data_dir=scratch.data_dir, workers=1, log=log_file
+    ) as base:
+        out, log = scratch.root / "out", scratch.root / "agent.log"
+        command = [CLI, "agent", "--server", base, "--token", token]
+        command += ["--cache", str(scratch.root / "cache"), "--output", f"file:{out}"]
+        command += ["--days", "1", "--sync-interval", "1", "--heartbeat-interval", "5"]
+        with log.open("w") as sink:
+            agent = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + WAIT_S
+            while "chạy cho XA-A/BAN-A" not in log.read_text("utf-8", errors="replace"):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the agent did not start:\n{log.read_text()[-2000:]}")
+                time.sleep(0.1)
+            client = httpx.Client(base_url=base, timeout=60)
+            answer = client.post(
+                "/api/v1/auth/token", data={"username": "kehoach", "password": PASSWORD}
+            )
+            yield client, {"Authorization": f"Bearer {answer.json()['access_token']}"}, out
+        finally:
+            agent.terminate()
+            agent.wait(timeout=20)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -106,36 +140,14 @@ def main() -> None:
     parser.add_argument("--database-url", default="")
     options = parser.parse_args()
     with scratch_database(options.database_url) as scratch:
-        token = prepare(scratch.engine)
         audio = _recording(scratch.root / "ghi-am.ogg", options.seconds)
-        with our_server(
-            database_url=scratch.url,
-            data_dir=scratch.data_dir,
-            workers=1,
-            log=scratch.root / "server.log",
-        ) as base:
-            out, log = scratch.root / "out", scratch.root / "agent.log"
-            command = [CLI, "agent", "--server", base, "--token", token]
-            command += ["--cache", str(scratch.root / "cache"), "--output", f"file:{out}"]
-            command += ["--days", "1", "--sync-interval", "1", "--heartbeat-interval", "5"]
-            with log.open("w") as sink:
-                agent = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
-            try:
-                _measure(base, audio, out, log, options)
-            finally:
-                agent.terminate()
-                agent.wait(timeout=20)
+        with agent_on_a_server(scratch) as (client, planner, out):
+            _measure(client, planner, audio, out, options)
 
 
-def _measure(base: str, audio: bytes, out: Path, log: Path, options) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while "chạy cho XA-A/BAN-A" not in log.read_text("utf-8", errors="replace"):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the agent did not start:\n{log.read_text()[-2000:]}")
-        time.sleep(0.1)
-    client = httpx.Client(base_url=base, timeout=60)
-    answer = client.post("/api/v1/auth/token", data={"username": "kehoach", "password": PASSWORD})
-    planner = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+def _measure(
+    client: httpx.Client, planner: dict[str, str], audio: bytes, out: Path, options: Any
+) -> None:
 
     def announce(title: str) -> tuple[dict, float, float]:
         sent = time.time()

@@ -21,18 +21,18 @@ the first session, already stored, booked as an emergency through
 
 import argparse
 import statistics
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from audio.ffmpeg import run as ffmpeg
-from bench.announcement_latency import PASSWORD, WAIT_S, prepare, wait_note, wait_started
-from bench.pull_storm import CLI, ZONE, local_today, our_server, scratch_database
+from bench.announcement_latency import agent_on_a_server, wait_note, wait_started
+from bench.pull_storm import ZONE, local_today, scratch_database
 
 PACE_S = 0.1  # the stream leaves in tenths of a second, as an encoder sends it
 
@@ -78,36 +78,14 @@ def main() -> None:
     parser.add_argument("--database-url", default="")
     options = parser.parse_args()
     with scratch_database(options.database_url) as scratch:
-        token = prepare(scratch.engine)
         data = _stream(scratch.root / "noi.mp3", options.seconds)
-        with our_server(
-            database_url=scratch.url,
-            data_dir=scratch.data_dir,
-            workers=1,
-            log=scratch.root / "server.log",
-        ) as base:
-            out, log = scratch.root / "out", scratch.root / "agent.log"
-            command = [CLI, "agent", "--server", base, "--token", token]
-            command += ["--cache", str(scratch.root / "cache"), "--output", f"file:{out}"]
-            command += ["--days", "1", "--sync-interval", "1", "--heartbeat-interval", "5"]
-            with log.open("w") as sink:
-                agent = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
-            try:
-                _measure(base, data, out, log, options)
-            finally:
-                agent.terminate()
-                agent.wait(timeout=20)
+        with agent_on_a_server(scratch) as (client, planner, out):
+            _measure(client, planner, data, out, options)
 
 
-def _measure(base: str, data: bytes, out: Path, log: Path, options) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while "chạy cho XA-A/BAN-A" not in log.read_text("utf-8", errors="replace"):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the agent did not start:\n{log.read_text()[-2000:]}")
-        time.sleep(0.1)
-    client = httpx.Client(base_url=base, timeout=60)
-    answer = client.post("/api/v1/auth/token", data={"username": "kehoach", "password": PASSWORD})
-    planner = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+def _measure(
+    client: httpx.Client, planner: dict[str, str], data: bytes, out: Path, options: Any
+) -> None:
 
     def go_live(title: str) -> tuple[dict, float, Pusher]:
         opened = client.post(
