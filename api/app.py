@@ -35,6 +35,7 @@ from api.pages import plans as plan_pages
 from api.pages import reports as report_pages
 from api.pages import stations as station_pages
 from api.problems import PROBLEM_RESPONSES, install_problem_handlers
+from api.pull_asks import PullAsker
 from api.routes import (
     airings,
     announcements,
@@ -100,6 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         usage.cancel()
         app.state.pull_threads.shutdown(wait=False, cancel_futures=True)
+        if app.state.pull_asker is not None:
+            await app.state.pull_asker.close()
         await app.state.events.close()
         await app.state.live.close()
         app.state.device_usage.flush(engine)
@@ -126,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.device_usage = UsageLog()
     app.state.pull_threads = ThreadPoolExecutor(PULL_THREADS, thread_name_prefix="fast-pull")
+    app.state.pull_asker = None if engine.dialect.name == "sqlite" else PullAsker(engine)
     install_problem_handlers(app)
 
     v1 = APIRouter(prefix="/api/v1")

@@ -18,11 +18,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cache, partial
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl
 
-from sqlalchemy import Date, Dialect, bindparam, select
+from sqlalchemy import Date, Dialect, Engine, bindparam, select
 from sqlalchemy.exc import OperationalError
 from starlette.datastructures import Headers, State
 from starlette.responses import Response
@@ -85,10 +85,8 @@ def driver_asker(dialect: Dialect) -> DriverStatement:
     )
 
 
-# Threads per process that ask a database across the network for the fast path: in the
-# PostgreSQL storm four answered in 6.3 s, ten in 7.8 s, and anyio's shared pool (whose
-# hand-over to a thread costs more) in 10.6 s. A database that stalls holds them; the
-# pulls behind wait their turn.
+# Threads per process that read a day's row from a database across the network, the
+# first time the process sends that day; who asks is asked without them.
 PULL_THREADS = 4
 
 # Days kept per process: every commune of a large province for today and tomorrow.
@@ -151,23 +149,66 @@ class FastPull:
                 state: State = scope["app"].state
                 asked["base"] = link_base(scope, state.settings)
                 try:
-                    if state.engine.dialect.name == "sqlite":
-                        # Answered here, without the hop to a thread that cost as much as
-                        # the answer. A read of SQLite in WAL mode never waits for a
-                        # writer, and an admitted request finds a free connection (see
-                        # api/limits.py). A server across the network may stall: it is
-                        # asked from a thread.
-                        response = _answer(state, self.recent, **asked)
-                    else:
-                        response = await asyncio.get_running_loop().run_in_executor(
-                            state.pull_threads, partial(_answer, state, self.recent, **asked)
-                        )
+                    response = await self._answer(state, **asked)
                 except OperationalError as exc:  # asking the route would wait as long again
                     response = database_trouble("GET", scope["path"], exc)
                 if response is not None:
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+    async def _answer(
+        self,
+        state: State,
+        *,
+        code: str,
+        day: date,
+        token: str,
+        cluster: str | None,
+        if_none_match: str,
+        base: str,
+    ) -> Response | None:
+        if abs((day - utcnow().date()).days) > PLAYLIST_RANGE_DAYS:
+            return None
+        digest = token_digest(token)
+        on_sqlite = state.engine.dialect.name == "sqlite"
+        if on_sqlite:
+            # Answered here, without the hop to a thread that cost as much as the
+            # answer: a read of SQLite in WAL mode never waits for a writer, and an
+            # admitted request finds a free connection (see api/limits.py).
+            row = _ask_sqlite(state.engine, code=code, day=day, digest=digest)
+        else:
+            # A server across the network may stall: asked in batches by the loop,
+            # which never waits for it (api/pull_asks.py).
+            row = await state.pull_asker.ask(digest=digest, code=code, day=day)
+        if row is None:
+            return None  # unknown token or station: the route says which
+        moment = driver_asker(state.engine.dialect).moment
+        device_id, station_of_device, revoked_at, last_used_at, bound, station_id = row[:6]
+        etag, version, made_at = row[6], row[7], moment(row[8])
+        if revoked_at is not None or station_of_device != station_id or etag is None:
+            return None
+        if bound is not None:
+            if cluster not in (None, bound):
+                return None
+            cluster = bound
+        state.device_usage.note_use(device_id=device_id, last_used_at=moment(last_used_at))
+        tagged = f'"{etag}-{cluster}"' if cluster else f'"{etag}"'
+        if tagged in if_none_match:
+            return Response(status_code=304, headers={"ETag": tagged})
+        key = (station_id, day, etag, version, made_at)
+        sent = self.recent.get(key)
+        if sent is None:
+            if on_sqlite:
+                sent = _read_day(state.engine, key)
+            else:
+                sent = await asyncio.get_running_loop().run_in_executor(
+                    state.pull_threads, _read_day, state.engine, key
+                )
+            if sent is None:
+                return None  # changed in between: the route reads it afresh
+            self.recent.keep(key, sent)
+        return _sent_body(sent, cluster=cluster, base=base, tagged=tagged)
 
 
 def _asked(scope: Scope) -> dict[str, Any] | None:
@@ -198,30 +239,18 @@ def _asked(scope: Scope) -> dict[str, Any] | None:
     }
 
 
-def _answer(
-    state: State,
-    recent: RecentDays,
-    *,
-    code: str,
-    day: date,
-    token: str,
-    cluster: str | None,
-    if_none_match: str,
-    base: str,
-) -> Response | None:
-    if abs((day - utcnow().date()).days) > PLAYLIST_RANGE_DAYS:
-        return None
-    asker = driver_asker(state.engine.dialect)
-    day_value = asker.day(day) if asker.day else day
-    values = {"code": code, "day": day_value, "digest": token_digest(token)}
+def _ask_sqlite(engine: Engine, *, code: str, day: date, digest: str) -> Any:
+    # The asker run by SQLite's driver on the loop's own thread.
+    asker = driver_asker(engine.dialect)
+    values = {"code": code, "day": asker.day(day) if asker.day else day, "digest": digest}
     params = [values[n] for n in asker.positions] if asker.positions else values
     connection = None
     try:
-        connection = state.engine.raw_connection()
+        connection = engine.raw_connection()
         cursor = connection.cursor()
         cursor.execute(asker.sql, params)
-        row = cursor.fetchone()
-    except state.engine.dialect.loaded_dbapi.OperationalError as exc:
+        return cursor.fetchone()
+    except engine.dialect.loaded_dbapi.OperationalError as exc:
         # Raised as SQLAlchemy raises it, so a database out of reach is one kind of error.
         if connection is not None:
             connection.invalidate(exc)  # not given back to the pool as if it worked
@@ -229,31 +258,19 @@ def _answer(
     finally:
         if connection is not None:
             connection.close()
-    if row is None:
-        return None  # unknown token or station: the route says which
-    device_id, station_of_device, revoked_at, last_used_at, bound, station_id = row[:6]
-    etag, version, made_at = row[6], row[7], asker.moment(row[8])
-    if revoked_at is not None or station_of_device != station_id or etag is None:
+
+
+def _read_day(engine: Engine, key: tuple) -> SentDay | None:
+    # The day's row, if it is still the one the asker saw.
+    station_id, day = key[:2]
+    with engine.connect() as reading:
+        playlist = reading.execute(PLAYLIST_OF_DAY, {"station_id": station_id, "day": day}).first()
+    if playlist is None or key[2:] != (playlist.etag, playlist.version, playlist.generated_at):
         return None
-    if bound is not None:
-        if cluster not in (None, bound):
-            return None
-        cluster = bound
-    state.device_usage.note_use(device_id=device_id, last_used_at=asker.moment(last_used_at))
-    tagged = f'"{etag}-{cluster}"' if cluster else f'"{etag}"'
-    if tagged in if_none_match:
-        return Response(status_code=304, headers={"ETag": tagged})
-    key = (station_id, day, etag, version, made_at)
-    sent = recent.get(key)
-    if sent is None:
-        with state.engine.connect() as reading:
-            playlist = reading.execute(
-                PLAYLIST_OF_DAY, {"station_id": station_id, "day": day}
-            ).first()
-        if playlist is None or key[2:] != (playlist.etag, playlist.version, playlist.generated_at):
-            return None  # changed in between: the route reads it afresh
-        sent = SentDay(playlist)
-        recent.keep(key, sent)
+    return SentDay(playlist)
+
+
+def _sent_body(sent: SentDay, *, cluster: str | None, base: str, tagged: str) -> Response:
     entries = sent.playlist.body["entries"]
     plays = tuple(i for i, e in enumerate(entries) if plays_on(e, cluster)) if cluster else None
     body = sent.bodies.get((plays, base))

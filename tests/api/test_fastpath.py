@@ -67,14 +67,14 @@ def _route_answer(client, token: str, day: date, cluster: str | None, if_none_ma
 def answered(monkeypatch) -> list[bool]:
     """Whether the fast path answered each pull (False: it left it to the route)."""
     seen: list[bool] = []
-    answer = fastpath._answer
+    answer = fastpath.FastPull._answer
 
-    def watched(*args, **kwargs):
-        response = answer(*args, **kwargs)
+    async def watched(*args, **kwargs):
+        response = await answer(*args, **kwargs)
         seen.append(response is not None)
         return response
 
-    monkeypatch.setattr(fastpath, "_answer", watched)
+    monkeypatch.setattr(fastpath.FastPull, "_answer", watched)
     return seen
 
 

@@ -1,0 +1,164 @@
+"""Who is pulling, asked of PostgreSQL for every waiting pull in one statement.
+
+A pull through a pooled connection made three round trips to the server (the pool's
+ping, the question, the rollback when the connection went back), each from a thread
+that the event loop handed it to; with the database's own processes on the same cores
+most of a pull went to waiting and switching. Here each server process keeps one
+connection of its own in autocommit, driven by the event loop: the pulls that arrive
+while a question is out are asked together in the next one, as rows of arrays, so a
+morning's storm costs a round trip per batch, not three per pull.
+
+The loop never waits on the database: a question that takes longer than the connect
+timeout fails every pull waiting for it with the same error a pooled connection gives
+(503), and the connection is dropped and made again for the next.
+"""
+
+import asyncio
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import psycopg
+from sqlalchemy import Date, Engine, String, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql import bindparam
+
+from core.db import PG_CONNECT_TIMEOUT_S
+from core.models import DeviceToken
+from scheduler.models import Cluster, Playlist, Station
+
+# A batch no larger than this, so one storm's first answers are not held behind a
+# statement of thousands.
+MOST_PER_QUESTION = 500
+
+_ASKED = (
+    func.unnest(
+        bindparam("digests", type_=ARRAY(String)),
+        bindparam("codes", type_=ARRAY(String)),
+        bindparam("days", type_=ARRAY(Date)),
+    )
+    .table_valued("digest", "code", "day", with_ordinality="n")
+    .render_derived(name="asked")
+)
+
+# The same columns as the fast path's single question, after the number of the pull.
+_MANY = (
+    select(
+        _ASKED.c.n,
+        DeviceToken.id,
+        DeviceToken.station_id,
+        DeviceToken.revoked_at,
+        DeviceToken.last_used_at,
+        Cluster.code,
+        Station.id,
+        Playlist.etag,
+        Playlist.version,
+        Playlist.generated_at,
+    )
+    .select_from(_ASKED)
+    .join(DeviceToken, DeviceToken.token_hash == _ASKED.c.digest)
+    .join(Station, Station.code == _ASKED.c.code)
+    .outerjoin(Cluster, Cluster.id == DeviceToken.cluster_id)
+    .outerjoin(Playlist, (Playlist.station_id == Station.id) & (Playlist.day == _ASKED.c.day))
+)
+
+
+@dataclass
+class _Waiting:
+    digest: str
+    code: str
+    day: date
+    answer: asyncio.Future
+
+
+class PullAsker:
+    """One process's questions to PostgreSQL about who is pulling, asked in batches."""
+
+    def __init__(self, engine: Engine, *, timeout_s: float = PG_CONNECT_TIMEOUT_S) -> None:
+        self.sql = str(_MANY.compile(dialect=engine.dialect))
+        args, options = engine.dialect.create_connect_args(engine.url)
+        self.connect_args: dict[str, Any] = {"connect_timeout": PG_CONNECT_TIMEOUT_S} | options
+        self.connect_args.update(zip(("conninfo",), args, strict=False))
+        self.timeout_s = timeout_s
+        self.waiting: list[_Waiting] = []
+        self.asking: asyncio.Task | None = None
+        self.connection: psycopg.AsyncConnection | None = None
+
+    async def ask(self, *, digest: str, code: str, day: date) -> tuple | None:
+        """The fast path's row for this pull (without the leading number), or None."""
+        answer = asyncio.get_running_loop().create_future()
+        self.waiting.append(_Waiting(digest, code, day, answer))
+        if self.asking is None or self.asking.done():
+            self.asking = asyncio.create_task(self._ask_all())
+        return await answer
+
+    async def close(self) -> None:
+        """Stop asking and close the connection."""
+        if self.asking is not None:
+            self.asking.cancel()
+        self._drop()
+
+    async def _ask_all(self) -> None:
+        # Everything that waits is asked; what arrives meanwhile waits for the next round.
+        while self.waiting:
+            batch = self.waiting[:MOST_PER_QUESTION]
+            del self.waiting[:MOST_PER_QUESTION]
+            question = asyncio.ensure_future(self._question(batch))
+            await asyncio.wait({question}, timeout=self.timeout_s)
+            if not question.done():
+                # Left to end on its own: cancelling tells the server in the background,
+                # which a stalled server may take as long again to hear.
+                self._abandon(question)
+                exc: BaseException = TimeoutError("no answer within the connect timeout")
+            else:
+                exc = question.exception()
+            if exc is not None:
+                if question.done():
+                    self._drop()
+                trouble = _as_trouble(self.sql, exc)
+                for waiting in batch:
+                    if not waiting.answer.done():
+                        waiting.answer.set_exception(trouble)
+                continue
+            rows = question.result()
+            for n, waiting in enumerate(batch, start=1):
+                if not waiting.answer.done():
+                    waiting.answer.set_result(rows.get(n))
+
+    async def _question(self, batch: list[_Waiting]) -> dict[int, tuple]:
+        if self.connection is None or self.connection.closed:
+            self.connection = await psycopg.AsyncConnection.connect(
+                **self.connect_args, autocommit=True
+            )
+        params = {
+            "digests": [w.digest for w in batch],
+            "codes": [w.code for w in batch],
+            "days": [w.day for w in batch],
+        }
+        cursor = await self.connection.execute(self.sql, params)
+        return {row[0]: row[1:] for row in await cursor.fetchall()}
+
+    def _abandon(self, question: asyncio.Future) -> None:
+        connection, self.connection = self.connection, None
+        question.cancel()
+        if connection is not None:
+            question.add_done_callback(lambda _: connection.pgconn.finish())
+        # Its outcome is known already (a timeout); asking for it keeps asyncio quiet.
+        question.add_done_callback(lambda q: q.cancelled() or q.exception())
+
+    def _drop(self) -> None:
+        # Closed without waiting for a goodbye a server in trouble may never answer.
+        if self.connection is not None:
+            self.connection.pgconn.finish()
+            self.connection = None
+
+
+def _as_trouble(sql: str, exc: BaseException) -> BaseException:
+    # Out of reach or too slow: the error a pooled connection raises, which answers 503.
+    # Anything else is a fault of ours and stays what it is.
+    if isinstance(exc, psycopg.OperationalError):
+        return OperationalError(sql, {}, exc)
+    if isinstance(exc, OSError | TimeoutError):
+        return OperationalError(sql, {}, psycopg.OperationalError(f"no answer: {exc!r}"))
+    return exc
