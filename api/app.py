@@ -4,7 +4,6 @@ import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 from pathlib import Path
@@ -20,7 +19,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from api import web
 from api.events import EventHub
-from api.fastpath import PULL_THREADS, FastPull
+from api.fastpath import FastPull
 from api.limits import BodyLimit, ConcurrencyLimit
 from api.live_ingest import LiveIngests
 from api.pages import announcements as announcement_pages
@@ -100,7 +99,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         usage = asyncio.create_task(_write_device_uses(app.state.device_usage, engine))
         yield
         usage.cancel()
-        app.state.pull_threads.shutdown(wait=False, cancel_futures=True)
         if app.state.pull_asker is not None:
             await app.state.pull_asker.close()
         await app.state.events.close()
@@ -128,7 +126,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         base_url=settings.public_base_url,
     )
     app.state.device_usage = UsageLog()
-    app.state.pull_threads = ThreadPoolExecutor(PULL_THREADS, thread_name_prefix="fast-pull")
     app.state.pull_asker = None if engine.dialect.name == "sqlite" else PullAsker(engine)
     install_problem_handlers(app)
 

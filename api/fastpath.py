@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.links import link_base, with_links
 from api.problems import database_trouble
+from api.pull_asks import PullAsker
 from core.clock import utcnow
 from core.identity import DEVICE_TOKEN_PREFIX, token_digest
 from core.models import DeviceToken
@@ -85,10 +86,6 @@ def driver_asker(dialect: Dialect) -> DriverStatement:
     )
 
 
-# Threads per process that read a day's row from a database across the network, the
-# first time the process sends that day; who asks is asked without them.
-PULL_THREADS = 4
-
 # Days kept per process: every commune of a large province for today and tomorrow.
 RECENT_DAYS = 1024
 # Bodies kept per day: its clusters' selections, each for the few addresses devices use.
@@ -141,6 +138,9 @@ class FastPull:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.recent = RecentDays()
+        # Days being read from PostgreSQL, so the pulls of one commune that arrive
+        # together read its day once.
+        self.reading: dict[tuple, asyncio.Future[SentDay | None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
@@ -202,13 +202,19 @@ class FastPull:
             if on_sqlite:
                 sent = _read_day(state.engine, key)
             else:
-                sent = await asyncio.get_running_loop().run_in_executor(
-                    state.pull_threads, _read_day, state.engine, key
-                )
+                sent = await self._read_once(state.pull_asker, key)
             if sent is None:
                 return None  # changed in between: the route reads it afresh
             self.recent.keep(key, sent)
         return _sent_body(sent, cluster=cluster, base=base, tagged=tagged)
+
+    async def _read_once(self, asker: PullAsker, key: tuple) -> SentDay | None:
+        reading = self.reading.get(key)
+        if reading is None:
+            reading = asyncio.ensure_future(_read_day_async(asker, key))
+            self.reading[key] = reading
+            reading.add_done_callback(lambda _: self.reading.pop(key, None))
+        return await asyncio.shield(reading)
 
 
 def _asked(scope: Scope) -> dict[str, Any] | None:
@@ -268,6 +274,14 @@ def _read_day(engine: Engine, key: tuple) -> SentDay | None:
     if playlist is None or key[2:] != (playlist.etag, playlist.version, playlist.generated_at):
         return None
     return SentDay(playlist)
+
+
+async def _read_day_async(asker: PullAsker, key: tuple) -> SentDay | None:
+    station_id, day = key[:2]
+    row = await asker.day(station_id=station_id, day=day)
+    if row is None or key[2:] != (row.etag, row.version, row.generated_at):
+        return None
+    return SentDay(row)
 
 
 def _sent_body(sent: SentDay, *, cluster: str | None, base: str, tagged: str) -> Response:

@@ -15,7 +15,7 @@ timeout fails every pull waiting for it with the same error a pooled connection 
 
 import asyncio
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import psycopg
@@ -26,6 +26,7 @@ from sqlalchemy.sql import bindparam
 
 from core.db import PG_CONNECT_TIMEOUT_S
 from core.models import DeviceToken
+from core.types import UTCDateTime
 from scheduler.models import Cluster, Playlist, Station
 
 # A batch no larger than this, so one storm's first answers are not held behind a
@@ -64,6 +65,12 @@ _MANY = (
 )
 
 
+# The columns of a day's row a device's document is made of.
+_DAY = select(
+    Playlist.etag, Playlist.version, Playlist.body, Playlist.generated_at, Playlist.frozen_at
+).where(Playlist.station_id == bindparam("station_id"), Playlist.day == bindparam("day"))
+
+
 @dataclass
 class _Waiting:
     digest: str
@@ -72,11 +79,26 @@ class _Waiting:
     answer: asyncio.Future
 
 
+@dataclass(frozen=True)
+class DayRow:
+    """A stored day as the device document reads it (see `playlist_document`)."""
+
+    etag: str
+    version: int
+    body: dict[str, Any]
+    generated_at: datetime
+    frozen_at: datetime | None
+
+
 class PullAsker:
     """One process's questions to PostgreSQL about who is pulling, asked in batches."""
 
     def __init__(self, engine: Engine, *, timeout_s: float = PG_CONNECT_TIMEOUT_S) -> None:
         self.sql = str(_MANY.compile(dialect=engine.dialect))
+        self.day_sql = str(_DAY.compile(dialect=engine.dialect))
+        self.moment = (
+            UTCDateTime().dialect_impl(engine.dialect).result_processor(engine.dialect, None)
+        )
         args, options = engine.dialect.create_connect_args(engine.url)
         self.connect_args: dict[str, Any] = {"connect_timeout": PG_CONNECT_TIMEOUT_S} | options
         self.connect_args.update(zip(("conninfo",), args, strict=False))
@@ -84,14 +106,36 @@ class PullAsker:
         self.waiting: list[_Waiting] = []
         self.asking: asyncio.Task | None = None
         self.connection: psycopg.AsyncConnection | None = None
+        self.connecting = asyncio.Lock()
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     async def ask(self, *, digest: str, code: str, day: date) -> tuple | None:
         """The fast path's row for this pull (without the leading number), or None."""
-        answer = asyncio.get_running_loop().create_future()
+        answer = self._this_loop().create_future()
         self.waiting.append(_Waiting(digest, code, day, answer))
         if self.asking is None or self.asking.done():
             self.asking = asyncio.create_task(self._ask_all())
         return await answer
+
+    async def day(self, *, station_id: int, day: date) -> DayRow | None:
+        """A station's stored day, or None."""
+        self._this_loop()
+        params = {"station_id": station_id, "day": day}
+        row = await self._timed(self.day_sql, params, many=False)
+        if row is None:
+            return None
+        etag, version, body, made_at, frozen_at = row
+        return DayRow(etag, version, body, self.moment(made_at), self.moment(frozen_at))
+
+    def _this_loop(self) -> asyncio.AbstractEventLoop:
+        # A connection and its lock serve the loop they were made on; a server has one
+        # loop per process, a test client may start a new one for each request.
+        loop = asyncio.get_running_loop()
+        if loop is not self.loop:
+            self._drop()
+            self.loop, self.waiting, self.asking = loop, [], None
+            self.connecting = asyncio.Lock()
+        return loop
 
     async def close(self) -> None:
         """Stop asking and close the connection."""
@@ -104,40 +148,46 @@ class PullAsker:
         while self.waiting:
             batch = self.waiting[:MOST_PER_QUESTION]
             del self.waiting[:MOST_PER_QUESTION]
-            question = asyncio.ensure_future(self._question(batch))
-            await asyncio.wait({question}, timeout=self.timeout_s)
-            if not question.done():
-                # Left to end on its own: cancelling tells the server in the background,
-                # which a stalled server may take as long again to hear.
-                self._abandon(question)
-                exc: BaseException = TimeoutError("no answer within the connect timeout")
-            else:
-                exc = question.exception()
-            if exc is not None:
-                if question.done():
-                    self._drop()
-                trouble = _as_trouble(self.sql, exc)
+            params = {
+                "digests": [w.digest for w in batch],
+                "codes": [w.code for w in batch],
+                "days": [w.day for w in batch],
+            }
+            try:
+                rows = {row[0]: row[1:] for row in await self._timed(self.sql, params, many=True)}
+            except Exception as trouble:
                 for waiting in batch:
                     if not waiting.answer.done():
                         waiting.answer.set_exception(trouble)
                 continue
-            rows = question.result()
             for n, waiting in enumerate(batch, start=1):
                 if not waiting.answer.done():
                     waiting.answer.set_result(rows.get(n))
 
-    async def _question(self, batch: list[_Waiting]) -> dict[int, tuple]:
-        if self.connection is None or self.connection.closed:
-            self.connection = await psycopg.AsyncConnection.connect(
-                **self.connect_args, autocommit=True
-            )
-        params = {
-            "digests": [w.digest for w in batch],
-            "codes": [w.code for w in batch],
-            "days": [w.day for w in batch],
-        }
-        cursor = await self.connection.execute(self.sql, params)
-        return {row[0]: row[1:] for row in await cursor.fetchall()}
+    async def _timed(self, sql: str, params: dict[str, Any], *, many: bool) -> Any:
+        # The loop waits for the answer no longer than the connect timeout.
+        question = asyncio.ensure_future(self._question(sql, params, many=many))
+        await asyncio.wait({question}, timeout=self.timeout_s)
+        if not question.done():
+            # Left to end on its own: cancelling tells the server in the background,
+            # which a stalled server may take as long again to hear.
+            self._abandon(question)
+            raise _as_trouble(sql, TimeoutError("no answer within the connect timeout"))
+        exc = question.exception()
+        if exc is not None:
+            if isinstance(exc, psycopg.OperationalError | OSError):
+                self._drop()
+            raise _as_trouble(sql, exc)
+        return question.result()
+
+    async def _question(self, sql: str, params: dict[str, Any], *, many: bool) -> Any:
+        async with self.connecting:
+            if self.connection is None or self.connection.closed:
+                self.connection = await psycopg.AsyncConnection.connect(
+                    **self.connect_args, autocommit=True
+                )
+        cursor = await self.connection.execute(sql, params)
+        return await (cursor.fetchall() if many else cursor.fetchone())
 
     def _abandon(self, question: asyncio.Future) -> None:
         connection, self.connection = self.connection, None
