@@ -49,6 +49,20 @@ def page_policy(public_base_url: str) -> str:
     )
 
 
+def data_headers(*, secure_cookies: bool) -> dict[str, str]:
+    """The headers of every answer that is not a page."""
+    headers = {
+        "Content-Security-Policy": NOT_A_PAGE_POLICY,
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        # Signed audio links carry their signature in the query string.
+        "Referrer-Policy": "same-origin",
+    }
+    if secure_cookies:
+        headers["Strict-Transport-Security"] = "max-age=31536000"
+    return headers
+
+
 class SecurityHeaders:
     """ASGI middleware adding the headers; a header a route set itself is left alone."""
 
@@ -65,22 +79,15 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 page = headers.get("content-type", "").startswith("text/html")
+                defaults = data_headers(secure_cookies=settings.secure_cookies)
                 if scope["path"] in DOCS_PATHS:
-                    policy = DOCS_POLICY
+                    defaults["Content-Security-Policy"] = DOCS_POLICY
                 elif page:
-                    policy = page_policy(settings.public_base_url)
-                else:
-                    policy = NOT_A_PAGE_POLICY
-                headers.setdefault("Content-Security-Policy", policy)
-                headers.setdefault("X-Content-Type-Options", "nosniff")
-                headers.setdefault("X-Frame-Options", "DENY")
-                # Signed audio links carry their signature in the query string.
-                headers.setdefault("Referrer-Policy", "same-origin")
-                if page:
+                    defaults["Content-Security-Policy"] = page_policy(settings.public_base_url)
                     # Pages show names and records: not kept on a shared commune computer.
-                    headers.setdefault("Cache-Control", "no-store")
-                if settings.secure_cookies:
-                    headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+                    defaults["Cache-Control"] = "no-store"
+                for name, value in defaults.items():
+                    headers.setdefault(name, value)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -275,7 +275,10 @@ class UsageLog:
                 # One statement per thousand devices, all at the newest use: a statement
                 # per device kept a morning's flush and the requests beside it waiting
                 # for each other's turn with the interpreter, row after row.
-                ids, at = list(due), max(due.values())
+                # In id order: two server processes flushing the same devices (a pull
+                # and its repeat answered by different processes) lock rows in the same
+                # order, so they wait for each other instead of deadlocking.
+                ids, at = sorted(due), max(due.values())
                 for first in range(0, len(ids), USES_PER_STATEMENT):
                     _write_last_used(session, ids[first : first + USES_PER_STATEMENT], at)
         except Exception:
