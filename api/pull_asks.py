@@ -115,7 +115,11 @@ class PullAsker:
         self.waiting.append(_Waiting(digest, code, day, answer))
         if self.asking is None or self.asking.done():
             self.asking = asyncio.create_task(self._ask_all())
-        return await answer
+        try:
+            # Counted from its own arrival: a question already out may be slow for it.
+            return await asyncio.wait_for(answer, self.timeout_s)
+        except TimeoutError as exc:
+            raise _as_trouble(self.sql, exc) from None
 
     async def day(self, *, station_id: int, day: date) -> DayRow | None:
         """A station's stored day, or None."""

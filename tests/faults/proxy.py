@@ -2,6 +2,7 @@
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
@@ -10,7 +11,9 @@ class TcpProxy:
     """Forwards loopback connections to a target; the test cuts, stalls and restores it.
 
     Cut is a stopped database server (connections reset, new ones refused); stall is a
-    network that swallows packets (new connections are accepted and never answered).
+    network that swallows packets (new connections are accepted and never answered);
+    freeze is a network that goes silent in the middle of a conversation (open
+    connections stay open, and what is sent on them arrives only once restored).
     """
 
     def __init__(self, target: tuple[str, int]) -> None:
@@ -19,6 +22,7 @@ class TcpProxy:
         self._open: set[socket.socket] = set()
         self._listener: socket.socket | None = None
         self._stalling = False
+        self._frozen = False
         probe = socket.socket()
         probe.bind(("127.0.0.1", 0))
         self.port = probe.getsockname()[1]
@@ -28,6 +32,7 @@ class TcpProxy:
         """Listen and forward (again)."""
         with self._lock:
             self._stalling = False
+            self._frozen = False
             if self._listener is not None:
                 return
             listener = socket.socket()
@@ -55,6 +60,11 @@ class TcpProxy:
         with self._lock:
             self._stalling = True
 
+    def freeze(self) -> None:
+        """Hold everything sent on any connection until restored."""
+        with self._lock:
+            self._frozen = True
+
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
@@ -80,17 +90,18 @@ class TcpProxy:
                 _reset(upstream)
                 continue
             for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pipe, args=(source, sink), daemon=True).start()
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
 
-
-def _pipe(source: socket.socket, sink: socket.socket) -> None:
-    try:
-        while data := source.recv(65536):
-            sink.sendall(data)
-    except OSError:
-        pass
-    for sock in (source, sink):
-        _reset(sock)
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                while self._frozen:
+                    time.sleep(0.02)
+                sink.sendall(data)
+        except OSError:
+            pass
+        for sock in (source, sink):
+            _reset(sock)
 
 
 def _reset(sock: socket.socket) -> None:

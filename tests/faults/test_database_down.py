@@ -144,6 +144,32 @@ def test_postgresql_out_of_reach_answers_503_and_recovers(
         assert server.process.poll() is None, "the same process recovered"
 
 
+@pytest.mark.parametrize("backend", BACKENDS[1:])
+def test_postgresql_going_silent_mid_conversation_fails_pulls_in_time_and_recovers(
+    tmp_path, database_url, engine, servers
+) -> None:
+    # The fast path keeps a connection of its own open between pulls: a network that
+    # goes quiet on it must not hold the pulls for longer than the connect timeout.
+    port = free_port()
+    build_communes(engine, communes=1, clusters=1, past_days=1, base_url="http://x")
+    direct = parse_database_url(database_url)
+    with proxying((direct.host, direct.port or 5432)) as proxy:
+        proxied = direct.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
+        server = Server(cli_env(database_url=proxied, data_dir=tmp_path / "data"), port)
+        servers.append(server)
+        with httpx.Client(base_url=server.base, timeout=TIMEOUT_S) as http:
+            commune = Commune(engine, http)  # its pull opened the connection
+            proxy.freeze()
+            for response, seconds in _at_once(commune.pull, commune.pull):
+                assert_unavailable(response)
+                assert seconds < PG_CONNECT_TIMEOUT_S + 5
+            proxy.restore()
+            pulled = commune.pull()
+            assert pulled.status_code == 200, pulled.text
+            assert pulled.json()["entries"] == commune.entries
+        assert server.process.poll() is None, "the same process recovered"
+
+
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_sqlite_locked_by_another_writer_answers_503_and_recovers(
     database_url, engine, client
