@@ -146,6 +146,7 @@ def _stored(
 ) -> tuple[dict[tuple[int, date], Any], dict[int, list[dict[str, Any]]]]:
     # The stored rows of the span without their bodies, and the entries devices hold for
     # the frozen days, the only ones that keep them.
+    session.flush()  # read through the connection below, which would not see it
     query = select(
         Playlist.id,
         Playlist.station_id,
@@ -157,12 +158,13 @@ def _stored(
     ).where(Playlist.day >= first, Playlist.day <= last)
     if station_ids is not None:
         query = query.where(Playlist.station_id.in_(station_ids))  # type: ignore[attr-defined]
-    stored = {(row.station_id, row.day): row for row in session.exec(query)}
+    rows = session.connection().execute(query)  # past the ORM's row handling
+    stored = {(row.station_id, row.day): row for row in rows}
     frozen_ids = [row.id for row in stored.values() if row.frozen_at is not None]
     held: dict[int, dict[str, Any]] = {}
     if frozen_ids:
         query = select(Playlist.id, Playlist.body).where(Playlist.id.in_(frozen_ids))  # type: ignore[attr-defined]
-        held = dict(session.exec(query).all())
+        held = dict(session.connection().execute(query).all())
     return stored, held
 
 
