@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from itertools import pairwise
 from typing import Any, NamedTuple
@@ -36,8 +36,20 @@ def moment_text(moment: datetime) -> str:
     A nation's communes air at the same few minutes: each is written out once, not
     hundreds of thousands of times (a tenth of a national night's planning).
     """
-    # The same instant reads differently at another offset, and compares equal.
-    return _moment_text(moment, moment.utcoffset())
+    # The same instant reads differently in another zone, and compares equal.
+    return _moment_text(moment, moment.tzinfo)
+
+
+# The planner makes its moments here, so that the communes that air at the same minute
+# share one object, whose hash is then computed once.
+@lru_cache(maxsize=4096)
+def _moment(day: date, clock: time, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, clock, zone)
+
+
+@lru_cache(maxsize=4096)
+def _after(moment: datetime, length: timedelta) -> datetime:
+    return moment + length
 
 
 # Bookings share their few lengths and times of day: each is read once.
@@ -52,7 +64,7 @@ def _clock(text: str) -> time:
 
 
 @lru_cache(maxsize=4096)
-def _moment_text(moment: datetime, _offset: timedelta | None) -> str:
+def _moment_text(moment: datetime, _zone: tzinfo | None) -> str:
     return moment.isoformat()
 
 
@@ -371,7 +383,7 @@ def _place(
 ) -> Entry | None:
     length = _length(source.seconds)
     if booking.at is not None:
-        start = datetime.combine(day, _clock(booking.at), zone)
+        start = _moment(day, _clock(booking.at), zone)
     else:
         found = _room(day, zone, length, windows, taken)
         if found is None:
@@ -380,7 +392,7 @@ def _place(
     return Entry(
         id=_occurrence_id(station, day, booking.id, "main"),
         start=start,
-        end=start + length,
+        end=_after(start, length),
         kind=source.kind,
         priority=booking.priority,
         title=booking.title,
@@ -523,8 +535,8 @@ def _fill(
     # gets the station's fallback relay on those clusters, or is reported as a gap.
     fallback = station.fallback if (station.fallback or {}).get("kind") == "relay" else None
     for window in windows:
-        start = datetime.combine(day, window.start, zone)
-        end = datetime.combine(day, window.end, zone)
+        start = _moment(day, window.start, zone)
+        end = _moment(day, window.end, zone)
         for hole_start, hole_end, silent in _silences(start, end, plan.entries, station, context):
             if fallback is None:
                 plan.gaps.append(

@@ -341,3 +341,19 @@ def test_whole_station_bookings_never_read_the_clusters(engine) -> None:
     playlists = _playlists(engine)
     gaps = [g for p in playlists.values() for g in p["gaps"]]
     assert gaps and all(g["clusters"] == ["*"] for g in gaps)
+
+
+def test_a_moment_is_written_in_its_own_zone_even_when_another_zone_wrote_the_same_instant() -> (
+    None
+):
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from scheduler.planner import moment_text
+
+    hanoi = datetime(2030, 1, 7, 5, 30, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    assert moment_text(hanoi) == "2030-01-07T05:30:00+07:00"
+    same_instant = hanoi.astimezone(UTC)
+    assert same_instant == hanoi
+    assert moment_text(same_instant) == "2030-01-06T22:30:00+00:00"
+    assert moment_text(hanoi.astimezone(ZoneInfo("Asia/Tokyo"))) == "2030-01-07T07:30:00+09:00"
