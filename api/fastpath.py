@@ -26,7 +26,6 @@ from urllib.parse import parse_qsl
 from sqlalchemy import Date, Dialect, Engine, bindparam, select
 from sqlalchemy.exc import OperationalError
 from starlette.datastructures import Headers, State
-from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.links import link_base, with_links
@@ -136,6 +135,31 @@ class RecentDays:
                 self.rows.popitem(last=False)
 
 
+@dataclass(slots=True)
+class Reply:
+    """A fast answer: what the route's response would send, as two ASGI messages."""
+
+    status: int  # 200 with the body, or 304
+    etag: str
+    body: bytes = b""
+
+    async def send(self, send: Send, extra: list[tuple[bytes, bytes]]) -> None:
+        """Send it with the headers every answer that is not a page carries."""
+        headers = [(b"etag", self.etag.encode()), *extra]
+        if self.status == 200:
+            headers.append((b"content-length", str(len(self.body)).encode()))
+            headers.append((b"content-type", b"application/json"))
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+@cache
+def _raw_data_headers(secure_cookies: bool) -> list[tuple[bytes, bytes]]:
+    # Made once: a Response, with these added to its headers, cost 11 µs more a pull.
+    headers = data_headers(secure_cookies=secure_cookies).items()
+    return [(name.lower().encode(), value.encode()) for name, value in headers]
+
+
 class FastPull:
     """ASGI middleware: answer a device's plain pull of its own station's day directly."""
 
@@ -153,18 +177,19 @@ class FastPull:
                 state: State = scope["app"].state
                 asked["base"] = link_base(scope, state.settings)
                 try:
-                    response = await self._answer(state, **asked)
+                    reply = await self._answer(state, **asked)
                 except OperationalError as exc:  # asking the route would wait as long again
-                    response = database_trouble("GET", scope["path"], exc)
-                except Exception:  # outside the framework's error handling: the route's turn
-                    logger.exception("fast path failed on %s", scope["path"])
-                    response = None
-                if response is not None:
-                    # What the layers it passes by would have added.
-                    response.headers.update(
+                    trouble = database_trouble("GET", scope["path"], exc)
+                    trouble.headers.update(
                         data_headers(secure_cookies=state.settings.secure_cookies)
                     )
-                    await response(scope, receive, send)
+                    await trouble(scope, receive, send)
+                    return
+                except Exception:  # outside the framework's error handling: the route's turn
+                    logger.exception("fast path failed on %s", scope["path"])
+                    reply = None
+                if reply is not None:
+                    await reply.send(send, _raw_data_headers(state.settings.secure_cookies))
                     return
         await self.app(scope, receive, send)
 
@@ -178,7 +203,7 @@ class FastPull:
         cluster: str | None,
         if_none_match: str,
         base: str,
-    ) -> Response | None:
+    ) -> "Reply | None":
         if abs((day - utcnow().date()).days) > PLAYLIST_RANGE_DAYS:
             return None
         digest = token_digest(token)
@@ -206,7 +231,7 @@ class FastPull:
         state.device_usage.note_use(device_id=device_id, last_used_at=moment(last_used_at))
         tagged = f'"{etag}-{cluster}"' if cluster else f'"{etag}"'
         if tagged in if_none_match:
-            return Response(status_code=304, headers={"ETag": tagged})
+            return Reply(304, tagged)
         key = (station_id, day, etag, version, made_at)
         sent = self.recent.get(key)
         if sent is None:
@@ -297,7 +322,7 @@ async def _read_day_async(asker: PullAsker, key: tuple) -> SentDay | None:
     return SentDay(row)
 
 
-def _sent_body(sent: SentDay, *, cluster: str | None, base: str, tagged: str) -> Response:
+def _sent_body(sent: SentDay, *, cluster: str | None, base: str, tagged: str) -> "Reply":
     entries = sent.playlist.body["entries"]
     plays = tuple(i for i, e in enumerate(entries) if plays_on(e, cluster)) if cluster else None
     body = sent.bodies.get((plays, base))
@@ -307,4 +332,4 @@ def _sent_body(sent: SentDay, *, cluster: str | None, base: str, tagged: str) ->
         if len(sent.bodies) >= BODIES_PER_DAY:
             sent.bodies.clear()  # a client making up hosts must not grow it without end
         sent.bodies[(plays, base)] = body
-    return Response(content=body, media_type="application/json", headers={"ETag": tagged})
+    return Reply(200, tagged, body)

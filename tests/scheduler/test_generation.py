@@ -343,9 +343,7 @@ def test_whole_station_bookings_never_read_the_clusters(engine) -> None:
     assert gaps and all(g["clusters"] == ["*"] for g in gaps)
 
 
-def test_a_moment_is_written_in_its_own_zone_though_another_zone_wrote_that_instant() -> (
-    None
-):
+def test_a_moment_is_written_in_its_own_zone_though_another_zone_wrote_that_instant() -> None:
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
