@@ -582,6 +582,22 @@ def nginx_serving(root: Path, files: dict[str, bytes]) -> Iterator[str]:
         yield base
 
 
+def goals(first: "Phase", second: "Phase", *, devices: int, troubles: str) -> str:
+    """The goals (issue 21), met or not: a province's morning, and a nation's first pulls."""
+    whole = first.elapsed + second.elapsed
+    p99 = percentile(first.latencies + second.latencies, 99)
+    answered = first.statuses == {200: devices} and second.statuses == {304: devices}
+    clean = answered and troubles == "server log: no errors"
+    morning = whole <= 3 and p99 < 0.1
+    national = first.elapsed <= 60 and clean
+    return (
+        f"goals: whole pull within 3 s with p99 < 100 ms: {'met' if morning else 'not met'} "
+        f"({whole:.2f} s, p99 {ms(p99)}); "
+        f"all {devices} first pulls within 60 s, no errors: {'met' if national else 'not met'} "
+        f"({first.elapsed:.1f} s)"
+    )
+
+
 def main() -> None:
     """Run and print the figures."""
     parser = argparse.ArgumentParser()
@@ -682,11 +698,8 @@ def main() -> None:
             f"{len(n_both) / theirs:,.0f} req/s; p50 {ms(percentile(n_both, 50))}, "
             f"p99 {ms(percentile(n_both, 99))}"
         )
-        print(
-            f"ratio (time, ours / nginx): {ours / theirs:.1f}; "
-            f"goal: {len(devices)} clusters within 10 s with p99 < 100 ms: "
-            f"{'met' if ours < 10 and percentile(both, 99) < 0.1 else 'not met'}"
-        )
+        print(f"ratio (time, ours / nginx): {ours / theirs:.1f}")
+        print(goals(first, second, devices=len(devices), troubles=server_troubles(log)))
 
 
 if __name__ == "__main__":
