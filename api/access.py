@@ -31,6 +31,7 @@ from scheduler.service import ancestor_ids, list_stations
 
 DEVICE_DAYS_BACK = 2  # the playlists whose audio a device may fetch: from this many days ago
 
+ContentReader = Annotated[Principal, Depends(Allowed(Permission.content_read))]
 Planner = Annotated[Principal, Depends(Allowed(Permission.content_write))]
 
 

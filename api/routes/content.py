@@ -7,12 +7,10 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
-from api.access import readable_item, readable_station_ids, writable_item
+from api.access import ContentReader, Planner, readable_item, readable_station_ids, writable_item
 from api.auth import (
-    Allowed,
     OnStation,
     Permission,
-    Principal,
     StationGrant,
     require,
     require_reach,
@@ -40,9 +38,6 @@ from scheduler.models import Station
 from scheduler.service import get_station, station_facts
 
 router = APIRouter(tags=["content"])
-
-CanRead = Annotated[Principal, Depends(Allowed(Permission.content_read))]
-CanWrite = Annotated[Principal, Depends(Allowed(Permission.content_write))]
 
 
 class ContentItemIn(BaseModel):
@@ -134,7 +129,7 @@ def _show(session: Session, item: ContentItem, warnings: list[str] | None = None
 
 @router.get("/content-items", response_model=list[ContentItemOut], summary="Content you can read")
 def list_items(
-    principal: CanRead,
+    principal: ContentReader,
     session: SessionDep,
     status: ContentStatus | None = None,
     language: str | None = None,
@@ -173,7 +168,7 @@ def list_items(
 @router.post(
     "/content-items", response_model=ContentItemOut, status_code=201, summary="Write a draft"
 )
-def add_item(body: ContentItemIn, principal: CanWrite, session: SessionDep) -> ContentItemOut:
+def add_item(body: ContentItemIn, principal: Planner, session: SessionDep) -> ContentItemOut:
     """Create a draft item for a station within the caller's scope."""
     station = get_station(session, code=body.station)
     require_reach(session, principal, station)
@@ -189,7 +184,7 @@ def add_item(body: ContentItemIn, principal: CanWrite, session: SessionDep) -> C
 
 
 @router.get("/content-items/{item_id}", response_model=ContentItemOut, summary="One item")
-def get_item(item_id: int, principal: CanRead, session: SessionDep) -> ContentItemOut:
+def get_item(item_id: int, principal: ContentReader, session: SessionDep) -> ContentItemOut:
     """Return one content item with its newest version."""
     return _show(session, readable_item(session, principal, item_id))
 
@@ -201,7 +196,7 @@ def get_item(item_id: int, principal: CanRead, session: SessionDep) -> ContentIt
 )
 def versions(
     item_id: int,
-    principal: CanRead,
+    principal: ContentReader,
     session: SessionDep,
     after: Annotated[int, Query(ge=0, description="continue after this version number")] = 0,
     limit: PageLimit = 200,
@@ -214,7 +209,7 @@ def versions(
 
 @router.patch("/content-items/{item_id}", response_model=ContentItemOut, summary="Edit words")
 def edit_item(
-    item_id: int, body: ContentEdit, principal: CanWrite, session: SessionDep
+    item_id: int, body: ContentEdit, principal: Planner, session: SessionDep
 ) -> ContentItemOut:
     """Save new words as a new version; the approved one airs until this one is approved."""
     item, station = writable_item(session, principal, item_id)
@@ -231,7 +226,7 @@ def edit_item(
 
 
 @router.post("/content-items/{item_id}/submit", response_model=ContentItemOut, summary="Submit")
-def submit(item_id: int, principal: CanWrite, session: SessionDep) -> ContentItemOut:
+def submit(item_id: int, principal: Planner, session: SessionDep) -> ContentItemOut:
     """Send the newest version for approval."""
     item, _ = writable_item(session, principal, item_id)
     submit_content_item(session, item=item)
@@ -240,7 +235,7 @@ def submit(item_id: int, principal: CanWrite, session: SessionDep) -> ContentIte
 
 
 @router.post("/content-items/{item_id}/approve", response_model=ContentItemOut, summary="Approve")
-def approve(item_id: int, principal: CanWrite, session: SessionDep) -> ContentItemOut:
+def approve(item_id: int, principal: Planner, session: SessionDep) -> ContentItemOut:
     """Approve the submitted version so it may air."""
     require(principal, Permission.content_approve)
     item, station = writable_item(session, principal, item_id)
@@ -253,7 +248,7 @@ def approve(item_id: int, principal: CanWrite, session: SessionDep) -> ContentIt
 
 @router.post("/content-items/{item_id}/return", response_model=ContentItemOut, summary="Return")
 def send_back(
-    item_id: int, body: ReturnNote, principal: CanWrite, session: SessionDep
+    item_id: int, body: ReturnNote, principal: Planner, session: SessionDep
 ) -> ContentItemOut:
     """Send a submitted version back to its author with a note."""
     require(principal, Permission.content_approve)
@@ -264,7 +259,7 @@ def send_back(
 
 
 @router.post("/content-items/{item_id}/archive", response_model=ContentItemOut, summary="Archive")
-def archive(item_id: int, principal: CanWrite, session: SessionDep) -> ContentItemOut:
+def archive(item_id: int, principal: Planner, session: SessionDep) -> ContentItemOut:
     """Retire an item; it can no longer be edited or aired."""
     item, _ = writable_item(session, principal, item_id)
     archive_content_item(session, item=item)
@@ -339,7 +334,7 @@ class ReadingOut(BaseModel):
 
 
 @router.post("/reading", response_model=ReadingOut, summary="What the voice will say")
-def reading(body: ReadingIn, principal: CanRead, session: SessionDep) -> ReadingOut:
+def reading(body: ReadingIn, principal: ContentReader, session: SessionDep) -> ReadingOut:
     """Normalise a text the way the voice will read it (abbreviations, citations, numbers)."""
     lexicon = None
     if body.station:
@@ -376,7 +371,7 @@ class PreviewOut(BaseModel):
 
 
 @router.post("/script-preview", response_model=PreviewOut, summary="Preview a script")
-def preview(body: PreviewIn, principal: CanWrite, session: SessionDep) -> PreviewOut:
+def preview(body: PreviewIn, principal: Planner, session: SessionDep) -> PreviewOut:
     """Render words through the programme template without saving anything."""
     station = get_station(session, code=body.station)
     require_reach(session, principal, station)

@@ -4,12 +4,12 @@ owned by the station that made it or shared by all."""
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from sqlmodel import Session, or_, select
 
-from api.access import readable_station_ids, writable_theme
-from api.auth import Allowed, Permission, Principal, require_reach
+from api.access import ContentReader, Planner, readable_station_ids, writable_theme
+from api.auth import require_reach
 from api.deps import SessionDep
 from api.limits import AfterId, PageLimit
 from api.uploads import read_document
@@ -28,8 +28,6 @@ from scheduler.service import get_station
 
 router = APIRouter(tags=["plans"])
 
-CanRead = Annotated[Principal, Depends(Allowed(Permission.content_read))]
-CanWrite = Annotated[Principal, Depends(Allowed(Permission.content_write))]
 PLAN_MEDIA_TYPES = (
     "text/plain",
     "text/markdown",
@@ -108,7 +106,7 @@ def _out(session: Session, plan: Plan, requirements: list[PlanRequirement]) -> P
 )
 async def import_document(
     request: Request,
-    principal: CanWrite,
+    principal: Planner,
     session: SessionDep,
     station: Annotated[str | None, Query(description="code of the owning station")] = None,
 ) -> PlanOut:
@@ -135,7 +133,7 @@ async def import_document(
 
 @router.get("/plans", response_model=list[PlanOut], summary="Plans you can read")
 def list_plans(
-    principal: CanRead,
+    principal: ContentReader,
     session: SessionDep,
     after: AfterId = 0,
     limit: PageLimit = 200,
@@ -150,7 +148,7 @@ def list_plans(
 
 # `:int`, so that GET /plans/import finds the import route (405) instead of plan "import".
 @router.get("/plans/{plan_id:int}", response_model=PlanOut, summary="One plan")
-def show_plan(plan_id: int, principal: CanRead, session: SessionDep) -> PlanOut:
+def show_plan(plan_id: int, principal: ContentReader, session: SessionDep) -> PlanOut:
     """Return a plan with its requirements."""
     plan = get_plan(session, plan_id=plan_id)
     ids = readable_station_ids(session, principal)
@@ -195,7 +193,7 @@ def _theme_out(session: Session, theme: Theme) -> ThemeOut:
 
 @router.get("/themes", response_model=list[ThemeOut], summary="The theme taxonomy")
 def list_themes(
-    principal: CanRead,
+    principal: ContentReader,
     session: SessionDep,
     after: AfterId = 0,
     limit: PageLimit = 200,
@@ -207,7 +205,7 @@ def list_themes(
 
 
 @router.post("/themes", response_model=ThemeOut, status_code=201, summary="Add a theme")
-def add_theme(body: ThemeNew, principal: CanWrite, session: SessionDep) -> ThemeOut:
+def add_theme(body: ThemeNew, principal: Planner, session: SessionDep) -> ThemeOut:
     """Add a theme owned by a station within the caller's scope (by default their own)."""
     owner = get_station(session, code=body.station) if body.station else None
     if owner is not None:
@@ -224,7 +222,7 @@ def add_theme(body: ThemeNew, principal: CanWrite, session: SessionDep) -> Theme
 
 
 @router.put("/themes/{theme_id}", response_model=ThemeOut, summary="Rename or move a theme")
-def edit_theme(theme_id: int, body: ThemeIn, principal: CanWrite, session: SessionDep) -> ThemeOut:
+def edit_theme(theme_id: int, body: ThemeIn, principal: Planner, session: SessionDep) -> ThemeOut:
     """Rename a theme or give it another parent: a theme of the caller's scope, or a
     shared one for admins."""
     theme = writable_theme(session, principal, theme_id)
