@@ -84,9 +84,7 @@ class AiringOut(BaseModel):
 
 
 @router.post(
-    "/stations/{code}/airings",
-    response_model=AiringAnswer,
-    summary="Report a batch of airings (idempotent by record id)",
+    "/stations/{code}/airings", summary="Report a batch of airings (idempotent by record id)"
 )
 async def post_airings(
     code: str, batch: AiringBatch, request: Request, token: UserBearer, device: DeviceBearer
@@ -162,11 +160,7 @@ def _device_grant(
         return grant, bound_cluster(session, grant.principal)
 
 
-@router.get(
-    "/stations/{code}/airings",
-    response_model=list[AiringOut],
-    summary="Airing records of a station, oldest first",
-)
+@router.get("/stations/{code}/airings", summary="Airing records of a station, oldest first")
 def list_airings(
     grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
     session: SessionDep,
@@ -236,7 +230,6 @@ MISSED_RANGE_DAYS = 92
 
 @router.get(
     "/stations/{code}/airings/missed",
-    response_model=list[MissedOut],
     summary="Entries with no airing record some minutes after their end",
 )
 def missed(

@@ -86,7 +86,6 @@ _FORM = {
 
 @router.post(
     "/stations/{code}/announcements",
-    response_model=AnnouncementOut,
     status_code=201,
     summary="Air a recorded announcement (multipart: file, title, priority, clusters or zones)",
     openapi_extra={

@@ -135,7 +135,6 @@ def _job_out(session: Session, job: RenderJob, base_url: str) -> JobOut:
 
 @router.post(
     "/content-items/{item_id}/render",
-    response_model=JobOut,
     status_code=202,
     summary="Queue the approved version for rendering",
 )
@@ -160,7 +159,7 @@ def render(
     return _job_out(session, job, base)
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut, summary="A render job's progress")
+@router.get("/jobs/{job_id}", summary="A render job's progress")
 def job_status(
     job_id: int,
     principal: Annotated[Principal, Depends(Allowed(Permission.content_read))],
@@ -198,7 +197,6 @@ def _recording_out(session: Session, recording: Recording, base_url: str) -> Rec
 
 @router.post(
     "/content-items/{item_id}/recordings",
-    response_model=RecordingOut,
     status_code=201,
     summary="Upload an ethnic-language recording (multipart: file, language, speaker)",
     openapi_extra={
@@ -277,7 +275,6 @@ def _station_for_upload(
 
 @router.post(
     "/stations/{code}/jingles",
-    response_model=AssetOut,
     status_code=201,
     summary="Upload a jingle (multipart: file)",
     openapi_extra={
@@ -351,12 +348,7 @@ def _programme_out(session: Session, programme: Programme, base_url: str) -> Pro
     )
 
 
-@router.post(
-    "/stations/{code}/programmes",
-    response_model=ProgrammeOut,
-    status_code=201,
-    summary="Define a programme",
-)
+@router.post("/stations/{code}/programmes", status_code=201, summary="Define a programme")
 def add_programme(
     body: ProgrammeIn,
     grant: Annotated[StationGrant, Depends(OnStation(Permission.content_write))],
@@ -420,9 +412,7 @@ def _unreadable_parts(
 
 
 @router.post(
-    "/programmes/{programme_id}/assemble",
-    response_model=ProgrammeOut,
-    summary="Assemble a programme into one normalised MP3",
+    "/programmes/{programme_id}/assemble", summary="Assemble a programme into one normalised MP3"
 )
 def assemble(
     programme_id: int,

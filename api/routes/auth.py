@@ -39,7 +39,6 @@ class MeOut(BaseModel):
 
 @router.post(
     "/token",
-    response_model=TokenOut,
     summary="Log in (OAuth2 password flow)",
     responses={
         401: problem_doc("Wrong username or password (the same answer for both)"),
@@ -71,7 +70,7 @@ def login(
     )
 
 
-@router.get("/me", response_model=MeOut, summary="Who the token belongs to")
+@router.get("/me", summary="Who the token belongs to")
 def me(principal: CurrentPrincipal, session: SessionDep) -> MeOut:
     """Describe the caller: role, scope and permissions."""
     station = session.get(Station, principal.station_id) if principal.station_id else None

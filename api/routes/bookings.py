@@ -101,7 +101,7 @@ def _out(booking: Booking, station: str, displaced: list | None = None) -> Booki
     )
 
 
-@router.post("/bookings", response_model=BookingOut, status_code=201, summary="Book airtime")
+@router.post("/bookings", status_code=201, summary="Book airtime")
 def book(
     body: BookingIn, principal: Planner, session: SessionDep, settings: SettingsDep
 ) -> BookingOut:
@@ -138,7 +138,7 @@ class BookingPatch(BaseModel):
 NULLABLE = frozenset({"at", "duration_s", "relay_url"})
 
 
-@router.patch("/bookings/{booking_id}", response_model=BookingOut, summary="Change a booking")
+@router.patch("/bookings/{booking_id}", summary="Change a booking")
 def edit(
     booking_id: int,
     body: BookingPatch,
@@ -185,9 +185,7 @@ def schedule_ics(
     )
 
 
-@router.get(
-    "/stations/{code}/bookings", response_model=list[BookingOut], summary="Bookings of a station"
-)
+@router.get("/stations/{code}/bookings", summary="Bookings of a station")
 def list_bookings(
     grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
     session: SessionDep,
@@ -232,10 +230,7 @@ class EmergencyOut(BookingOut):
 
 
 @router.post(
-    "/stations/{code}/emergencies",
-    response_model=EmergencyOut,
-    status_code=201,
-    summary="Send an emergency bulletin now",
+    "/stations/{code}/emergencies", status_code=201, summary="Send an emergency bulletin now"
 )
 def send_emergency(
     body: EmergencyIn,

@@ -127,7 +127,7 @@ def _show(session: Session, item: ContentItem, warnings: list[str] | None = None
     return _out(item, session.get(Station, item.station_id).code, latest, warnings)
 
 
-@router.get("/content-items", response_model=list[ContentItemOut], summary="Content you can read")
+@router.get("/content-items", summary="Content you can read")
 def list_items(
     principal: ContentReader,
     session: SessionDep,
@@ -165,9 +165,7 @@ def list_items(
     return [_out(item, code, latest) for item, code, latest in session.exec(query)]
 
 
-@router.post(
-    "/content-items", response_model=ContentItemOut, status_code=201, summary="Write a draft"
-)
+@router.post("/content-items", status_code=201, summary="Write a draft")
 def add_item(body: ContentItemIn, principal: Planner, session: SessionDep) -> ContentItemOut:
     """Create a draft item for a station within the caller's scope."""
     station = get_station(session, code=body.station)
@@ -183,17 +181,13 @@ def add_item(body: ContentItemIn, principal: Planner, session: SessionDep) -> Co
     return _out(item, station.code, version, draft.warnings)
 
 
-@router.get("/content-items/{item_id}", response_model=ContentItemOut, summary="One item")
+@router.get("/content-items/{item_id}", summary="One item")
 def get_item(item_id: int, principal: ContentReader, session: SessionDep) -> ContentItemOut:
     """Return one content item with its newest version."""
     return _show(session, readable_item(session, principal, item_id))
 
 
-@router.get(
-    "/content-items/{item_id}/versions",
-    response_model=list[VersionOut],
-    summary="Every version, oldest first",
-)
+@router.get("/content-items/{item_id}/versions", summary="Every version, oldest first")
 def versions(
     item_id: int,
     principal: ContentReader,
@@ -207,7 +201,7 @@ def versions(
     return [VersionOut.model_validate(v, from_attributes=True) for v in history[:limit]]
 
 
-@router.patch("/content-items/{item_id}", response_model=ContentItemOut, summary="Edit words")
+@router.patch("/content-items/{item_id}", summary="Edit words")
 def edit_item(
     item_id: int, body: ContentEdit, principal: Planner, session: SessionDep
 ) -> ContentItemOut:
@@ -225,7 +219,7 @@ def edit_item(
     return _show(session, item, draft.warnings)
 
 
-@router.post("/content-items/{item_id}/submit", response_model=ContentItemOut, summary="Submit")
+@router.post("/content-items/{item_id}/submit", summary="Submit")
 def submit(item_id: int, principal: Planner, session: SessionDep) -> ContentItemOut:
     """Send the newest version for approval."""
     item, _ = writable_item(session, principal, item_id)
@@ -234,7 +228,7 @@ def submit(item_id: int, principal: Planner, session: SessionDep) -> ContentItem
     return _show(session, item)
 
 
-@router.post("/content-items/{item_id}/approve", response_model=ContentItemOut, summary="Approve")
+@router.post("/content-items/{item_id}/approve", summary="Approve")
 def approve(item_id: int, principal: Planner, session: SessionDep) -> ContentItemOut:
     """Approve the submitted version so it may air."""
     require(principal, Permission.content_approve)
@@ -246,7 +240,7 @@ def approve(item_id: int, principal: Planner, session: SessionDep) -> ContentIte
     return _show(session, item)
 
 
-@router.post("/content-items/{item_id}/return", response_model=ContentItemOut, summary="Return")
+@router.post("/content-items/{item_id}/return", summary="Return")
 def send_back(
     item_id: int, body: ReturnNote, principal: Planner, session: SessionDep
 ) -> ContentItemOut:
@@ -258,7 +252,7 @@ def send_back(
     return _show(session, item)
 
 
-@router.post("/content-items/{item_id}/archive", response_model=ContentItemOut, summary="Archive")
+@router.post("/content-items/{item_id}/archive", summary="Archive")
 def archive(item_id: int, principal: Planner, session: SessionDep) -> ContentItemOut:
     """Retire an item; it can no longer be edited or aired."""
     item, _ = writable_item(session, principal, item_id)
@@ -283,11 +277,7 @@ class TemplateOut(TemplateIn):
     updated_at: datetime
 
 
-@router.get(
-    "/stations/{code}/script-templates",
-    response_model=list[TemplateOut],
-    summary="Script templates of a station",
-)
+@router.get("/stations/{code}/script-templates", summary="Script templates of a station")
 def list_templates(
     grant: Annotated[StationGrant, Depends(OnStation(Permission.content_read))],
     session: SessionDep,
@@ -301,9 +291,7 @@ def list_templates(
 
 
 @router.put(
-    "/stations/{code}/script-templates",
-    response_model=TemplateOut,
-    summary="Create or replace a programme's script template",
+    "/stations/{code}/script-templates", summary="Create or replace a programme's script template"
 )
 def put_template(
     body: TemplateIn,
@@ -333,7 +321,7 @@ class ReadingOut(BaseModel):
     estimated_seconds: float
 
 
-@router.post("/reading", response_model=ReadingOut, summary="What the voice will say")
+@router.post("/reading", summary="What the voice will say")
 def reading(body: ReadingIn, principal: ContentReader, session: SessionDep) -> ReadingOut:
     """Normalise a text the way the voice will read it (abbreviations, citations, numbers)."""
     lexicon = None
@@ -370,7 +358,7 @@ class PreviewOut(BaseModel):
     warnings: list[str]
 
 
-@router.post("/script-preview", response_model=PreviewOut, summary="Preview a script")
+@router.post("/script-preview", summary="Preview a script")
 def preview(body: PreviewIn, principal: Planner, session: SessionDep) -> PreviewOut:
     """Render words through the programme template without saving anything."""
     station = get_station(session, code=body.station)

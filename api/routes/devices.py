@@ -66,10 +66,7 @@ def _out(device: DeviceToken, station: str, cluster: str | None) -> DeviceTokenO
 
 
 @router.post(
-    "/stations/{code}/device-tokens",
-    response_model=NewDeviceToken,
-    status_code=201,
-    summary="Issue a device token (shown once)",
+    "/stations/{code}/device-tokens", status_code=201, summary="Issue a device token (shown once)"
 )
 def issue(body: DeviceTokenIn, grant: Manage, session: SessionDep) -> NewDeviceToken:
     """Create a token for a device of this station; only its hash is stored."""
@@ -88,11 +85,7 @@ def issue(body: DeviceTokenIn, grant: Manage, session: SessionDep) -> NewDeviceT
     return NewDeviceToken(**out.model_dump(), token=secret)
 
 
-@router.get(
-    "/stations/{code}/device-tokens",
-    response_model=list[DeviceTokenOut],
-    summary="Device tokens of a station",
-)
+@router.get("/stations/{code}/device-tokens", summary="Device tokens of a station")
 def list_tokens(
     grant: Manage,
     session: SessionDep,
@@ -135,7 +128,7 @@ class DeviceSelf(BaseModel):
     cluster: str | None
 
 
-@router.get("/devices/me", response_model=DeviceSelf, summary="The calling device's station")
+@router.get("/devices/me", summary="The calling device's station")
 def me(principal: CurrentCaller, session: SessionDep) -> DeviceSelf:
     """Tell a device which station and cluster its token belongs to."""
     if principal.kind != DEVICE:

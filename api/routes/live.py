@@ -50,7 +50,6 @@ class LiveIn(BaseModel):
 
 @router.post(
     "/stations/{code}/live",
-    response_model=LiveOut,
     status_code=201,
     summary="Open a live session; stream to `ingest`, players open `listen`",
 )
@@ -81,7 +80,7 @@ def post_live(
     return live_out(live, base_url=links)
 
 
-@router.get("/stations/{code}/live/{live_id}", response_model=LiveOut, summary="A live session")
+@router.get("/stations/{code}/live/{live_id}", summary="A live session")
 def get_live_session(
     code: str,
     live_id: int,
@@ -179,11 +178,7 @@ async def ingest_chunk(
     await ingests_of(request).feed(**where, chunk=bytes(chunk))
 
 
-@router.delete(
-    "/stations/{code}/live/{live_id}",
-    response_model=LiveOut,
-    summary="End a live session (again: no change)",
-)
+@router.delete("/stations/{code}/live/{live_id}", summary="End a live session (again: no change)")
 async def delete_live(
     code: str,
     live_id: int,

@@ -83,7 +83,6 @@ def _out(session: Session, plan: Plan, requirements: list[PlanRequirement]) -> P
 
 @router.post(
     "/plans/import",
-    response_model=PlanOut,
     status_code=201,
     summary="Import a plan document (plain text, Markdown, PDF or Word .docx)",
     openapi_extra={
@@ -131,7 +130,7 @@ async def import_document(
     return _out(session, plan, requirements)
 
 
-@router.get("/plans", response_model=list[PlanOut], summary="Plans you can read")
+@router.get("/plans", summary="Plans you can read")
 def list_plans(
     principal: ContentReader,
     session: SessionDep,
@@ -147,7 +146,7 @@ def list_plans(
 
 
 # `:int`, so that GET /plans/import finds the import route (405) instead of plan "import".
-@router.get("/plans/{plan_id:int}", response_model=PlanOut, summary="One plan")
+@router.get("/plans/{plan_id:int}", summary="One plan")
 def show_plan(plan_id: int, principal: ContentReader, session: SessionDep) -> PlanOut:
     """Return a plan with its requirements."""
     plan = get_plan(session, plan_id=plan_id)
@@ -191,7 +190,7 @@ def _theme_out(session: Session, theme: Theme) -> ThemeOut:
     )
 
 
-@router.get("/themes", response_model=list[ThemeOut], summary="The theme taxonomy")
+@router.get("/themes", summary="The theme taxonomy")
 def list_themes(
     principal: ContentReader,
     session: SessionDep,
@@ -204,7 +203,7 @@ def list_themes(
     return [_theme_out(session, t) for t in themes]
 
 
-@router.post("/themes", response_model=ThemeOut, status_code=201, summary="Add a theme")
+@router.post("/themes", status_code=201, summary="Add a theme")
 def add_theme(body: ThemeNew, principal: Planner, session: SessionDep) -> ThemeOut:
     """Add a theme owned by a station within the caller's scope (by default their own)."""
     owner = get_station(session, code=body.station) if body.station else None
@@ -221,7 +220,7 @@ def add_theme(body: ThemeNew, principal: Planner, session: SessionDep) -> ThemeO
     return _theme_out(session, theme)
 
 
-@router.put("/themes/{theme_id}", response_model=ThemeOut, summary="Rename or move a theme")
+@router.put("/themes/{theme_id}", summary="Rename or move a theme")
 def edit_theme(theme_id: int, body: ThemeIn, principal: Planner, session: SessionDep) -> ThemeOut:
     """Rename a theme or give it another parent: a theme of the caller's scope, or a
     shared one for admins."""

@@ -100,7 +100,7 @@ def _out(station: Station, parent: str | None, clusters: list[Cluster]) -> Stati
     )
 
 
-@router.get("", response_model=list[StationOut], summary="The station tree within your scope")
+@router.get("", summary="The station tree within your scope")
 def station_tree(principal: CanRead, session: SessionDep) -> list[StationOut]:
     """Return the stations the caller may see, nested parent to child, with clusters."""
     stations = list_stations(session, ids=visible_station_ids(session, principal))
@@ -121,7 +121,7 @@ def station_tree(principal: CanRead, session: SessionDep) -> list[StationOut]:
     return roots
 
 
-@router.post("", response_model=StationOut, status_code=201, summary="Add a station")
+@router.post("", status_code=201, summary="Add a station")
 def add_station(body: StationIn, principal: CanWrite, session: SessionDep) -> StationOut:
     """Add a station under a parent within the caller's scope (a new province: admins only)."""
     if body.parent is None:
@@ -193,7 +193,6 @@ class ImportOut(BaseModel):
 
 @router.post(
     "/import",
-    response_model=ImportOut,
     status_code=201,
     summary="Import stations and clusters from CSV",
     openapi_extra={
@@ -231,7 +230,7 @@ async def import_stations(request: Request, principal: CanWrite, session: Sessio
     )
 
 
-@router.get("/{code}", response_model=StationDetailOut, summary="One station, clusters, settings")
+@router.get("/{code}", summary="One station, clusters, settings")
 def station_detail(
     grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_read))],
     session: SessionDep,
@@ -249,7 +248,7 @@ class StationChange(StationSettings):
     )
 
 
-@router.patch("/{code}", response_model=StationDetailOut, summary="Change a station's settings")
+@router.patch("/{code}", summary="Change a station's settings")
 def change_station(
     body: StationChange,
     grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_write))],
@@ -337,9 +336,7 @@ def merge_station(
     return plan
 
 
-@router.post(
-    "/{code}/clusters", response_model=ClusterOut, status_code=201, summary="Add a cluster"
-)
+@router.post("/{code}/clusters", status_code=201, summary="Add a cluster")
 def new_cluster(
     body: ClusterIn,
     grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_write))],
@@ -390,9 +387,7 @@ def _retention(session: SessionDep, station: Station) -> RetentionOut:
 
 
 @router.get(
-    "/{code}/retention",
-    response_model=RetentionOut,
-    summary="How long the station's airing log and recordings are kept",
+    "/{code}/retention", summary="How long the station's airing log and recordings are kept"
 )
 def station_retention(
     grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_read))],
@@ -402,11 +397,7 @@ def station_retention(
     return _retention(session, grant.station)
 
 
-@router.put(
-    "/{code}/retention",
-    response_model=RetentionOut,
-    summary="Set a province's retention policy (admins)",
-)
+@router.put("/{code}/retention", summary="Set a province's retention policy (admins)")
 def set_station_retention(
     body: RetentionIn,
     grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_write))],

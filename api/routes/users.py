@@ -64,7 +64,7 @@ def _visible_user(session: SessionDep, principal: Principal, username: str) -> U
     return user
 
 
-@router.get("", response_model=list[UserOut], summary="Accounts within your scope")
+@router.get("", summary="Accounts within your scope")
 def list_users(
     principal: CanRead,
     session: SessionDep,
@@ -85,7 +85,7 @@ def list_users(
     return [_out(user, codes) for user in users]
 
 
-@router.post("", response_model=UserOut, status_code=201, summary="Create an account")
+@router.post("", status_code=201, summary="Create an account")
 def add_user(body: UserIn, principal: CanWrite, session: SessionDep) -> UserOut:
     """Create an account: admins any; planners operator accounts within their scope."""
     if principal.role != Role.admin and body.role != Role.operator:
