@@ -68,11 +68,7 @@ def post_live(
     live = start_live(
         session,
         station=station,
-        title=body.title,
-        priority=body.priority,
-        clusters=body.clusters,
-        zones=body.zones,
-        minutes=body.minutes,
+        **body.model_dump(),
         author=principal.name,
         base_url=settings.public_base_url,
     )

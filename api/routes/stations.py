@@ -1,5 +1,6 @@
 """Stations and their loudspeaker clusters."""
 
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -130,13 +131,7 @@ def add_station(body: StationIn, principal: CanWrite, session: SessionDep) -> St
     else:
         require_reach(session, principal, get_station(session, code=body.parent))
     station = create_station(
-        session,
-        code=body.code,
-        name=body.name,
-        kind=body.kind,
-        parent_code=body.parent,
-        timezone=body.timezone,
-        languages=body.languages,
+        session, **body.model_dump(exclude={"parent"}), parent_code=body.parent
     )
     session.commit()
     return _out(station, body.parent, [])
@@ -376,11 +371,7 @@ def _retention(session: SessionDep, station: Station) -> RetentionOut:
     _, keeps_from = horizon(days=policy.days, now=utcnow(), timezone=station.timezone)
     return RetentionOut(
         station=station.code,
-        province=policy.province,
-        days=policy.days,
-        default=policy.default,
-        updated_by=policy.updated_by,
-        updated_at=policy.updated_at,
+        **asdict(policy),
         keeps_from=keeps_from,
         purged_before=purge_horizons(session, station_ids={station.id}).get(station.id),
     )
