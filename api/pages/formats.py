@@ -11,8 +11,11 @@ from typing import Any
 from jinja2 import Environment, pass_environment
 from jinja2.filters import do_truncate
 
+from content.languages import LANGUAGES
+
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 PRIORITY_NAMES = {"normal": "thường", "priority": "ưu tiên", "emergency": "khẩn cấp"}
+LEVEL_NAMES = {"province": "cấp tỉnh", "district": "cấp huyện", "commune": "cấp xã"}
 
 
 def day_text(day: date | datetime | None) -> str:
@@ -90,4 +93,9 @@ FILTERS = {
     "minutes_text": minutes_text,
     "weekday_text": weekday_text,
 }
-GLOBALS = {"priority_names": PRIORITY_NAMES, "weekday_names": WEEKDAYS}
+GLOBALS = {
+    "priority_names": PRIORITY_NAMES,
+    "weekday_names": WEEKDAYS,
+    "level_names": LEVEL_NAMES,
+    "languages": LANGUAGES,
+}

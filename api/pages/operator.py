@@ -16,7 +16,7 @@ from api.access import readable_item
 from api.auth import Permission, Principal, StationGrant, audio_query
 from api.deps import SessionDep, SettingsDep, StoreDep
 from api.links import audio_url, page_base
-from api.pages.formats import PRIORITY_NAMES, WEEKDAYS, day_text, minutes_text
+from api.pages.formats import WEEKDAYS, day_text, minutes_text
 from api.uploads import receive_upload, require_audio
 from api.web import CsrfError, Page, PageOnStation, check_csrf, render
 from audio.models import AudioAsset
@@ -127,7 +127,6 @@ def programme_sheet(
         day_text=day_text(day),
         weekday=WEEKDAYS[day.weekday()],
         zone_name=station.timezone,
-        priority_names=PRIORITY_NAMES,
     )
 
 
@@ -199,7 +198,6 @@ def _day_page(
         errors=errors or {},
         saved=saved,
         airing_names=AIRING_NAMES,
-        priority_names=PRIORITY_NAMES,
         may_confirm=principal.may(Permission.airings_write),
         emergency=any(e["priority"] == "emergency" for e in entries),
     )

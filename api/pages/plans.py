@@ -45,7 +45,6 @@ PLAN_STATUS_NAMES = {
     "active": "đang thực hiện",
     "archived": "đã lưu trữ",
 }
-LEVEL_NAMES = {"province": "cấp tỉnh", "district": "cấp huyện", "commune": "cấp xã"}
 
 
 def _minutes_text(low: int | None, high: int | None) -> str:
@@ -106,7 +105,6 @@ def plans_page(
         counts=counts,
         stations=stations,
         status_names=PLAN_STATUS_NAMES,
-        level_names=LEVEL_NAMES,
         timezone=settings.timezone,
     )
 
@@ -154,7 +152,6 @@ def _import_page(
         requirements=[_requirement_view(r) for r in parsed.requirements] if parsed else [],
         quotes_open=True,
         repairs=repair_text(form.text).repairs if parsed else [],
-        level_names=LEVEL_NAMES,
         notice=notice,
         max_mb=MAX_DOCUMENT_BYTES // 1_000_000,
     )
@@ -286,8 +283,6 @@ def plan_page(
         items=items,
         status_names=PLAN_STATUS_NAMES,
         item_status_names=STATUS_NAMES,
-        level_names=LEVEL_NAMES,
-        languages=LANGUAGES,
         saved=saved,
         timezone=settings.timezone,
     )

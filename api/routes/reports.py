@@ -16,27 +16,7 @@ router = APIRouter(tags=["reports"])
 Reader = Annotated[Principal, Depends(Allowed(Permission.reports_read))]
 
 
-def _query(
-    period: Annotated[str, Query(max_length=40, description="2026, 2026-H1, 2026-Q3, 2026-07")],
-    station: Annotated[str | None, Query(max_length=64, description="station subtree")] = None,
-    plan: int | None = None,
-    theme: int | None = None,
-    language: Annotated[str | None, Query(max_length=3)] = None,
-    booking: int | None = None,
-    item: int | None = None,
-) -> ComplianceQuery:
-    return ComplianceQuery(
-        period=period,
-        station=station,
-        plan=plan,
-        theme=theme,
-        language=language,
-        booking=booking,
-        item=item,
-    )
-
-
-QueryDep = Annotated[ComplianceQuery, Depends(_query)]
+QueryDep = Annotated[ComplianceQuery, Query()]
 
 
 class TallyOut(BaseModel):
@@ -116,8 +96,9 @@ def _filename(built: Built, suffix: str) -> str:
 def compliance_csv(
     principal: Reader,
     session: SessionDep,
-    query: QueryDep,
     table: Annotated[str, Query(pattern="^(stations|months|languages|requirements)$")] = "stations",
+    *,
+    query: QueryDep,  # after `table`: the document lists `table` first, as it always has
 ) -> Response:
     """RFC 4180, UTF-8 with BOM; text that looks like a formula stays text."""
     built = build_report(session, principal=principal, query=query)
