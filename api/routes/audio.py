@@ -23,7 +23,7 @@ from api.auth import (
 from api.deps import SessionDep, SettingsDep, StoreDep
 from api.links import LinkBase
 from api.outputs import AssetOut, asset_out
-from api.uploads import receive_upload, require_audio
+from api.uploads import multipart_body, receive_upload, require_audio
 from audio.models import AssetOrigin, AudioAsset, JobStatus, Programme, Recording, RenderJob
 from audio.service import (
     add_recording,
@@ -199,31 +199,15 @@ def _recording_out(session: Session, recording: Recording, base_url: str) -> Rec
     "/content-items/{item_id}/recordings",
     status_code=201,
     summary="Upload an ethnic-language recording (multipart: file, language, speaker)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["file", "language", "speaker"],
-                        "properties": {
-                            "file": {"type": "string", "format": "binary"},
-                            "language": {
-                                "type": "string",
-                                "description": "ISO 639-3, e.g. blt, hnj",
-                            },
-                            "speaker": {"type": "string"},
-                            "station": {
-                                "type": "string",
-                                "description": "station the recording is for",
-                            },
-                        },
-                    }
-                }
-            },
-        }
-    },
+    openapi_extra=multipart_body(
+        ["file", "language", "speaker"],
+        {
+            "file": {"type": "string", "format": "binary"},
+            "language": {"type": "string", "description": "ISO 639-3, e.g. blt, hnj"},
+            "speaker": {"type": "string"},
+            "station": {"type": "string", "description": "station the recording is for"},
+        },
+    ),
 )
 async def upload_recording(
     item_id: int,
@@ -277,20 +261,7 @@ def _station_for_upload(
     "/stations/{code}/jingles",
     status_code=201,
     summary="Upload a jingle (multipart: file)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["file"],
-                        "properties": {"file": {"type": "string", "format": "binary"}},
-                    }
-                }
-            },
-        }
-    },
+    openapi_extra=multipart_body(["file"], {"file": {"type": "string", "format": "binary"}}),
 )
 async def upload_jingle(
     request: Request,
