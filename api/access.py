@@ -27,7 +27,7 @@ from core.errors import ForbiddenError, NotFoundError
 from core.models import AuditEvent, Role
 from scheduler.assets import audio_used_by
 from scheduler.models import Booking, Station
-from scheduler.service import ancestor_ids, list_stations
+from scheduler.service import ancestor_ids, get_station, list_stations
 
 DEVICE_DAYS_BACK = 2  # the playlists whose audio a device may fetch: from this many days ago
 
@@ -42,6 +42,15 @@ def readable_station_ids(session: Session, principal: Principal) -> set[int] | N
     if ids is None or principal.station_id is None:
         return ids
     return ids | set(ancestor_ids(session, station_id=principal.station_id))
+
+
+def reachable_station(session: Session, principal: Principal, code: str | None) -> Station | None:
+    """The station a request names, if it names one, within the caller's reach."""
+    if not code:
+        return None
+    station = get_station(session, code=code)
+    require_reach(session, principal, station)
+    return station
 
 
 def readable_item(session: Session, principal: Principal, item_id: int) -> ContentItem:

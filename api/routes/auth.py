@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from api.auth import CurrentPrincipal, Permission
 from api.deps import SessionDep, SettingsDep, client_address
+from api.outputs import code_of
 from api.problems import problem_doc
 from core.clock import utcnow
 from core.identity import authenticate, issue_access_token
@@ -73,13 +74,11 @@ def login(
 @router.get("/me", summary="Who the token belongs to")
 def me(principal: CurrentPrincipal, session: SessionDep) -> MeOut:
     """Describe the caller: role, scope and permissions."""
-    station = session.get(Station, principal.station_id) if principal.station_id else None
-    cluster = session.get(Cluster, principal.cluster_id) if principal.cluster_id else None
     return MeOut(
         kind=principal.kind,
         name=principal.name,
         role=principal.role,
-        station=station.code if station else None,
-        cluster=cluster.code if cluster else None,
+        station=code_of(session, Station, principal.station_id),
+        cluster=code_of(session, Cluster, principal.cluster_id),
         permissions=sorted(p.value for p in Permission if principal.may(p)),
     )

@@ -1,6 +1,8 @@
 """Content items, their versions and the editorial workflow; script templates; readings."""
 
+from collections.abc import Callable
 from datetime import date, datetime
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -11,6 +13,7 @@ from api.access import ContentReader, Planner, readable_item, readable_station_i
 from api.auth import (
     OnStation,
     Permission,
+    Principal,
     StationGrant,
     require,
     require_reach,
@@ -219,13 +222,20 @@ def edit_item(
     return _show(session, item, draft.warnings)
 
 
+def _step(
+    session: Session, principal: Principal, item_id: int, change: Callable[..., None]
+) -> ContentItemOut:
+    """Take an editorial step on an item the caller may change; answer with the item."""
+    item, _ = writable_item(session, principal, item_id)
+    change(session, item=item)
+    session.commit()
+    return _show(session, item)
+
+
 @router.post("/content-items/{item_id}/submit", summary="Submit")
 def submit(item_id: int, principal: Planner, session: SessionDep) -> ContentItemOut:
     """Send the newest version for approval."""
-    item, _ = writable_item(session, principal, item_id)
-    submit_content_item(session, item=item)
-    session.commit()
-    return _show(session, item)
+    return _step(session, principal, item_id, submit_content_item)
 
 
 @router.post("/content-items/{item_id}/approve", summary="Approve")
@@ -246,19 +256,13 @@ def send_back(
 ) -> ContentItemOut:
     """Send a submitted version back to its author with a note."""
     require(principal, Permission.content_approve)
-    item, _ = writable_item(session, principal, item_id)
-    return_content_item(session, item=item, note=body.note)
-    session.commit()
-    return _show(session, item)
+    return _step(session, principal, item_id, partial(return_content_item, note=body.note))
 
 
 @router.post("/content-items/{item_id}/archive", summary="Archive")
 def archive(item_id: int, principal: Planner, session: SessionDep) -> ContentItemOut:
     """Retire an item; it can no longer be edited or aired."""
-    item, _ = writable_item(session, principal, item_id)
-    archive_content_item(session, item=item)
-    session.commit()
-    return _show(session, item)
+    return _step(session, principal, item_id, archive_content_item)
 
 
 class TemplateIn(BaseModel):

@@ -8,10 +8,17 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from sqlmodel import Session, or_, select
 
-from api.access import ContentReader, Planner, readable_station_ids, writable_theme
+from api.access import (
+    ContentReader,
+    Planner,
+    reachable_station,
+    readable_station_ids,
+    writable_theme,
+)
 from api.auth import require_reach
 from api.deps import SessionDep
 from api.limits import AfterId, PageLimit
+from api.outputs import code_of
 from api.uploads import read_document
 from content.documents import DOCX_MEDIA_TYPE, PDF_MEDIA_TYPE, document_text
 from content.models import Plan, PlanRequirement, PlanStatus, Theme
@@ -73,10 +80,9 @@ class PlanOut(BaseModel):
 
 
 def _out(session: Session, plan: Plan, requirements: list[PlanRequirement]) -> PlanOut:
-    station = session.get(Station, plan.station_id) if plan.station_id else None
     return PlanOut(
         **plan.model_dump(exclude={"station_id", "source_text"}),
-        station=station.code if station else None,
+        station=code_of(session, Station, plan.station_id),
         requirements=[RequirementOut.model_validate(r, from_attributes=True) for r in requirements],
     )
 
@@ -181,12 +187,9 @@ class ThemeOut(ThemeIn):
 
 
 def _theme_out(session: Session, theme: Theme) -> ThemeOut:
-    owner = session.get(Station, theme.station_id) if theme.station_id else None
     return ThemeOut(
-        id=theme.id,
-        name=theme.name,
-        parent_id=theme.parent_id,
-        station=owner.code if owner else None,
+        **theme.model_dump(include={"id", "name", "parent_id"}),
+        station=code_of(session, Station, theme.station_id),
     )
 
 
@@ -206,9 +209,7 @@ def list_themes(
 @router.post("/themes", status_code=201, summary="Add a theme")
 def add_theme(body: ThemeNew, principal: Planner, session: SessionDep) -> ThemeOut:
     """Add a theme owned by a station within the caller's scope (by default their own)."""
-    owner = get_station(session, code=body.station) if body.station else None
-    if owner is not None:
-        require_reach(session, principal, owner)
+    owner = reachable_station(session, principal, body.station)
     theme = save_theme(
         session,
         name=body.name,
