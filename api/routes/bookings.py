@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.access import Planner, writable_booking
 from api.auth import OnStation, Permission, StationGrant, require_reach
 from api.deps import SessionDep, SettingsDep
+from api.exports import attachment, file_answer
 from api.limits import AfterId, PageLimit
 from content.models import Priority
 from core.errors import refuse_fields
@@ -167,8 +168,7 @@ def edit(
 @router.get(
     "/stations/{code}/schedule.ics",
     summary="The station's bookings as an iCalendar file",
-    response_class=Response,
-    responses={200: {"content": {"text/calendar": {}}}},
+    **file_answer("text/calendar"),
 )
 def schedule_ics(
     grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
@@ -178,11 +178,7 @@ def schedule_ics(
     text = calendar(
         schedule_events(session, station=grant.station), name=f"Lịch phát {grant.station.name}"
     )
-    return Response(
-        content=text.encode(),
-        media_type="text/calendar; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{grant.station.code}.ics"'},
-    )
+    return attachment(text.encode(), "text/calendar; charset=utf-8", f"{grant.station.code}.ics")
 
 
 @router.get("/stations/{code}/bookings", summary="Bookings of a station")

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from api.auth import Allowed, Permission, Principal
 from api.compliance_reports import Built, ComplianceQuery, build_report, document, tables
 from api.deps import SessionDep
-from api.exports import to_csv, to_xlsx
+from api.exports import XLSX_MEDIA_TYPE, attachment, file_answer, to_csv, to_xlsx
 
 router = APIRouter(tags=["reports"])
 
@@ -90,8 +90,7 @@ def _filename(built: Built, suffix: str) -> str:
 @router.get(
     "/reports/compliance.csv",
     summary="The compliance report as CSV (one table; `table=` chooses which)",
-    response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
+    **file_answer("text/csv"),
 )
 def compliance_csv(
     principal: Reader,
@@ -104,26 +103,15 @@ def compliance_csv(
     built = build_report(session, principal=principal, query=query)
     index = ("stations", "months", "languages", "requirements").index(table)
     _, header, rows = tables(built)[index]
-    return Response(
-        content=to_csv(header, rows),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{_filename(built, "csv")}"'},
-    )
+    return attachment(to_csv(header, rows), "text/csv; charset=utf-8", _filename(built, "csv"))
 
 
 @router.get(
     "/reports/compliance.xlsx",
     summary="The compliance report as an Excel workbook, one sheet per table",
-    response_class=Response,
-    responses={
-        200: {"content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}
-    },
+    **file_answer(XLSX_MEDIA_TYPE),
 )
 def compliance_xlsx(principal: Reader, session: SessionDep, query: QueryDep) -> Response:
     """Stations, months, languages and requirements, each on its own sheet."""
     built = build_report(session, principal=principal, query=query)
-    return Response(
-        content=to_xlsx(tables(built)),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="{_filename(built, "xlsx")}"'},
-    )
+    return attachment(to_xlsx(tables(built)), XLSX_MEDIA_TYPE, _filename(built, "xlsx"))
