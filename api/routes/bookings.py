@@ -14,7 +14,7 @@ from api.access import Planner, writable_booking
 from api.auth import OnStation, Permission, StationGrant, require_reach
 from api.deps import SessionDep, SettingsDep
 from api.exports import attachment, file_answer
-from api.limits import AfterId, PageLimit
+from api.paging import Paging
 from content.models import Priority
 from core.errors import refuse_fields
 from core.limits import TITLE_MAX, URL_MAX
@@ -185,12 +185,11 @@ def schedule_ics(
 def list_bookings(
     grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
     session: SessionDep,
-    after: AfterId = 0,
-    limit: PageLimit = 200,
+    paging: Paging,
 ) -> list[BookingOut]:
     """Active bookings that reach the station, its own and those of stations above, by id."""
-    page = [b for b in bookings_for(session, station=grant.station) if b.id > after][:limit]
-    return [_out(b, session.get(Station, b.station_id).code) for b in page]
+    found = [b for b in bookings_for(session, station=grant.station) if b.id > paging.after]
+    return [_out(b, session.get(Station, b.station_id).code) for b in found[: paging.limit]]
 
 
 @router.delete("/bookings/{booking_id}", status_code=204, summary="Cancel a booking")

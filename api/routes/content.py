@@ -19,7 +19,8 @@ from api.auth import (
     require_reach,
 )
 from api.deps import SessionDep
-from api.limits import AfterId, PageLimit
+from api.limits import PageLimit
+from api.paging import Paging
 from content.models import ContentItem, ContentStatus, ContentVersion, Priority, ScriptTemplate
 from content.reading import count_syllables, estimate_seconds, read_aloud
 from content.service import (
@@ -134,12 +135,11 @@ def _show(session: Session, item: ContentItem, warnings: list[str] | None = None
 def list_items(
     principal: ContentReader,
     session: SessionDep,
+    paging: Paging,
     status: ContentStatus | None = None,
     language: str | None = None,
     plan_id: int | None = None,
     theme_id: int | None = None,
-    after: AfterId = 0,
-    limit: PageLimit = 200,
 ) -> list[ContentItemOut]:
     """Return content owned within the caller's scope or by the stations above it, by id."""
     query = (
@@ -150,9 +150,9 @@ def list_items(
             (ContentVersion.item_id == ContentItem.id)
             & (ContentVersion.number == ContentItem.version),
         )
-        .where(ContentItem.id > after)
+        .where(ContentItem.id > paging.after)
         .order_by(ContentItem.id)
-        .limit(limit)
+        .limit(paging.limit)
     )
     ids = readable_station_ids(session, principal)
     if ids is not None:

@@ -18,7 +18,7 @@ from api.auth import (
     reaches,
 )
 from api.deps import SessionDep
-from api.limits import AfterId, PageLimit
+from api.paging import Paging
 from core.errors import ForbiddenError, NotFoundError
 from core.identity import create_device_token, revoke_device_token
 from core.models import DeviceToken
@@ -86,19 +86,14 @@ def issue(body: DeviceTokenIn, grant: Manage, session: SessionDep) -> NewDeviceT
 
 
 @router.get("/stations/{code}/device-tokens", summary="Device tokens of a station")
-def list_tokens(
-    grant: Manage,
-    session: SessionDep,
-    after: AfterId = 0,
-    limit: PageLimit = 200,
-) -> list[DeviceTokenOut]:
+def list_tokens(grant: Manage, session: SessionDep, paging: Paging) -> list[DeviceTokenOut]:
     """List the station's device tokens with their last use; secrets are never shown."""
     rows = session.exec(
         select(DeviceToken, Cluster.code)
         .join(Cluster, DeviceToken.cluster_id == Cluster.id, isouter=True)
-        .where(DeviceToken.station_id == grant.station.id, DeviceToken.id > after)
+        .where(DeviceToken.station_id == grant.station.id, DeviceToken.id > paging.after)
         .order_by(DeviceToken.id)
-        .limit(limit)
+        .limit(paging.limit)
     ).all()
     return [_out(device, grant.station.code, cluster) for device, cluster in rows]
 

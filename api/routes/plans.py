@@ -17,8 +17,8 @@ from api.access import (
 )
 from api.auth import require_reach
 from api.deps import SessionDep
-from api.limits import AfterId, PageLimit
 from api.outputs import code_of
+from api.paging import Paging
 from api.uploads import read_document
 from content.documents import DOCX_MEDIA_TYPE, PDF_MEDIA_TYPE, document_text
 from content.models import Plan, PlanRequirement, PlanStatus, Theme
@@ -137,14 +137,9 @@ async def import_document(
 
 
 @router.get("/plans", summary="Plans you can read")
-def list_plans(
-    principal: ContentReader,
-    session: SessionDep,
-    after: AfterId = 0,
-    limit: PageLimit = 200,
-) -> list[PlanOut]:
+def list_plans(principal: ContentReader, session: SessionDep, paging: Paging) -> list[PlanOut]:
     """Return the plans of stations within or above the caller's scope, and national ones."""
-    query = select(Plan).where(Plan.id > after).order_by(Plan.id).limit(limit)
+    query = select(Plan).where(Plan.id > paging.after).order_by(Plan.id).limit(paging.limit)
     ids = readable_station_ids(session, principal)
     if ids is not None:
         query = query.where(or_(Plan.station_id.in_(ids), Plan.station_id.is_(None)))
@@ -194,15 +189,10 @@ def _theme_out(session: Session, theme: Theme) -> ThemeOut:
 
 
 @router.get("/themes", summary="The theme taxonomy")
-def list_themes(
-    principal: ContentReader,
-    session: SessionDep,
-    after: AfterId = 0,
-    limit: PageLimit = 200,
-) -> list[ThemeOut]:
+def list_themes(principal: ContentReader, session: SessionDep, paging: Paging) -> list[ThemeOut]:
     """Return the shared themes and those of stations within or above the caller's scope."""
     owners = readable_station_ids(session, principal)
-    themes = readable_themes(session, owner_ids=owners, after=after, limit=limit)
+    themes = readable_themes(session, owner_ids=owners, after=paging.after, limit=paging.limit)
     return [_theme_out(session, t) for t in themes]
 
 
