@@ -14,8 +14,10 @@ from sqlmodel import Session, select
 from api.auth import (
     DEVICE,
     Allowed,
+    OnStation,
     Permission,
     Principal,
+    StationGrant,
     require,
     require_reach,
     visible_station_ids,
@@ -31,8 +33,15 @@ from scheduler.service import ancestor_ids, get_station, list_stations
 
 DEVICE_DAYS_BACK = 2  # the playlists whose audio a device may fetch: from this many days ago
 
+# Who may call a route, as its parameter: the caller, or their grant on the path's station.
 ContentReader = Annotated[Principal, Depends(Allowed(Permission.content_read))]
 Planner = Annotated[Principal, Depends(Allowed(Permission.content_write))]
+AnnouncementWriter = Annotated[Principal, Depends(Allowed(Permission.announcements_write))]
+ScheduleReader = Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))]
+StationContentReader = Annotated[StationGrant, Depends(OnStation(Permission.content_read))]
+StationPlanner = Annotated[StationGrant, Depends(OnStation(Permission.content_write))]
+StationReader = Annotated[StationGrant, Depends(OnStation(Permission.stations_read))]
+StationWriter = Annotated[StationGrant, Depends(OnStation(Permission.stations_write))]
 
 
 def readable_station_ids(session: Session, principal: Principal) -> set[int] | None:

@@ -14,6 +14,12 @@ from jinja2.filters import do_truncate
 from content.languages import LANGUAGES
 
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
+AIRING_NAMES = {
+    "aired": "đã phát",
+    "partial": "phát một phần",
+    "skipped": "không phát",
+    "failed": "phát lỗi",
+}
 PRIORITY_NAMES = {"normal": "thường", "priority": "ưu tiên", "emergency": "khẩn cấp"}
 LEVEL_NAMES = {"province": "cấp tỉnh", "district": "cấp huyện", "commune": "cấp xã"}
 

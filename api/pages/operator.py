@@ -16,7 +16,7 @@ from api.access import readable_item
 from api.auth import Permission, Principal, StationGrant, audio_query
 from api.deps import SessionDep, SettingsDep, StoreDep
 from api.links import audio_url, page_base
-from api.pages.formats import WEEKDAYS, day_text, minutes_text
+from api.pages.formats import AIRING_NAMES, WEEKDAYS, day_text, minutes_text
 from api.uploads import receive_upload, require_audio
 from api.web import CsrfError, Page, PageOnStation, check_csrf, render
 from audio.models import AudioAsset
@@ -32,13 +32,6 @@ from scheduler.playlists import current_playlist, playlist_document
 from scheduler.service import CODE_PATTERN, ancestor_ids, render_settings, station_today
 
 router = APIRouter(include_in_schema=False)
-
-AIRING_NAMES = {
-    "aired": "đã phát",
-    "partial": "phát một phần",
-    "skipped": "không phát",
-    "failed": "phát lỗi",
-}
 
 
 HEADING = "Không mở được chương trình phát thanh"

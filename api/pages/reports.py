@@ -20,6 +20,7 @@ from api.charts import bar_chart, number
 from api.compliance_reports import Built, ComplianceQuery, build_report, document, tables
 from api.deps import SessionDep, SettingsDep
 from api.exports import XLSX_MEDIA_TYPE, attachment, to_csv, to_xlsx
+from api.pages.formats import AIRING_NAMES
 from api.pages.forms import default_station, optional_day, optional_id
 from api.web import Page, render, templates
 from content.languages import LANGUAGES
@@ -37,10 +38,7 @@ router = APIRouter(include_in_schema=False)
 templates.env.filters.setdefault("vn_number", number)
 
 OUTCOME_NAMES = {
-    "aired": "Đã phát",
-    "partial": "Phát một phần",
-    "skipped": "Không phát",
-    "failed": "Phát lỗi",
+    **{status: name.capitalize() for status, name in AIRING_NAMES.items()},
     "missing": "Chưa có báo cáo",
 }
 SOURCE_NAMES = {"device": "thiết bị", "operator": "cán bộ"}

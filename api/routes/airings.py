@@ -3,17 +3,17 @@
 from datetime import date, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 from starlette.datastructures import State
 
+from api.access import ScheduleReader, StationReader
 from api.auth import (
     DEVICE,
     DeviceBearer,
-    OnStation,
     Permission,
     StationGrant,
     UserBearer,
@@ -162,7 +162,7 @@ def _device_grant(
 
 @router.get("/stations/{code}/airings", summary="Airing records of a station, oldest first")
 def list_airings(
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
+    grant: ScheduleReader,
     session: SessionDep,
     day_from: DayFrom = None,
     day_to: DayTo = None,
@@ -203,11 +203,7 @@ class ChainOut(BaseModel):
     response_model=ChainOut,
     summary="Check the station's airing log against its hash chain",
 )
-def verify(
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
-    session: SessionDep,
-    settings: SettingsDep,
-) -> ChainCheck:
+def verify(grant: ScheduleReader, session: SessionDep, settings: SettingsDep) -> ChainCheck:
     """Recompute every link; report the first altered, removed or missing record."""
     return verify_chain(session, station=grant.station, key=settings.signing_key)
 
@@ -233,7 +229,7 @@ MISSED_RANGE_DAYS = 92
     summary="Entries with no airing record some minutes after their end",
 )
 def missed(
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
+    grant: ScheduleReader,
     session: SessionDep,
     day_from: DayFrom = None,
     day_to: DayTo = None,
@@ -342,7 +338,7 @@ class ClusterStateOut(BaseModel):
     summary="Which clusters are playing, silent or offline",
 )
 def clusters_status(
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_read))],
+    grant: StationReader,
     session: SessionDep,
     subtree: bool = False,
     only: Annotated[

@@ -7,11 +7,10 @@ disk, checks who may air what, and translates.
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel
 
-from api.access import may_announce
-from api.auth import Allowed, Permission, Principal
+from api.access import AnnouncementWriter, may_announce
 from api.deps import SessionDep, SettingsDep, StoreDep
 from api.links import LinkBase
 from api.outputs import AssetOut, asset_out
@@ -93,7 +92,7 @@ async def post_announcement(
     code: str,
     request: Request,
     response: Response,
-    principal: Annotated[Principal, Depends(Allowed(Permission.announcements_write))],
+    principal: AnnouncementWriter,
     session: SessionDep,
     settings: SettingsDep,
     base: LinkBase,

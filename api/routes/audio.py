@@ -9,13 +9,18 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
-from api.access import readable_item, readable_station_ids, reads_audio
+from api.access import (
+    ContentReader,
+    Planner,
+    StationPlanner,
+    readable_item,
+    readable_station_ids,
+    reads_audio,
+)
 from api.auth import (
     Allowed,
-    OnStation,
     Permission,
     Principal,
-    StationGrant,
     audio_reader,
     reaches,
     require_reach,
@@ -138,12 +143,7 @@ def _job_out(session: Session, job: RenderJob, base_url: str) -> JobOut:
     status_code=202,
     summary="Queue the approved version for rendering",
 )
-def render(
-    item_id: int,
-    principal: Annotated[Principal, Depends(Allowed(Permission.content_write))],
-    session: SessionDep,
-    base: LinkBase,
-) -> JobOut:
+def render(item_id: int, principal: Planner, session: SessionDep, base: LinkBase) -> JobOut:
     """Queue audio rendering with the owning station's voice; asking again gives the same job."""
     item = readable_item(session, principal, item_id)
     station = session.get(Station, item.station_id)
@@ -162,7 +162,7 @@ def render(
 @router.get("/jobs/{job_id}", summary="A render job's progress")
 def job_status(
     job_id: int,
-    principal: Annotated[Principal, Depends(Allowed(Permission.content_read))],
+    principal: ContentReader,
     session: SessionDep,
     base: LinkBase,
 ) -> JobOut:
@@ -265,7 +265,7 @@ def _station_for_upload(
 )
 async def upload_jingle(
     request: Request,
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.content_write))],
+    grant: StationPlanner,
     session: SessionDep,
     settings: SettingsDep,
     base: LinkBase,
@@ -322,7 +322,7 @@ def _programme_out(session: Session, programme: Programme, base_url: str) -> Pro
 @router.post("/stations/{code}/programmes", status_code=201, summary="Define a programme")
 def add_programme(
     body: ProgrammeIn,
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.content_write))],
+    grant: StationPlanner,
     session: SessionDep,
     base: LinkBase,
 ) -> ProgrammeOut:
@@ -387,7 +387,7 @@ def _unreadable_parts(
 )
 def assemble(
     programme_id: int,
-    principal: Annotated[Principal, Depends(Allowed(Permission.content_write))],
+    principal: Planner,
     session: SessionDep,
     base: LinkBase,
     store: StoreDep,

@@ -5,13 +5,13 @@ The workflows (check, write, regenerate the affected days, announce) are
 """
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.access import Planner, writable_booking
-from api.auth import OnStation, Permission, StationGrant, require_reach
+from api.access import Planner, ScheduleReader, StationPlanner, writable_booking
+from api.auth import require_reach
 from api.deps import SessionDep, SettingsDep
 from api.exports import attachment, file_answer
 from api.paging import Paging
@@ -170,10 +170,7 @@ def edit(
     summary="The station's bookings as an iCalendar file",
     **file_answer("text/calendar"),
 )
-def schedule_ics(
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
-    session: SessionDep,
-) -> Response:
+def schedule_ics(grant: ScheduleReader, session: SessionDep) -> Response:
     """Export every active booking of the station as recurring events calendar programs import."""
     text = calendar(
         schedule_events(session, station=grant.station), name=f"Lịch phát {grant.station.name}"
@@ -182,11 +179,7 @@ def schedule_ics(
 
 
 @router.get("/stations/{code}/bookings", summary="Bookings of a station")
-def list_bookings(
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
-    session: SessionDep,
-    paging: Paging,
-) -> list[BookingOut]:
+def list_bookings(grant: ScheduleReader, session: SessionDep, paging: Paging) -> list[BookingOut]:
     """Active bookings that reach the station, its own and those of stations above, by id."""
     found = [b for b in bookings_for(session, station=grant.station) if b.id > paging.after]
     return [_out(b, session.get(Station, b.station_id).code) for b in found[: paging.limit]]
@@ -229,7 +222,7 @@ class EmergencyOut(BookingOut):
 )
 def send_emergency(
     body: EmergencyIn,
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.content_write))],
+    grant: StationPlanner,
     session: SessionDep,
     settings: SettingsDep,
 ) -> EmergencyOut:

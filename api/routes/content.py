@@ -5,19 +5,20 @@ from datetime import date, datetime
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
-from api.access import ContentReader, Planner, readable_item, readable_station_ids, writable_item
-from api.auth import (
-    OnStation,
-    Permission,
-    Principal,
-    StationGrant,
-    require,
-    require_reach,
+from api.access import (
+    ContentReader,
+    Planner,
+    StationContentReader,
+    StationPlanner,
+    readable_item,
+    readable_station_ids,
+    writable_item,
 )
+from api.auth import Permission, Principal, require, require_reach
 from api.deps import SessionDep
 from api.limits import PageLimit
 from api.paging import Paging
@@ -283,7 +284,7 @@ class TemplateOut(TemplateIn):
 
 @router.get("/stations/{code}/script-templates", summary="Script templates of a station")
 def list_templates(
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.content_read))],
+    grant: StationContentReader,
     session: SessionDep,
     offset: Annotated[int, Query(ge=0, description="skip this many (paging)")] = 0,
     limit: PageLimit = 200,
@@ -297,11 +298,7 @@ def list_templates(
 @router.put(
     "/stations/{code}/script-templates", summary="Create or replace a programme's script template"
 )
-def put_template(
-    body: TemplateIn,
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.content_write))],
-    session: SessionDep,
-) -> TemplateOut:
+def put_template(body: TemplateIn, grant: StationPlanner, session: SessionDep) -> TemplateOut:
     """Store a template after checking it compiles; an error names its line."""
     template = save_template(
         session, station_id=grant.station.id, author=grant.principal.name, **body.model_dump()

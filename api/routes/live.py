@@ -16,8 +16,8 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from api.access import may_announce
-from api.auth import Allowed, Permission, Principal, UserBearer, get_caller
+from api.access import AnnouncementWriter, may_announce
+from api.auth import Principal, UserBearer, get_caller
 from api.deps import EngineDep, SessionDep, SettingsDep
 from api.links import LinkBase
 from api.live_ingest import checked_live, ingests_of
@@ -56,7 +56,7 @@ class LiveIn(BaseModel):
 def post_live(
     code: str,
     body: LiveIn,
-    principal: Annotated[Principal, Depends(Allowed(Permission.announcements_write))],
+    principal: AnnouncementWriter,
     session: SessionDep,
     settings: SettingsDep,
     links: LinkBase,
@@ -80,7 +80,7 @@ def post_live(
 def get_live_session(
     code: str,
     live_id: int,
-    principal: Annotated[Principal, Depends(Allowed(Permission.announcements_write))],
+    principal: AnnouncementWriter,
     session: SessionDep,
     links: LinkBase,
 ) -> LiveOut:

@@ -7,12 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
+from api.access import StationReader, StationWriter
 from api.auth import (
     Allowed,
-    OnStation,
     Permission,
     Principal,
-    StationGrant,
     reaches,
     require_reach,
     visible_station_ids,
@@ -226,10 +225,7 @@ async def import_stations(request: Request, principal: CanWrite, session: Sessio
 
 
 @router.get("/{code}", summary="One station, clusters, settings")
-def station_detail(
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_read))],
-    session: SessionDep,
-) -> StationDetailOut:
+def station_detail(grant: StationReader, session: SessionDep) -> StationDetailOut:
     """Return a station within the caller's scope."""
     return _detail(session, grant.station)
 
@@ -246,7 +242,7 @@ class StationChange(StationSettings):
 @router.patch("/{code}", summary="Change a station's settings")
 def change_station(
     body: StationChange,
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_write))],
+    grant: StationWriter,
     session: SessionDep,
     settings: SettingsDep,
 ) -> StationDetailOut:
@@ -307,7 +303,7 @@ class MergeOut(BaseModel):
 )
 def merge_station(
     body: MergeIn,
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_write))],
+    grant: StationWriter,
     session: SessionDep,
     settings: SettingsDep,
 ) -> MergePlan:
@@ -334,7 +330,7 @@ def merge_station(
 @router.post("/{code}/clusters", status_code=201, summary="Add a cluster")
 def new_cluster(
     body: ClusterIn,
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_write))],
+    grant: StationWriter,
     session: SessionDep,
     response: Response,
 ) -> ClusterOut:
@@ -380,10 +376,7 @@ def _retention(session: SessionDep, station: Station) -> RetentionOut:
 @router.get(
     "/{code}/retention", summary="How long the station's airing log and recordings are kept"
 )
-def station_retention(
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_read))],
-    session: SessionDep,
-) -> RetentionOut:
+def station_retention(grant: StationReader, session: SessionDep) -> RetentionOut:
     """The province's policy (default 730 days) and the station's purge horizon."""
     return _retention(session, grant.station)
 
@@ -391,7 +384,7 @@ def station_retention(
 @router.put("/{code}/retention", summary="Set a province's retention policy (admins)")
 def set_station_retention(
     body: RetentionIn,
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_write))],
+    grant: StationWriter,
     session: SessionDep,
 ) -> RetentionOut:
     """Set how long a province station and its tree keep airing logs and recordings."""
