@@ -171,21 +171,28 @@ class CsrfError(Exception):
     """A form post without the session's CSRF token."""
 
 
-# Each role's menu: what its permissions open, on every page.
-MENU = (
-    ("/", "Trang chính", None),
-    ("/today", "Hôm nay", Permission.airings_write),
-    ("/recordings/new", "Tải bản ghi", Permission.recordings_write),
-    ("/announcements/new", "Gửi thông báo", Permission.announcements_write),
-    ("/live/new", "Phát trực tiếp", Permission.announcements_write),
-    ("/plans", "Kế hoạch", Permission.content_write),
-    ("/items", "Nội dung", Permission.content_write),
-    ("/jobs", "Tạo âm thanh", Permission.content_write),
-    ("/calendar", "Lịch phát", Permission.content_write),
-    ("/bookings/new", "Đặt lịch", Permission.content_write),
-    ("/emergency/new", "Tin khẩn cấp", Permission.content_write),
-    ("/reports/compliance", "Báo cáo", Permission.reports_read),
-    ("/airings", "Nhật ký phát", Permission.playlists_read),
+# Each role's menu: what its permissions open, on every page, in this order.
+MENU: tuple[tuple[Permission | None, dict[str, str]], ...] = (
+    (None, {"/": "Trang chính"}),
+    (Permission.airings_write, {"/today": "Hôm nay"}),
+    (Permission.recordings_write, {"/recordings/new": "Tải bản ghi"}),
+    (
+        Permission.announcements_write,
+        {"/announcements/new": "Gửi thông báo", "/live/new": "Phát trực tiếp"},
+    ),
+    (
+        Permission.content_write,
+        {
+            "/plans": "Kế hoạch",
+            "/items": "Nội dung",
+            "/jobs": "Tạo âm thanh",
+            "/calendar": "Lịch phát",
+            "/bookings/new": "Đặt lịch",
+            "/emergency/new": "Tin khẩn cấp",
+        },
+    ),
+    (Permission.reports_read, {"/reports/compliance": "Báo cáo"}),
+    (Permission.playlists_read, {"/airings": "Nhật ký phát"}),
 )
 
 
@@ -196,10 +203,11 @@ def menu(principal: Principal | None) -> list[tuple[str, str]]:
     national = principal.station_id is None
     return [
         (link, label)
-        for link, label, permission in MENU
-        if (permission is None or principal.may(permission))
+        for permission, links in MENU
+        if permission is None or principal.may(permission)
+        for link, label in links.items()
         # A day belongs to one station: people with the whole country pick it on the home page.
-        and not (link == "/today" and national)
+        if not (link == "/today" and national)
     ]
 
 
