@@ -11,6 +11,7 @@ from typing import Any
 from jinja2 import Environment, pass_environment
 from jinja2.filters import do_truncate
 
+from content.labels import STATUS_NAMES
 from content.languages import LANGUAGES
 
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
@@ -20,8 +21,20 @@ AIRING_NAMES = {
     "skipped": "không phát",
     "failed": "phát lỗi",
 }
+STATE_NAMES = {
+    "playing": "đang phát",
+    "idle": "trực tuyến",
+    "silent": "im lặng trong giờ phát",
+    "offline": "mất liên lạc",
+    "unknown": "chưa có thiết bị báo",
+}
 PRIORITY_NAMES = {"normal": "thường", "priority": "ưu tiên", "emergency": "khẩn cấp"}
 LEVEL_NAMES = {"province": "cấp tỉnh", "district": "cấp huyện", "commune": "cấp xã"}
+PLAN_STATUS_NAMES = {
+    "draft": "mới nhập, chưa rà soát",
+    "active": "đang thực hiện",
+    "archived": "đã lưu trữ",
+}
 
 
 def day_text(day: date | datetime | None) -> str:
@@ -103,5 +116,8 @@ GLOBALS = {
     "priority_names": PRIORITY_NAMES,
     "weekday_names": WEEKDAYS,
     "level_names": LEVEL_NAMES,
+    "state_names": STATE_NAMES,
+    "plan_status_names": PLAN_STATUS_NAMES,
+    "item_status_names": STATUS_NAMES,
     "languages": LANGUAGES,
 }

@@ -117,7 +117,6 @@ def items_page(
         "errors": errors,
         "plans": plans,
         "themes": themes,
-        "status_names": STATUS_NAMES,
         "timezone": settings.timezone,
         "limit": LIST_LIMIT,
     }
@@ -410,7 +409,6 @@ def _item_page(
         notice=notice,
         edit=edit or {"title": latest.title, "body": latest.body},
         preview=preview,
-        status_names=STATUS_NAMES,
         timezone=settings.timezone,
     )
 
