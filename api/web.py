@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
 from sqlmodel import func, select
 
 from api.auth import (
@@ -21,7 +22,7 @@ from api.auth import (
     visible_station_ids,
     web_principal,
 )
-from api.deps import SessionDep, SettingsDep, client_address
+from api.deps import SessionDep, SettingsDep, log_in
 from api.pages import formats
 from api.problems import problem_report
 from core.clock import local_today
@@ -31,7 +32,6 @@ from core.errors import (
     ThrottledError,
     UnauthorizedError,
 )
-from core.identity import authenticate
 from core.models import AuditEvent, User
 from scheduler.models import Cluster, Station
 from scheduler.service import get_station, list_stations
@@ -285,25 +285,25 @@ def login_form(
     return render(request, "login.html", None, next=next_page(next))
 
 
+class LoginForm(BaseModel):
+    """What the login form sent, as typed, and the page to go to afterwards."""
+
+    username: str = Field("", max_length=64)
+    password: str = Field("", max_length=256)
+    next: str = Field("/", max_length=2000)
+
+
 @router.post("/login", dependencies=[Depends(check_csrf)])
 def login(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    username: Annotated[str, Form(max_length=64)] = "",
-    password: Annotated[str, Form(max_length=256)] = "",
-    next: Annotated[str, Form(max_length=2000)] = "/",
+    form: Annotated[LoginForm, Form()],
 ) -> Response:
     """Check the password, start a session and go to the page asked for; say what is wrong
     otherwise."""
     try:
-        user = authenticate(
-            session,
-            settings=settings,
-            username=username,
-            password=password,
-            client=client_address(request),
-        )
+        user = log_in(session, settings, request, form)
     except (UnauthorizedError, ThrottledError) as exc:
         return render(
             request,
@@ -311,13 +311,13 @@ def login(
             None,
             status=exc.status,
             error=exc.detail,
-            username=username,
-            next=next_page(next),
+            username=form.username,
+            next=next_page(form.next),
             headers=exc.headers,
         )
     request.session.clear()
     request.session.update(uid=user.id, ver=user.token_version, csrf=secrets.token_urlsafe(32))
-    return RedirectResponse(next_page(next), status_code=303)
+    return RedirectResponse(next_page(form.next), status_code=303)
 
 
 @router.post("/logout", dependencies=[Depends(check_csrf)])

@@ -8,11 +8,11 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from api.auth import CurrentPrincipal, Permission
-from api.deps import SessionDep, SettingsDep, client_address
+from api.deps import SessionDep, SettingsDep, log_in
 from api.outputs import code_of
 from api.problems import problem_doc
 from core.clock import utcnow
-from core.identity import authenticate, issue_access_token
+from core.identity import issue_access_token
 from scheduler.models import Cluster, Station
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -56,13 +56,7 @@ def login(
     settings: SettingsDep,
 ) -> TokenOut:
     """Exchange a username and password for a bearer token; repeated failures are throttled."""
-    user = authenticate(
-        session,
-        settings=settings,
-        username=form.username,
-        password=form.password,
-        client=client_address(request),
-    )
+    user = log_in(session, settings, request, form)
     issued = issue_access_token(settings=settings, user=user)
     return TokenOut(
         access_token=issued.token,
