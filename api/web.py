@@ -36,22 +36,6 @@ from core.models import AuditEvent, User
 from scheduler.models import Cluster, Station
 from scheduler.service import get_station, list_stations
 
-ROLE_NAMES = {
-    "admin": "Quản trị hệ thống",
-    "planner": "Cán bộ kế hoạch",
-    "operator": "Cán bộ vận hành xã",
-    "auditor": "Kiểm tra, thanh tra",
-}
-KIND_NAMES = {"province": "Tỉnh", "district": "Huyện / khu vực", "commune": "Xã"}
-ACTION_NAMES = {"create": "Tạo", "update": "Sửa", "delete": "Xóa"}
-OBJECT_NAMES = {
-    "station": "Đài",
-    "cluster": "Cụm loa",
-    "content_item": "Nội dung",
-    "user": "Tài khoản",
-    "device_token": "Mã thiết bị",
-}
-
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
@@ -109,7 +93,7 @@ class Page:
             raise ForbiddenError(
                 self.refusal.format(**request.path_params)
                 if self.refusal
-                else f"Vai trò {ROLE_NAMES.get(principal.role, principal.role)} không được "
+                else f"Vai trò {formats.ROLE_NAMES.get(principal.role, principal.role)} không được "
                 "mở trang này."
             )
         return principal
@@ -228,10 +212,6 @@ def render(
             "menu": menu(principal),
             "current_path": request.url.path,
             "csrf_token": csrf_token(request),
-            "role_names": ROLE_NAMES,
-            "kind_names": KIND_NAMES,
-            "action_names": ACTION_NAMES,
-            "object_names": OBJECT_NAMES,
             **context,
         },
         status_code=status,
