@@ -34,7 +34,6 @@ class EventOut(BaseModel):
 
 @router.get(
     "/stations/{code}/events",
-    response_model=list[EventOut],
     summary="Events after a given id (the polling fallback of the stream)",
 )
 def poll_events(
@@ -43,10 +42,10 @@ def poll_events(
     base: LinkBase,
     after: Annotated[int, Query(ge=0, description="last event id already seen")] = 0,
     limit: PageLimit = 500,
-) -> list[dict[str, Any]]:
+) -> list[EventOut]:
     """The station's events newer than `after`, oldest first."""
     events = events_after(session, after=after, station_ids=[grant.station.id], limit=limit)
-    return [with_links(event_document(e), base) for e in events]
+    return [EventOut(**with_links(event_document(e), base)) for e in events]
 
 
 @router.get(
