@@ -1,10 +1,11 @@
 """Web pages in Vietnamese, with cookie sessions and CSRF tokens on every form."""
 
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -22,9 +23,10 @@ from api.auth import (
     visible_station_ids,
     web_principal,
 )
-from api.deps import SessionDep, SettingsDep, log_in
+from api.deps import SessionDep, SettingsDep, StoreDep, log_in
 from api.pages import formats
 from api.problems import problem_report
+from api.uploads import receive_upload
 from core.clock import local_today
 from core.errors import (
     ForbiddenError,
@@ -144,15 +146,57 @@ def csrf_token(request: Request) -> str:
     return token
 
 
+def same_csrf(request: Request, sent: str) -> bool:
+    """Whether a token sent with a form or request is the session's CSRF token."""
+    expected = request.session.get("csrf", "")
+    return bool(expected) and secrets.compare_digest(expected.encode(), sent.encode())
+
+
 def check_csrf(request: Request, csrf_token: Annotated[str, Form()] = "") -> None:
     """Refuse a form post whose CSRF token does not match the session's."""
-    expected = request.session.get("csrf", "")
-    if not expected or not secrets.compare_digest(expected.encode(), csrf_token.encode()):
+    if not same_csrf(request, csrf_token):
         raise CsrfError
 
 
 class CsrfError(Exception):
     """A form post without the session's CSRF token."""
+
+
+class Received(NamedTuple):
+    """A page's upload: the file on disk and the form's other fields, or why it was refused."""
+
+    temp: Path
+    filename: str
+    fields: dict[str, str]
+    problem: ProblemError | None = None
+
+    def refusal(self) -> dict[str, Any]:
+        """The status and the file field's message for a page to show the refusal."""
+        assert self.problem is not None
+        return {"status": self.problem.status, "errors": {"file": self.problem.detail}}
+
+
+async def _page_upload(
+    request: Request, store: StoreDep, settings: SettingsDep
+) -> AsyncIterator[Received]:
+    # The form is streamed under the size cap, not read by FastAPI: its CSRF token is
+    # checked here, and the file is removed once the page has answered.
+    try:
+        temp, filename, fields = await receive_upload(
+            request, store=store, limit=settings.max_upload_mb << 20
+        )
+    except ProblemError as exc:
+        yield Received(Path(), "", {}, exc)
+        return
+    try:
+        if not same_csrf(request, fields.get("csrf_token", "")):
+            raise CsrfError
+        yield Received(temp, filename, fields)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+PageUpload = Annotated[Received, Depends(_page_upload)]
 
 
 # Each role's menu: what its permissions open, on every page, in this order.
