@@ -21,7 +21,7 @@ from api.access import (
 from api.auth import Permission, Principal, require, require_reach
 from api.deps import SessionDep
 from api.limits import PageLimit
-from api.paging import Paging
+from api.paging import Page, Paging, described_page
 from content.models import ContentItem, ContentStatus, ContentVersion, Priority, ScriptTemplate
 from content.reading import count_syllables, estimate_seconds, read_aloud
 from content.service import (
@@ -196,13 +196,12 @@ def versions(
     item_id: int,
     principal: ContentReader,
     session: SessionDep,
-    after: Annotated[int, Query(ge=0, description="continue after this version number")] = 0,
-    limit: PageLimit = 200,
+    paging: Annotated[Page, described_page("continue after this version number")],
 ) -> list[VersionOut]:
     """Return the editorial history of an item, oldest first."""
     item = readable_item(session, principal, item_id)
-    history = [v for v in item_versions(session, item_id=item.id) if v.number > after]
-    return [VersionOut.model_validate(v, from_attributes=True) for v in history[:limit]]
+    history = [v for v in item_versions(session, item_id=item.id) if v.number > paging.after]
+    return [VersionOut.model_validate(v, from_attributes=True) for v in history[: paging.limit]]
 
 
 @router.patch("/content-items/{item_id}", summary="Edit words")

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 
 from api.auth import OnStation, Permission, StationGrant
 from api.deps import SessionDep
-from api.limits import PageLimit
 from api.links import LinkBase, with_links
+from api.paging import Page, described_page
 from scheduler.events import event_document, events_after
 
 router = APIRouter(tags=["events"])
@@ -40,11 +40,12 @@ def poll_events(
     grant: Listener,
     session: SessionDep,
     base: LinkBase,
-    after: Annotated[int, Query(ge=0, description="last event id already seen")] = 0,
-    limit: PageLimit = 500,
+    paging: Annotated[Page, described_page("last event id already seen", limit=500)],
 ) -> list[EventOut]:
     """The station's events newer than `after`, oldest first."""
-    events = events_after(session, after=after, station_ids=[grant.station.id], limit=limit)
+    events = events_after(
+        session, after=paging.after, station_ids=[grant.station.id], limit=paging.limit
+    )
     return [EventOut(**with_links(event_document(e), base)) for e in events]
 
 
