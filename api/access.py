@@ -14,8 +14,10 @@ from sqlmodel import Session, select
 from api.auth import (
     DEVICE,
     Allowed,
+    OnStation,
     Permission,
     Principal,
+    StationGrant,
     require,
     require_reach,
     visible_station_ids,
@@ -27,11 +29,19 @@ from core.errors import ForbiddenError, NotFoundError
 from core.models import AuditEvent, Role
 from scheduler.assets import audio_used_by
 from scheduler.models import Booking, Station
-from scheduler.service import ancestor_ids, list_stations
+from scheduler.service import ancestor_ids, get_station, list_stations
 
 DEVICE_DAYS_BACK = 2  # the playlists whose audio a device may fetch: from this many days ago
 
+# Who may call a route, as its parameter: the caller, or their grant on the path's station.
+ContentReader = Annotated[Principal, Depends(Allowed(Permission.content_read))]
 Planner = Annotated[Principal, Depends(Allowed(Permission.content_write))]
+AnnouncementWriter = Annotated[Principal, Depends(Allowed(Permission.announcements_write))]
+ScheduleReader = Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))]
+StationContentReader = Annotated[StationGrant, Depends(OnStation(Permission.content_read))]
+StationPlanner = Annotated[StationGrant, Depends(OnStation(Permission.content_write))]
+StationReader = Annotated[StationGrant, Depends(OnStation(Permission.stations_read))]
+StationWriter = Annotated[StationGrant, Depends(OnStation(Permission.stations_write))]
 
 
 def readable_station_ids(session: Session, principal: Principal) -> set[int] | None:
@@ -41,6 +51,15 @@ def readable_station_ids(session: Session, principal: Principal) -> set[int] | N
     if ids is None or principal.station_id is None:
         return ids
     return ids | set(ancestor_ids(session, station_id=principal.station_id))
+
+
+def reachable_station(session: Session, principal: Principal, code: str | None) -> Station | None:
+    """The station a request names, if it names one, within the caller's reach."""
+    if not code:
+        return None
+    station = get_station(session, code=code)
+    require_reach(session, principal, station)
+    return station
 
 
 def readable_item(session: Session, principal: Principal, item_id: int) -> ContentItem:

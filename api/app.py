@@ -166,18 +166,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in modules:
         v1.include_router(module.router)
     app.include_router(v1)
-    app.include_router(web.router)
-    app.include_router(operator.router)
-    app.include_router(station_pages.router)
-    app.include_router(report_pages.router)
-    app.include_router(booking_pages.router)
-    app.include_router(calendar_pages.router)
-    app.include_router(emergency_pages.router)
-    app.include_router(announcement_pages.router)
-    app.include_router(live_pages.router)
-    app.include_router(plan_pages.router)
-    app.include_router(item_pages.router)
-    app.include_router(job_pages.router)
+    pages = (
+        web,
+        operator,
+        station_pages,
+        report_pages,
+        booking_pages,
+        calendar_pages,
+        emergency_pages,
+        announcement_pages,
+        live_pages,
+        plan_pages,
+        item_pages,
+        job_pages,
+    )
+    for module in pages:
+        app.include_router(module.router)
     app.add_exception_handler(web.CsrfError, web.csrf_failed)
     app.add_exception_handler(web.LoginRequired, web.login_required)
     # Refusals on pages are told on the message page; the API's stay problem reports.

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from api.auth import Principal, require_reach
@@ -36,13 +36,13 @@ TALLY_HEADER = (
 
 
 class ComplianceQuery(BaseModel):
-    """What a compliance report covers."""
+    """What a compliance report covers (the API reads it from the query string)."""
 
-    period: str
-    station: str | None = None
+    period: str = Field(max_length=40, description="2026, 2026-H1, 2026-Q3, 2026-07")
+    station: str | None = Field(None, max_length=64, description="station subtree")
     plan: int | None = None
     theme: int | None = None
-    language: str | None = None
+    language: str | None = Field(None, max_length=3)
     booking: int | None = None
     item: int | None = None
 

@@ -1,14 +1,15 @@
 """FastAPI dependencies shared by the routes."""
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from audio.store import MediaStore
-from core.identity import UsageLog
+from core.identity import UsageLog, authenticate
+from core.models import User
 from core.settings import Settings
 
 # The plain attribute reads here are async: a sync dependency costs every request a
@@ -59,6 +60,17 @@ SessionDep = Annotated[Session, Depends(get_session)]
 UsageDep = Annotated[UsageLog, Depends(get_usage)]
 
 
-def client_address(request: Request) -> str:
-    """The caller's address, as login throttling counts it."""
-    return request.client.host if request.client else "unknown"
+class Credentials(Protocol):
+    """A username and password as a login form sent them."""
+
+    username: str
+    password: str
+
+
+def log_in(session: Session, settings: Settings, request: Request, form: Credentials) -> User:
+    """The user the form's username and password name; failures are throttled by
+    username and by the caller's address."""
+    client = request.client.host if request.client else "unknown"
+    return authenticate(
+        session, settings=settings, username=form.username, password=form.password, client=client
+    )

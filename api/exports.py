@@ -1,4 +1,4 @@
-"""Tables as files people open in a spreadsheet: CSV (RFC 4180) and XLSX."""
+"""Tables as files people open in a spreadsheet: CSV (RFC 4180) and XLSX; files as answers."""
 
 import csv
 import io
@@ -6,6 +6,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from fastapi import Response
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -17,6 +18,21 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 FORMULA_STARTS = frozenset("=+-@")
 
 Table = tuple[str, Sequence[str], Iterable[Sequence[Any]]]
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def file_answer(media_type: str) -> dict[str, Any]:
+    """A route's keywords when it answers a file of this type instead of JSON."""
+    return {"response_class": Response, "responses": {200: {"content": {media_type: {}}}}}
+
+
+def attachment(content: bytes, media_type: str, filename: str) -> Response:
+    """A file to save under this name."""
+    return Response(
+        content=content,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def looks_like_formula(text: str) -> bool:

@@ -1,14 +1,17 @@
-"""Answer shapes that REST routes and pages both give: an audio file, a live session."""
+"""Answer shapes that REST routes and pages both give: an audio file, a live session, the
+code a row is known by."""
 
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
 from api.links import audio_url
 from audio.models import AssetOrigin, AudioAsset
 from scheduler.live import Live
 from scheduler.live import listen_path as listen_path_of
+from scheduler.models import Cluster, Station
 
 
 class AssetOut(BaseModel):
@@ -26,6 +29,12 @@ class AssetOut(BaseModel):
     voice: str | None
     rate: int | None
     reading_sha256: str | None
+
+
+def code_of(session: Session, model: type[Station | Cluster], row_id: int | None) -> str | None:
+    """The code of a station or cluster by its id, as answers show it (None for none)."""
+    row = session.get(model, row_id) if row_id else None
+    return row.code if row else None
 
 
 def asset_out(asset: AudioAsset, base_url: str) -> AssetOut:

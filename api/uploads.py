@@ -10,6 +10,7 @@ import re
 import unicodedata
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from fastapi import Request
 from starlette.datastructures import UploadFile
@@ -170,3 +171,18 @@ async def read_document(request: Request, *, media_types: tuple[str, ...], what:
     if len(raw) > MAX_DOCUMENT_BYTES:
         raise TooLargeError(f"Văn bản {what} quá lớn (tối đa 2 MB).")
     return raw
+
+
+def multipart_body(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
+    """The `openapi_extra` of a route that streams its own multipart upload
+    (`receive_upload`), so that the document still shows the form it reads."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {"type": "object", "required": required, "properties": properties}
+                }
+            },
+        }
+    }

@@ -1,16 +1,18 @@
 """Web pages in Vietnamese, with cookie sessions and CSRF tokens on every form."""
 
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
 from sqlmodel import func, select
 
 from api.auth import (
@@ -21,9 +23,10 @@ from api.auth import (
     visible_station_ids,
     web_principal,
 )
-from api.deps import SessionDep, SettingsDep, client_address
+from api.deps import SessionDep, SettingsDep, StoreDep, log_in
 from api.pages import formats
 from api.problems import problem_report
+from api.uploads import receive_upload
 from core.clock import local_today
 from core.errors import (
     ForbiddenError,
@@ -31,26 +34,9 @@ from core.errors import (
     ThrottledError,
     UnauthorizedError,
 )
-from core.identity import authenticate
 from core.models import AuditEvent, User
 from scheduler.models import Cluster, Station
 from scheduler.service import get_station, list_stations
-
-ROLE_NAMES = {
-    "admin": "Quản trị hệ thống",
-    "planner": "Cán bộ kế hoạch",
-    "operator": "Cán bộ vận hành xã",
-    "auditor": "Kiểm tra, thanh tra",
-}
-KIND_NAMES = {"province": "Tỉnh", "district": "Huyện / khu vực", "commune": "Xã"}
-ACTION_NAMES = {"create": "Tạo", "update": "Sửa", "delete": "Xóa"}
-OBJECT_NAMES = {
-    "station": "Đài",
-    "cluster": "Cụm loa",
-    "content_item": "Nội dung",
-    "user": "Tài khoản",
-    "device_token": "Mã thiết bị",
-}
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -109,7 +95,7 @@ class Page:
             raise ForbiddenError(
                 self.refusal.format(**request.path_params)
                 if self.refusal
-                else f"Vai trò {ROLE_NAMES.get(principal.role, principal.role)} không được "
+                else f"Vai trò {formats.ROLE_NAMES.get(principal.role, principal.role)} không được "
                 "mở trang này."
             )
         return principal
@@ -160,10 +146,15 @@ def csrf_token(request: Request) -> str:
     return token
 
 
+def same_csrf(request: Request, sent: str) -> bool:
+    """Whether a token sent with a form or request is the session's CSRF token."""
+    expected = request.session.get("csrf", "")
+    return bool(expected) and secrets.compare_digest(expected.encode(), sent.encode())
+
+
 def check_csrf(request: Request, csrf_token: Annotated[str, Form()] = "") -> None:
     """Refuse a form post whose CSRF token does not match the session's."""
-    expected = request.session.get("csrf", "")
-    if not expected or not secrets.compare_digest(expected.encode(), csrf_token.encode()):
+    if not same_csrf(request, csrf_token):
         raise CsrfError
 
 
@@ -171,21 +162,65 @@ class CsrfError(Exception):
     """A form post without the session's CSRF token."""
 
 
-# Each role's menu: what its permissions open, on every page.
-MENU = (
-    ("/", "Trang chính", None),
-    ("/today", "Hôm nay", Permission.airings_write),
-    ("/recordings/new", "Tải bản ghi", Permission.recordings_write),
-    ("/announcements/new", "Gửi thông báo", Permission.announcements_write),
-    ("/live/new", "Phát trực tiếp", Permission.announcements_write),
-    ("/plans", "Kế hoạch", Permission.content_write),
-    ("/items", "Nội dung", Permission.content_write),
-    ("/jobs", "Tạo âm thanh", Permission.content_write),
-    ("/calendar", "Lịch phát", Permission.content_write),
-    ("/bookings/new", "Đặt lịch", Permission.content_write),
-    ("/emergency/new", "Tin khẩn cấp", Permission.content_write),
-    ("/reports/compliance", "Báo cáo", Permission.reports_read),
-    ("/airings", "Nhật ký phát", Permission.playlists_read),
+class Received(NamedTuple):
+    """A page's upload: the file on disk and the form's other fields, or why it was refused."""
+
+    temp: Path
+    filename: str
+    fields: dict[str, str]
+    problem: ProblemError | None = None
+
+    def refusal(self) -> dict[str, Any]:
+        """The status and the file field's message for a page to show the refusal."""
+        assert self.problem is not None
+        return {"status": self.problem.status, "errors": {"file": self.problem.detail}}
+
+
+async def _page_upload(
+    request: Request, store: StoreDep, settings: SettingsDep
+) -> AsyncIterator[Received]:
+    # The form is streamed under the size cap, not read by FastAPI: its CSRF token is
+    # checked here, and the file is removed once the page has answered.
+    try:
+        temp, filename, fields = await receive_upload(
+            request, store=store, limit=settings.max_upload_mb << 20
+        )
+    except ProblemError as exc:
+        yield Received(Path(), "", {}, exc)
+        return
+    try:
+        if not same_csrf(request, fields.get("csrf_token", "")):
+            raise CsrfError
+        yield Received(temp, filename, fields)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+PageUpload = Annotated[Received, Depends(_page_upload)]
+
+
+# Each role's menu: what its permissions open, on every page, in this order.
+MENU: tuple[tuple[Permission | None, dict[str, str]], ...] = (
+    (None, {"/": "Trang chính"}),
+    (Permission.airings_write, {"/today": "Hôm nay"}),
+    (Permission.recordings_write, {"/recordings/new": "Tải bản ghi"}),
+    (
+        Permission.announcements_write,
+        {"/announcements/new": "Gửi thông báo", "/live/new": "Phát trực tiếp"},
+    ),
+    (
+        Permission.content_write,
+        {
+            "/plans": "Kế hoạch",
+            "/items": "Nội dung",
+            "/jobs": "Tạo âm thanh",
+            "/calendar": "Lịch phát",
+            "/bookings/new": "Đặt lịch",
+            "/emergency/new": "Tin khẩn cấp",
+        },
+    ),
+    (Permission.reports_read, {"/reports/compliance": "Báo cáo"}),
+    (Permission.playlists_read, {"/airings": "Nhật ký phát"}),
 )
 
 
@@ -196,10 +231,11 @@ def menu(principal: Principal | None) -> list[tuple[str, str]]:
     national = principal.station_id is None
     return [
         (link, label)
-        for link, label, permission in MENU
-        if (permission is None or principal.may(permission))
+        for permission, links in MENU
+        if permission is None or principal.may(permission)
+        for link, label in links.items()
         # A day belongs to one station: people with the whole country pick it on the home page.
-        and not (link == "/today" and national)
+        if not (link == "/today" and national)
     ]
 
 
@@ -220,10 +256,6 @@ def render(
             "menu": menu(principal),
             "current_path": request.url.path,
             "csrf_token": csrf_token(request),
-            "role_names": ROLE_NAMES,
-            "kind_names": KIND_NAMES,
-            "action_names": ACTION_NAMES,
-            "object_names": OBJECT_NAMES,
             **context,
         },
         status_code=status,
@@ -277,25 +309,25 @@ def login_form(
     return render(request, "login.html", None, next=next_page(next))
 
 
+class LoginForm(BaseModel):
+    """What the login form sent, as typed, and the page to go to afterwards."""
+
+    username: str = Field("", max_length=64)
+    password: str = Field("", max_length=256)
+    next: str = Field("/", max_length=2000)
+
+
 @router.post("/login", dependencies=[Depends(check_csrf)])
 def login(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    username: Annotated[str, Form(max_length=64)] = "",
-    password: Annotated[str, Form(max_length=256)] = "",
-    next: Annotated[str, Form(max_length=2000)] = "/",
+    form: Annotated[LoginForm, Form()],
 ) -> Response:
     """Check the password, start a session and go to the page asked for; say what is wrong
     otherwise."""
     try:
-        user = authenticate(
-            session,
-            settings=settings,
-            username=username,
-            password=password,
-            client=client_address(request),
-        )
+        user = log_in(session, settings, request, form)
     except (UnauthorizedError, ThrottledError) as exc:
         return render(
             request,
@@ -303,13 +335,13 @@ def login(
             None,
             status=exc.status,
             error=exc.detail,
-            username=username,
-            next=next_page(next),
+            username=form.username,
+            next=next_page(form.next),
             headers=exc.headers,
         )
     request.session.clear()
     request.session.update(uid=user.id, ver=user.token_version, csrf=secrets.token_urlsafe(32))
-    return RedirectResponse(next_page(next), status_code=303)
+    return RedirectResponse(next_page(form.next), status_code=303)
 
 
 @router.post("/logout", dependencies=[Depends(check_csrf)])

@@ -4,7 +4,6 @@ Sending is `scheduler.announcements.announce`, the same as
 `POST /api/v1/stations/{code}/announcements`.
 """
 
-import secrets
 import time
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -19,8 +18,8 @@ from api.deps import SessionDep, SettingsDep, StoreDep
 from api.links import audio_url, page_base
 from api.pages.formats import PRIORITY_NAMES, day_text
 from api.pages.forms import STATION_SELECT_LIMIT, chosen_station, default_station
-from api.uploads import receive_upload, require_audio
-from api.web import CsrfError, Page, render
+from api.uploads import require_audio
+from api.web import Page, PageUpload, render
 from audio.service import spoken_length
 from core.errors import ProblemError
 from core.settings import Settings
@@ -113,59 +112,46 @@ async def send_announcement(
     session: SessionDep,
     settings: SettingsDep,
     store: StoreDep,
+    upload: PageUpload,
 ) -> Response:
     """Stream the recording with a size cap, check the CSRF token, then book it."""
+    if upload.problem:
+        return _form_page(request, session, principal, form={}, **upload.refusal())
+    fields = upload.fields
+    station, refusal = chosen_station(session, principal, fields.get("station", ""))
+    if station is None:
+        return _form_page(
+            request, session, principal, form=fields, status=422, errors={"station": refusal}
+        )
+    priority = fields.get("priority") or "normal"
+    clusters = sorted(k[len(CLUSTER_FIELD) :] for k in fields if k.startswith(CLUSTER_FIELD))
     try:
-        temp, _filename, fields = await receive_upload(
-            request, store=store, limit=settings.max_upload_mb << 20
+        may_announce(session, principal, station, priority)
+        require_audio(upload.temp)
+        announced = announce(
+            session,
+            store=store,
+            station=station,
+            upload=upload.temp,
+            title=fields.get("title", ""),
+            priority=priority,
+            clusters=clusters,
+            author=principal.name,
+            base_url=settings.public_base_url,
         )
     except ProblemError as exc:
+        session.rollback()
+        field = next((e.get("field") for e in exc.errors or [] if e.get("field")), "file")
+        known = ("title", "priority", "clusters", "station")
         return _form_page(
-            request, session, principal, form={}, status=exc.status, errors={"file": exc.detail}
+            request,
+            session,
+            principal,
+            form=fields,
+            status=exc.status,
+            errors={field if field in known else "file": exc.detail},
         )
-    try:
-        # The form is read by the upload streamer, not by FastAPI: check the token here.
-        expected = request.session.get("csrf", "")
-        if not expected or not secrets.compare_digest(
-            expected.encode(), fields.get("csrf_token", "").encode()
-        ):
-            raise CsrfError
-        station, problem = chosen_station(session, principal, fields.get("station", ""))
-        if station is None:
-            return _form_page(
-                request, session, principal, form=fields, status=422, errors={"station": problem}
-            )
-        priority = fields.get("priority") or "normal"
-        clusters = sorted(k[len(CLUSTER_FIELD) :] for k in fields if k.startswith(CLUSTER_FIELD))
-        try:
-            may_announce(session, principal, station, priority)
-            require_audio(temp)
-            announced = announce(
-                session,
-                store=store,
-                station=station,
-                upload=temp,
-                title=fields.get("title", ""),
-                priority=priority,
-                clusters=clusters,
-                author=principal.name,
-                base_url=settings.public_base_url,
-            )
-        except ProblemError as exc:
-            session.rollback()
-            field = next((e.get("field") for e in exc.errors or [] if e.get("field")), "file")
-            known = ("title", "priority", "clusters", "station")
-            return _form_page(
-                request,
-                session,
-                principal,
-                form=fields,
-                status=exc.status,
-                errors={field if field in known else "file": exc.detail},
-            )
-        session.commit()
-    finally:
-        temp.unlink(missing_ok=True)
+    session.commit()
     form = {"station": station.code, "priority": "normal", "title": "Thông báo của xã"}
     return _form_page(
         request,

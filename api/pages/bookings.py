@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from api.access import stations_in_scope, writable_booking
 from api.auth import Permission, Principal
 from api.deps import SessionDep, SettingsDep
-from api.pages.formats import PRIORITY_NAMES, WEEKDAYS, day_text, length_text, minutes_text
+from api.pages.formats import WEEKDAYS, day_text, length_text, minutes_text
 from api.pages.forms import (
     FLASH,
     FREQ_NAMES,
@@ -87,7 +87,6 @@ def _form_context(
         "programmes": programme_choices(session, principal),
         "source_names": SOURCE_NAMES,
         "freq_names": FREQ_NAMES,
-        "priority_names": PRIORITY_NAMES,
         "priority_hints": PRIORITY_HINTS,
         "day_names": DAY_NAMES,
         "nth_names": NTH_NAMES,
@@ -314,7 +313,6 @@ def _booking_view(session: Session, booking: Booking, station: Station) -> dict[
         ],
         "calendar_link": f"/stations/{station.code}/calendar?view=week&date="
         + (upcoming[0] if upcoming else today).isoformat(),
-        "priority_names": PRIORITY_NAMES,
         "created_text": f"{booking.created_at.astimezone(zone):%d/%m/%Y %H:%M}",
     }
 

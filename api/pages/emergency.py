@@ -3,6 +3,7 @@
 Sending is `scheduler.flows.send_emergency`, the same as `POST /api/v1/stations/{code}/emergencies`.
 """
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -140,30 +141,52 @@ def emergency_form(
     return _emergency_page(request, session, principal, form)
 
 
-@router.post("/emergency/new", dependencies=[Depends(check_csrf)])
-def emergency_check(
+@dataclass
+class Posted:
+    """An emergency form as posted by someone who may send one."""
+
+    request: Request
+    session: Session
+    principal: Principal
+    settings: Settings
+    form: EmergencyForm
+
+    def read(self) -> tuple[Station | None, dict[str, Any], Source | None, dict[str, str]]:
+        """The target, the booking's source fields and what will air, or each problem."""
+        return _read_emergency(self.session, self.principal, self.form, self.settings)
+
+    def page(self, **extra: Any) -> Response:
+        """The form again, or its confirmation, with what `extra` adds."""
+        return _emergency_page(self.request, self.session, self.principal, self.form, **extra)
+
+
+async def _posted(
     request: Request,
     principal: Sender,
     session: SessionDep,
     settings: SettingsDep,
     form: Annotated[EmergencyForm, Form()],
-) -> Response:
+) -> Posted:
+    return Posted(request, session, principal, settings, form)
+
+
+PostedForm = Annotated[Posted, Depends(_posted)]
+
+
+@router.post("/emergency/new", dependencies=[Depends(check_csrf)])
+def emergency_check(posted: PostedForm) -> Response:
     """Say plainly how many stations and clusters will be interrupted, and when, before booking."""
-    if form.step == "edit":
-        return _emergency_page(request, session, principal, form)
-    station, _values, source, errors = _read_emergency(session, principal, form, settings)
+    if posted.form.step == "edit":
+        return posted.page()
+    station, _values, source, errors = posted.read()
     if errors:
-        return _emergency_page(request, session, principal, form, status=422, errors=errors)
+        return posted.page(status=422, errors=errors)
     assert station is not None and source is not None
     now = station_now(station)
-    return _emergency_page(
-        request,
-        session,
-        principal,
-        form,
+    return posted.page(
         step="confirm",
         station=station,
-        reach=_reach_counts(session, station, form.subtree),
+        reach=_reach_counts(posted.session, station, posted.form.subtree),
         now_text=f"{now:%H:%M}",
         today_text=day_text(now.date()),
         length_text=minutes_text(source.seconds),
@@ -171,34 +194,26 @@ def emergency_check(
 
 
 @router.post("/emergency", dependencies=[Depends(check_csrf)])
-def emergency_send(
-    request: Request,
-    principal: Sender,
-    session: SessionDep,
-    settings: SettingsDep,
-    form: Annotated[EmergencyForm, Form()],
-) -> Response:
+def emergency_send(posted: PostedForm) -> Response:
     """Book the bulletin now, once, as an emergency, and tell the devices at once."""
-    station, values, _source, errors = _read_emergency(session, principal, form, settings)
+    station, values, _source, errors = posted.read()
     if errors:
-        return _emergency_page(request, session, principal, form, status=422, errors=errors)
+        return posted.page(status=422, errors=errors)
     assert station is not None
     try:
         booked = flows.send_emergency(
-            session,
+            posted.session,
             station=station,
             source=values,
-            subtree=form.subtree,
-            author=principal.name,
-            base_url=settings.public_base_url,
+            subtree=posted.form.subtree,
+            author=posted.principal.name,
+            base_url=posted.settings.public_base_url,
         )
     except ProblemError as exc:
-        return _emergency_page(
-            request, session, principal, form, **refusal_view(session, principal, exc)
-        )
-    session.commit()
+        return posted.page(**refusal_view(posted.session, posted.principal, exc))
+    posted.session.commit()
     flash(
-        request,
+        posted.request,
         action="emergency",
         booking=booked.booking.id,
         notified=booked.notified,

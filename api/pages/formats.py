@@ -11,8 +11,45 @@ from typing import Any
 from jinja2 import Environment, pass_environment
 from jinja2.filters import do_truncate
 
+from content.labels import STATUS_NAMES
+from content.languages import LANGUAGES
+
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 PRIORITY_NAMES = {"normal": "thường", "priority": "ưu tiên", "emergency": "khẩn cấp"}
+LEVEL_NAMES = {"province": "cấp tỉnh", "district": "cấp huyện", "commune": "cấp xã"}
+KIND_NAMES = {"province": "Tỉnh", "district": "Huyện / khu vực", "commune": "Xã"}
+ACTION_NAMES = {"create": "Tạo", "update": "Sửa", "delete": "Xóa"}
+AIRING_NAMES = {
+    "aired": "đã phát",
+    "partial": "phát một phần",
+    "skipped": "không phát",
+    "failed": "phát lỗi",
+}
+STATE_NAMES = {
+    "playing": "đang phát",
+    "idle": "trực tuyến",
+    "silent": "im lặng trong giờ phát",
+    "offline": "mất liên lạc",
+    "unknown": "chưa có thiết bị báo",
+}
+PLAN_STATUS_NAMES = {
+    "draft": "mới nhập, chưa rà soát",
+    "active": "đang thực hiện",
+    "archived": "đã lưu trữ",
+}
+ROLE_NAMES = {
+    "admin": "Quản trị hệ thống",
+    "planner": "Cán bộ kế hoạch",
+    "operator": "Cán bộ vận hành xã",
+    "auditor": "Kiểm tra, thanh tra",
+}
+OBJECT_NAMES = {
+    "station": "Đài",
+    "cluster": "Cụm loa",
+    "content_item": "Nội dung",
+    "user": "Tài khoản",
+    "device_token": "Mã thiết bị",
+}
 
 
 def day_text(day: date | datetime | None) -> str:
@@ -90,4 +127,16 @@ FILTERS = {
     "minutes_text": minutes_text,
     "weekday_text": weekday_text,
 }
-GLOBALS = {"priority_names": PRIORITY_NAMES, "weekday_names": WEEKDAYS}
+GLOBALS = {
+    "priority_names": PRIORITY_NAMES,
+    "weekday_names": WEEKDAYS,
+    "level_names": LEVEL_NAMES,
+    "state_names": STATE_NAMES,
+    "plan_status_names": PLAN_STATUS_NAMES,
+    "role_names": ROLE_NAMES,
+    "kind_names": KIND_NAMES,
+    "action_names": ACTION_NAMES,
+    "object_names": OBJECT_NAMES,
+    "item_status_names": STATUS_NAMES,
+    "languages": LANGUAGES,
+}

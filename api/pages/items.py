@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from api.access import readable_item, readable_station_ids, stations_in_scope
@@ -20,10 +21,9 @@ from api.pages.editorial import (
     readable_plans,
     writer,
 )
-from api.pages.formats import duration_text
+from api.pages.formats import PRIORITY_NAMES, duration_text
 from api.pages.forms import default_station, optional_day, optional_id
 from api.pages.jobs import job_view
-from api.pages.operator import PRIORITY_NAMES
 from api.web import check_csrf, render
 from audio.models import JobStatus, RenderJob
 from audio.service import enqueue_render, rendered_asset
@@ -117,8 +117,6 @@ def items_page(
         "errors": errors,
         "plans": plans,
         "themes": themes,
-        "languages": LANGUAGES,
-        "status_names": STATUS_NAMES,
         "timezone": settings.timezone,
         "limit": LIST_LIMIT,
     }
@@ -167,21 +165,40 @@ def items_page(
     )
 
 
-@dataclass
-class ItemForm:
+class WordsForm(BaseModel):
+    """An item's words as typed, and whether to preview or save them (the caps only keep
+    a request small; the limits people are told of are `word_errors`)."""
+
+    title: str = Field("", max_length=2_000)
+    body: str = Field("", max_length=200_000)
+    action: str = Field("save", max_length=16)
+
+    def word_errors(self) -> dict[str, str]:
+        """The title's and the body's problem in words, if any."""
+        errors: dict[str, str] = {}
+        if not self.title.strip():
+            errors["title"] = "Hãy ghi tiêu đề."
+        elif len(self.title) > TITLE_MAX:
+            errors["title"] = f"Tiêu đề dài quá {TITLE_MAX} ký tự."
+        if not self.body.strip():
+            errors["body"] = "Hãy ghi nội dung cần phát."
+        elif len(self.body) > BODY_MAX:
+            errors["body"] = f"Nội dung dài quá {BODY_MAX:,} ký tự.".replace(",", ".")
+        return errors
+
+
+class ItemForm(WordsForm):
     """What the new-item form sent, as typed."""
 
-    station: str = ""
-    title: str = ""
-    body: str = ""
-    plan: str = ""
-    theme: str = ""
-    programme: str = ""
-    language: str = "vie"
-    translates: str = ""
-    valid_from: str = ""
-    valid_until: str = ""
-    priority: str = "normal"
+    station: str = Field("", max_length=200)
+    plan: str = Field("", max_length=40)
+    theme: str = Field("", max_length=40)
+    programme: str = Field("", max_length=2_000)
+    language: str = Field("vie", max_length=40)
+    translates: str = Field("", max_length=40)
+    valid_from: str = Field("", max_length=40)
+    valid_until: str = Field("", max_length=40)
+    priority: str = Field("normal", max_length=40)
 
 
 def _item_choices(session: Session, principal: Principal) -> dict[str, Any]:
@@ -197,8 +214,6 @@ def _item_choices(session: Session, principal: Principal) -> dict[str, Any]:
         "plans": readable_plans(session, principal),
         "themes": _themes(session, principal),
         "programmes": programmes,
-        "languages": LANGUAGES,
-        "priority_names": PRIORITY_NAMES,
         "date_hint": DATE_HINT,
     }
 
@@ -211,14 +226,7 @@ def _check_item_form(
     station, problem = owner_station(choices["stations"], form.station, national=False)
     if problem:
         errors["station"] = problem
-    if not form.title.strip():
-        errors["title"] = "Hãy ghi tiêu đề."
-    elif len(form.title) > 300:
-        errors["title"] = "Tiêu đề dài quá 300 ký tự."
-    if not form.body.strip():
-        errors["body"] = "Hãy ghi nội dung cần phát."
-    elif len(form.body) > 100_000:
-        errors["body"] = "Nội dung dài quá 100.000 ký tự."
+    errors.update(form.word_errors())
     if len(form.programme) > 200:
         errors["programme"] = "Tên chuyên mục dài quá 200 ký tự."
     if form.language not in LANGUAGES:
@@ -293,33 +301,9 @@ def new_item(
     request: Request,
     principal: Annotated[Principal, writer("Không soạn được nội dung")],
     session: SessionDep,
-    station: Annotated[str, Form(max_length=200)] = "",
-    title: Annotated[str, Form(max_length=2_000)] = "",
-    body: Annotated[str, Form(max_length=200_000)] = "",
-    plan: Annotated[str, Form(max_length=40)] = "",
-    theme: Annotated[str, Form(max_length=40)] = "",
-    programme: Annotated[str, Form(max_length=2_000)] = "",
-    language: Annotated[str, Form(max_length=40)] = "vie",
-    translates: Annotated[str, Form(max_length=40)] = "",
-    valid_from: Annotated[str, Form(max_length=40)] = "",
-    valid_until: Annotated[str, Form(max_length=40)] = "",
-    priority: Annotated[str, Form(max_length=40)] = "normal",
-    action: Annotated[str, Form(max_length=16)] = "save",
+    form: Annotated[ItemForm, Form()],
 ) -> Response:
     """Preview what the voice will say, or save the draft with its first version."""
-    form = ItemForm(
-        station=station,
-        title=title,
-        body=body,
-        plan=plan,
-        theme=theme,
-        programme=programme,
-        language=language,
-        translates=translates,
-        valid_from=valid_from,
-        valid_until=valid_until,
-        priority=priority,
-    )
     choices = _item_choices(session, principal)
     arguments, owner, errors = _check_item_form(session, principal, form, choices)
 
@@ -332,14 +316,14 @@ def new_item(
         return again(422, errors=errors)
     assert owner is not None
     try:
-        if action == "preview":
+        if form.action == "preview":
             draft = draft_words(
                 session,
                 station=station_facts(owner),
                 programme=arguments["programme"],
-                title=" ".join(title.split()),
-                body=body.strip(),
-                language=language,
+                title=" ".join(form.title.split()),
+                body=form.body.strip(),
+                language=form.language,
                 on=arguments["valid_from"] or utcnow().date(),
             )
             return again(200, errors={}, preview=_draft_view(draft))
@@ -425,9 +409,6 @@ def _item_page(
         notice=notice,
         edit=edit or {"title": latest.title, "body": latest.body},
         preview=preview,
-        status_names=STATUS_NAMES,
-        priority_names=PRIORITY_NAMES,
-        languages=LANGUAGES,
         timezone=settings.timezone,
     )
 
@@ -478,34 +459,24 @@ def edit_item(
     principal: Annotated[Principal, writer("Không sửa được nội dung", "/items/{item_id}")],
     session: SessionDep,
     settings: SettingsDep,
-    title: Annotated[str, Form(max_length=2_000)] = "",
-    body: Annotated[str, Form(max_length=200_000)] = "",
-    action: Annotated[str, Form(max_length=16)] = "save",
+    form: Annotated[WordsForm, Form()],
 ) -> Response:
     """Preview new words, or save them as a new version."""
     item, station = _writable(session, principal, item_id)
-    edit = {"title": title, "body": body}
-    errors: dict[str, str] = {}
-    if not title.strip():
-        errors["title"] = "Hãy ghi tiêu đề."
-    elif len(title) > TITLE_MAX:
-        errors["title"] = f"Tiêu đề dài quá {TITLE_MAX} ký tự."
-    if not body.strip():
-        errors["body"] = "Hãy ghi nội dung cần phát."
-    elif len(body) > BODY_MAX:
-        errors["body"] = f"Nội dung dài quá {BODY_MAX:,} ký tự.".replace(",", ".")
+    edit = {"title": form.title, "body": form.body}
+    errors = form.word_errors()
     if errors:
         return _item_page(
             request, principal, session, settings, item, status=422, errors=errors, edit=edit
         )
     try:
-        if action == "preview":
+        if form.action == "preview":
             draft = draft_words(
                 session,
                 station=station_facts(station),
                 programme=item.programme,
-                title=" ".join(title.split()),
-                body=body.strip(),
+                title=" ".join(form.title.split()),
+                body=form.body.strip(),
                 language=item.language,
                 on=item.valid_from or utcnow().date(),
             )
@@ -517,8 +488,8 @@ def edit_item(
             item=item,
             station=station_facts(station),
             author=principal.name,
-            title=title,
-            body=body,
+            title=form.title,
+            body=form.body,
         )
     except ProblemError as exc:
         session.rollback()

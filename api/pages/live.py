@@ -6,7 +6,6 @@ small chunks, one POST after another (Chromium streams a request body only over
 HTTP/2), and ends it; `static/live.js` does the sending.
 """
 
-import secrets
 from typing import Annotated
 
 from anyio import to_thread
@@ -23,7 +22,7 @@ from api.live_ingest import checked_live, ingests_of
 from api.outputs import live_out
 from api.pages.announcements import CLUSTER_FIELD, speaking_choices
 from api.pages.forms import chosen_station, default_station
-from api.web import Page, render
+from api.web import Page, render, same_csrf
 from core.audit import Actor
 from core.errors import ForbiddenError, ProblemError, UnauthorizedError
 from scheduler.live import Live, start_live
@@ -45,11 +44,6 @@ Speaker = Annotated[
 
 def _refused(exc: ProblemError) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status)
-
-
-def _same_csrf(request: Request, sent: str) -> bool:
-    expected = request.session.get("csrf", "")
-    return bool(expected) and secrets.compare_digest(expected.encode(), sent.encode())
 
 
 @router.get("/live/new")
@@ -76,7 +70,7 @@ async def open_live(
 ) -> Response:
     """Open the session; answer where the page sends its chunks (JSON)."""
     fields = await request.form()
-    if not _same_csrf(request, str(fields.get("csrf_token", ""))):
+    if not same_csrf(request, str(fields.get("csrf_token", ""))):
         return _refused(ForbiddenError("Biểu mẫu đã hết hạn: hãy tải lại trang rồi thử lại."))
     station, problem = chosen_station(session, principal, str(fields.get("station", "")))
     if station is None:
@@ -114,7 +108,7 @@ async def open_live(
 def _page_live(request: Request, engine: Engine, live_id: int) -> tuple[Live, Actor]:
     # The person and their token, checked in a transaction of its own: a chunk must not
     # hold the database while the session goes on air or ends in another.
-    if not _same_csrf(request, request.headers.get("x-csrf-token", "")):
+    if not same_csrf(request, request.headers.get("x-csrf-token", "")):
         raise ForbiddenError("Biểu mẫu đã hết hạn: hãy tải lại trang rồi thử lại.")
 
     def person(session: Session) -> Principal:

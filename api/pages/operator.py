@@ -1,6 +1,5 @@
 """The commune operator's pages: the day's programme, confirming airings, the printed sheet."""
 
-import secrets
 import time
 import uuid
 from datetime import date, datetime, timedelta
@@ -16,9 +15,9 @@ from api.access import readable_item
 from api.auth import Permission, Principal, StationGrant, audio_query
 from api.deps import SessionDep, SettingsDep, StoreDep
 from api.links import audio_url, page_base
-from api.pages.formats import PRIORITY_NAMES, WEEKDAYS, day_text, minutes_text
-from api.uploads import receive_upload, require_audio
-from api.web import CsrfError, Page, PageOnStation, check_csrf, render
+from api.pages.formats import AIRING_NAMES, WEEKDAYS, day_text, minutes_text
+from api.uploads import require_audio
+from api.web import Page, PageOnStation, PageUpload, check_csrf, render
 from audio.models import AudioAsset
 from audio.service import add_recording
 from content.languages import LANGUAGES
@@ -32,13 +31,6 @@ from scheduler.playlists import current_playlist, playlist_document
 from scheduler.service import CODE_PATTERN, ancestor_ids, render_settings, station_today
 
 router = APIRouter(include_in_schema=False)
-
-AIRING_NAMES = {
-    "aired": "đã phát",
-    "partial": "phát một phần",
-    "skipped": "không phát",
-    "failed": "phát lỗi",
-}
 
 
 HEADING = "Không mở được chương trình phát thanh"
@@ -127,7 +119,6 @@ def programme_sheet(
         day_text=day_text(day),
         weekday=WEEKDAYS[day.weekday()],
         zone_name=station.timezone,
-        priority_names=PRIORITY_NAMES,
     )
 
 
@@ -199,7 +190,6 @@ def _day_page(
         errors=errors or {},
         saved=saved,
         airing_names=AIRING_NAMES,
-        priority_names=PRIORITY_NAMES,
         may_confirm=principal.may(Permission.airings_write),
         emergency=any(e["priority"] == "emergency" for e in entries),
     )
@@ -351,53 +341,40 @@ async def upload_recording_page(
     session: SessionDep,
     settings: SettingsDep,
     store: StoreDep,
+    upload: PageUpload,
 ) -> Response:
     """Stream the file with a size cap, check the CSRF token, then decode and keep it."""
+    if upload.problem:
+        return _recording_form(request, principal, session, **upload.refusal())
+    fields = upload.fields
     try:
-        temp, filename, fields = await receive_upload(
-            request, store=store, limit=settings.max_upload_mb << 20
+        require_audio(upload.temp)
+        item = readable_item(session, principal, int(fields.get("item") or 0))
+        station = session.get(Station, principal.station_id or item.station_id)
+        recording = add_recording(
+            session,
+            store=store,
+            item=item,
+            language=fields.get("language", ""),
+            speaker=fields.get("speaker", "").strip(),
+            upload=upload.temp,
+            filename=upload.filename,
+            station_id=station.id,
+            uploaded_by=principal.name,
+            settings=render_settings(station),
         )
     except ProblemError as exc:
+        session.rollback()
+        field = next((e.get("field") for e in exc.errors or [] if e.get("field")), "file")
         return _recording_form(
-            request, principal, session, status=exc.status, errors={"file": exc.detail}
+            request,
+            principal,
+            session,
+            status=exc.status,
+            form=fields,
+            errors={field if field in ("language", "speaker") else "file": exc.detail},
         )
-    try:
-        # The form is read by the upload streamer, not by FastAPI: check the token here.
-        expected = request.session.get("csrf", "")
-        if not expected or not secrets.compare_digest(
-            expected.encode(), fields.get("csrf_token", "").encode()
-        ):
-            raise CsrfError
-        try:
-            require_audio(temp)
-            item = readable_item(session, principal, int(fields.get("item") or 0))
-            station = session.get(Station, principal.station_id or item.station_id)
-            recording = add_recording(
-                session,
-                store=store,
-                item=item,
-                language=fields.get("language", ""),
-                speaker=fields.get("speaker", "").strip(),
-                upload=temp,
-                filename=filename,
-                station_id=station.id,
-                uploaded_by=principal.name,
-                settings=render_settings(station),
-            )
-        except ProblemError as exc:
-            session.rollback()
-            field = next((e.get("field") for e in exc.errors or [] if e.get("field")), "file")
-            return _recording_form(
-                request,
-                principal,
-                session,
-                status=exc.status,
-                form=fields,
-                errors={field if field in ("language", "speaker") else "file": exc.detail},
-            )
-        session.commit()
-    finally:
-        temp.unlink(missing_ok=True)
+    session.commit()
     asset = session.get(AudioAsset, recording.broadcast_sha256)
     expires = int(time.time()) + 2 * 86_400
     listen = f"{audio_url(page_base(request), asset.sha256)}?" + audio_query(

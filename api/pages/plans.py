@@ -24,7 +24,7 @@ from api.uploads import MAX_DOCUMENT_BYTES
 from api.web import check_csrf, render
 from content.documents import PLAN_EXTENSIONS, UnreadableDocumentError, document_text
 from content.importer import ETHNIC_UNSPECIFIED, NotAPlanError, ParsedPlan, parse_plan
-from content.labels import CADENCE_NAMES, CHANNEL_NAMES, STATUS_NAMES
+from content.labels import CADENCE_NAMES, CHANNEL_NAMES
 from content.languages import LANGUAGES
 from content.models import (
     ContentItem,
@@ -39,13 +39,6 @@ from core.errors import ProblemError
 from scheduler.models import Station
 
 router = APIRouter(include_in_schema=False)
-
-PLAN_STATUS_NAMES = {
-    "draft": "mới nhập, chưa rà soát",
-    "active": "đang thực hiện",
-    "archived": "đã lưu trữ",
-}
-LEVEL_NAMES = {"province": "cấp tỉnh", "district": "cấp huyện", "commune": "cấp xã"}
 
 
 def _minutes_text(low: int | None, high: int | None) -> str:
@@ -105,8 +98,6 @@ def plans_page(
         plans=plans,
         counts=counts,
         stations=stations,
-        status_names=PLAN_STATUS_NAMES,
-        level_names=LEVEL_NAMES,
         timezone=settings.timezone,
     )
 
@@ -154,7 +145,6 @@ def _import_page(
         requirements=[_requirement_view(r) for r in parsed.requirements] if parsed else [],
         quotes_open=True,
         repairs=repair_text(form.text).repairs if parsed else [],
-        level_names=LEVEL_NAMES,
         notice=notice,
         max_mb=MAX_DOCUMENT_BYTES // 1_000_000,
     )
@@ -284,10 +274,6 @@ def plan_page(
         station=session.get(Station, plan.station_id) if plan.station_id else None,
         requirements=[_requirement_view(r) for r in plan_requirements(session, plan_id=plan.id)],
         items=items,
-        status_names=PLAN_STATUS_NAMES,
-        item_status_names=STATUS_NAMES,
-        level_names=LEVEL_NAMES,
-        languages=LANGUAGES,
         saved=saved,
         timezone=settings.timezone,
     )

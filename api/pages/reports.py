@@ -19,7 +19,8 @@ from api.auth import Permission, Principal, visible_station_ids
 from api.charts import bar_chart, number
 from api.compliance_reports import Built, ComplianceQuery, build_report, document, tables
 from api.deps import SessionDep, SettingsDep
-from api.exports import to_csv, to_xlsx
+from api.exports import XLSX_MEDIA_TYPE, attachment, to_csv, to_xlsx
+from api.pages.formats import AIRING_NAMES
 from api.pages.forms import default_station, optional_day, optional_id
 from api.web import Page, render, templates
 from content.languages import LANGUAGES
@@ -37,10 +38,7 @@ router = APIRouter(include_in_schema=False)
 templates.env.filters.setdefault("vn_number", number)
 
 OUTCOME_NAMES = {
-    "aired": "Đã phát",
-    "partial": "Phát một phần",
-    "skipped": "Không phát",
-    "failed": "Phát lỗi",
+    **{status: name.capitalize() for status, name in AIRING_NAMES.items()},
     "missing": "Chưa có báo cáo",
 }
 SOURCE_NAMES = {"device": "thiết bị", "operator": "cán bộ"}
@@ -360,22 +358,14 @@ def compliance_csv(request: Request, principal: Downloader, session: SessionDep)
         table = "stations"
     _, header, rows = tables(built)[list(CSV_TABLES).index(table)]
     name = _filename(built, "csv").replace(".csv", f"-{table}.csv")
-    return Response(
-        content=to_csv(header, rows),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return attachment(to_csv(header, rows), "text/csv; charset=utf-8", name)
 
 
 @router.get("/reports/compliance.xlsx")
 def compliance_xlsx(request: Request, principal: Downloader, session: SessionDep) -> Response:
     """The whole report as an Excel workbook, one sheet per table."""
     built = _download(request, principal, session)
-    return Response(
-        content=to_xlsx(tables(built)),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="{_filename(built, "xlsx")}"'},
-    )
+    return attachment(to_xlsx(tables(built)), XLSX_MEDIA_TYPE, _filename(built, "xlsx"))
 
 
 # ----------------------------------------------------------------- airing log

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from api.access import stations_in_scope
 from api.auth import Permission, StationGrant, require_reach
 from api.deps import SessionDep, SettingsDep
+from api.pages.formats import STATE_NAMES
 from api.web import PageOnStation, check_csrf, render
 from scheduler.devices import cluster_states
 from scheduler.merges import merge_stations, plan_merge, read_renames
@@ -18,13 +19,6 @@ from scheduler.service import get_station, subtree_ids
 
 router = APIRouter(include_in_schema=False)
 
-STATE_NAMES = {
-    "playing": "đang phát",
-    "idle": "trực tuyến",
-    "silent": "im lặng trong giờ phát",
-    "offline": "mất liên lạc",
-    "unknown": "chưa có thiết bị báo",
-}
 ATTENTION = ("silent", "offline")
 
 
@@ -57,7 +51,6 @@ def clusters_overview(
         station=station,
         states=states,
         counts=counts,
-        state_names=STATE_NAMES,
         attention=ATTENTION,
         timezone=station.timezone,
     )

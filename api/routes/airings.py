@@ -1,19 +1,21 @@
 """Airing logs, device heartbeats and the state of loudspeaker clusters."""
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Annotated
+from functools import partial
+from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 from starlette.datastructures import State
 
+from api.access import ScheduleReader, StationReader
 from api.auth import (
     DEVICE,
     DeviceBearer,
-    OnStation,
     Permission,
     StationGrant,
     UserBearer,
@@ -39,6 +41,8 @@ from scheduler.models import AiringIn, AiringRecord, AiringStatus, Cluster, Stat
 from scheduler.service import subtree_ids
 
 router = APIRouter(tags=["airings"])
+
+T = TypeVar("T")
 
 MAX_BATCH = 1000
 
@@ -84,30 +88,19 @@ class AiringOut(BaseModel):
 
 
 @router.post(
-    "/stations/{code}/airings",
-    response_model=AiringAnswer,
-    summary="Report a batch of airings (idempotent by record id)",
+    "/stations/{code}/airings", summary="Report a batch of airings (idempotent by record id)"
 )
 async def post_airings(
     code: str, batch: AiringBatch, request: Request, token: UserBearer, device: DeviceBearer
 ) -> AiringAnswer:
     """Append what aired; a record is acknowledged only once it is committed."""
-    return await run_in_threadpool(
-        _post_airings, request.app.state, code=code, batch=batch, token=token, device=device
-    )
+    work = partial(_post_airings, batch=batch)
+    return await _as_device(request, code, token, device, Permission.airings_write, work)
 
 
 def _post_airings(
-    state: State,
-    *,
-    code: str,
-    batch: AiringBatch,
-    token: str | None,
-    device: HTTPAuthorizationCredentials | None,
+    state: State, grant: StationGrant, cluster: str | None, *, batch: AiringBatch
 ) -> AiringAnswer:
-    grant, cluster = _device_grant(
-        state, code=code, token=token, device=device, permission=Permission.airings_write
-    )
     principal = grant.principal
     with session_scope(state.engine, write=True) as session:
         act_as(session, principal.actor)
@@ -144,31 +137,34 @@ def _post_airings(
     )
 
 
-def _device_grant(
-    state: State,
-    *,
+async def _as_device(
+    request: Request,
     code: str,
     token: str | None,
     device: HTTPAuthorizationCredentials | None,
     permission: Permission,
-) -> tuple[StationGrant, str | None]:
-    # Who asks, for which station, and the cluster a receiver is bound to: read before
-    # the write lock is taken. Held while this process serves others, the lock would
-    # keep every other writer waiting (devices post all day long).
-    with Session(state.engine, expire_on_commit=False) as session:
-        grant = grant_from_bearer(
-            session, state, code=code, token=token, device=device, permission=permission
-        )
-        return grant, bound_cluster(session, grant.principal)
+    work: Callable[[State, StationGrant, str | None], T],
+) -> T:
+    """Do `work` for the station's caller and the cluster a receiver is bound to, in one
+    trip to the thread pool."""
+    state = request.app.state
+
+    def run() -> T:
+        # Who asks is read before the write lock is taken. Held while this process serves
+        # others, the lock would keep every other writer waiting (devices post all day long).
+        with Session(state.engine, expire_on_commit=False) as session:
+            grant = grant_from_bearer(
+                session, state, code=code, token=token, device=device, permission=permission
+            )
+            cluster = bound_cluster(session, grant.principal)
+        return work(state, grant, cluster)
+
+    return await run_in_threadpool(run)
 
 
-@router.get(
-    "/stations/{code}/airings",
-    response_model=list[AiringOut],
-    summary="Airing records of a station, oldest first",
-)
+@router.get("/stations/{code}/airings", summary="Airing records of a station, oldest first")
 def list_airings(
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
+    grant: ScheduleReader,
     session: SessionDep,
     day_from: DayFrom = None,
     day_to: DayTo = None,
@@ -209,11 +205,7 @@ class ChainOut(BaseModel):
     response_model=ChainOut,
     summary="Check the station's airing log against its hash chain",
 )
-def verify(
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
-    session: SessionDep,
-    settings: SettingsDep,
-) -> ChainCheck:
+def verify(grant: ScheduleReader, session: SessionDep, settings: SettingsDep) -> ChainCheck:
     """Recompute every link; report the first altered, removed or missing record."""
     return verify_chain(session, station=grant.station, key=settings.signing_key)
 
@@ -236,11 +228,10 @@ MISSED_RANGE_DAYS = 92
 
 @router.get(
     "/stations/{code}/airings/missed",
-    response_model=list[MissedOut],
     summary="Entries with no airing record some minutes after their end",
 )
 def missed(
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
+    grant: ScheduleReader,
     session: SessionDep,
     day_from: DayFrom = None,
     day_to: DayTo = None,
@@ -284,22 +275,11 @@ async def heartbeat(
     code: str, body: HeartbeatIn, request: Request, token: UserBearer, device: DeviceBearer
 ) -> None:
     """Keep the device's latest state for the clusters overview."""
-    await run_in_threadpool(
-        _heartbeat, request.app.state, code=code, body=body, token=token, device=device
-    )
+    work = partial(_heartbeat, body=body)
+    await _as_device(request, code, token, device, Permission.heartbeats_write, work)
 
 
-def _heartbeat(
-    state: State,
-    *,
-    code: str,
-    body: HeartbeatIn,
-    token: str | None,
-    device: HTTPAuthorizationCredentials | None,
-) -> None:
-    grant, bound = _device_grant(
-        state, code=code, token=token, device=device, permission=Permission.heartbeats_write
-    )
+def _heartbeat(state: State, grant: StationGrant, bound: str | None, *, body: HeartbeatIn) -> None:
     principal = grant.principal
     if principal.kind != DEVICE:
         raise ForbiddenError("Chỉ thiết bị mới gửi tín hiệu trạng thái.")
@@ -349,7 +329,7 @@ class ClusterStateOut(BaseModel):
     summary="Which clusters are playing, silent or offline",
 )
 def clusters_status(
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_read))],
+    grant: StationReader,
     session: SessionDep,
     subtree: bool = False,
     only: Annotated[

@@ -7,15 +7,14 @@ disk, checks who may air what, and translates.
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel
 
-from api.access import may_announce
-from api.auth import Allowed, Permission, Principal
+from api.access import AnnouncementWriter, may_announce
 from api.deps import SessionDep, SettingsDep, StoreDep
 from api.links import LinkBase
 from api.outputs import AssetOut, asset_out
-from api.uploads import receive_upload, require_audio
+from api.uploads import multipart_body, receive_upload, require_audio
 from scheduler.announcements import Announced, announce
 from scheduler.service import get_station
 
@@ -65,10 +64,9 @@ def split_codes(value: str) -> list[str]:
     return [code for code in value.replace(",", " ").split() if code]
 
 
-_FORM = {
-    "type": "object",
-    "required": ["file", "title"],
-    "properties": {
+_FORM = multipart_body(
+    ["file", "title"],
+    {
         "file": {"type": "string", "format": "binary", "description": "the recording"},
         "title": {"type": "string", "maxLength": 300},
         "priority": {
@@ -81,23 +79,20 @@ _FORM = {
         "clusters": {"type": "string", "description": "cluster codes, comma-separated"},
         "zones": {"type": "string", "description": "cluster zone tags, comma-separated"},
     },
-}
+)
 
 
 @router.post(
     "/stations/{code}/announcements",
-    response_model=AnnouncementOut,
     status_code=201,
     summary="Air a recorded announcement (multipart: file, title, priority, clusters or zones)",
-    openapi_extra={
-        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _FORM}}}
-    },
+    openapi_extra=_FORM,
 )
 async def post_announcement(
     code: str,
     request: Request,
     response: Response,
-    principal: Annotated[Principal, Depends(Allowed(Permission.announcements_write))],
+    principal: AnnouncementWriter,
     session: SessionDep,
     settings: SettingsDep,
     base: LinkBase,

@@ -9,13 +9,18 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
-from api.access import readable_item, readable_station_ids, reads_audio
+from api.access import (
+    ContentReader,
+    Planner,
+    StationPlanner,
+    readable_item,
+    readable_station_ids,
+    reads_audio,
+)
 from api.auth import (
     Allowed,
-    OnStation,
     Permission,
     Principal,
-    StationGrant,
     audio_reader,
     reaches,
     require_reach,
@@ -23,7 +28,7 @@ from api.auth import (
 from api.deps import SessionDep, SettingsDep, StoreDep
 from api.links import LinkBase
 from api.outputs import AssetOut, asset_out
-from api.uploads import receive_upload, require_audio
+from api.uploads import multipart_body, receive_upload, require_audio
 from audio.models import AssetOrigin, AudioAsset, JobStatus, Programme, Recording, RenderJob
 from audio.service import (
     add_recording,
@@ -135,16 +140,10 @@ def _job_out(session: Session, job: RenderJob, base_url: str) -> JobOut:
 
 @router.post(
     "/content-items/{item_id}/render",
-    response_model=JobOut,
     status_code=202,
     summary="Queue the approved version for rendering",
 )
-def render(
-    item_id: int,
-    principal: Annotated[Principal, Depends(Allowed(Permission.content_write))],
-    session: SessionDep,
-    base: LinkBase,
-) -> JobOut:
+def render(item_id: int, principal: Planner, session: SessionDep, base: LinkBase) -> JobOut:
     """Queue audio rendering with the owning station's voice; asking again gives the same job."""
     item = readable_item(session, principal, item_id)
     station = session.get(Station, item.station_id)
@@ -160,10 +159,10 @@ def render(
     return _job_out(session, job, base)
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut, summary="A render job's progress")
+@router.get("/jobs/{job_id}", summary="A render job's progress")
 def job_status(
     job_id: int,
-    principal: Annotated[Principal, Depends(Allowed(Permission.content_read))],
+    principal: ContentReader,
     session: SessionDep,
     base: LinkBase,
 ) -> JobOut:
@@ -198,34 +197,17 @@ def _recording_out(session: Session, recording: Recording, base_url: str) -> Rec
 
 @router.post(
     "/content-items/{item_id}/recordings",
-    response_model=RecordingOut,
     status_code=201,
     summary="Upload an ethnic-language recording (multipart: file, language, speaker)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["file", "language", "speaker"],
-                        "properties": {
-                            "file": {"type": "string", "format": "binary"},
-                            "language": {
-                                "type": "string",
-                                "description": "ISO 639-3, e.g. blt, hnj",
-                            },
-                            "speaker": {"type": "string"},
-                            "station": {
-                                "type": "string",
-                                "description": "station the recording is for",
-                            },
-                        },
-                    }
-                }
-            },
-        }
-    },
+    openapi_extra=multipart_body(
+        ["file", "language", "speaker"],
+        {
+            "file": {"type": "string", "format": "binary"},
+            "language": {"type": "string", "description": "ISO 639-3, e.g. blt, hnj"},
+            "speaker": {"type": "string"},
+            "station": {"type": "string", "description": "station the recording is for"},
+        },
+    ),
 )
 async def upload_recording(
     item_id: int,
@@ -277,27 +259,13 @@ def _station_for_upload(
 
 @router.post(
     "/stations/{code}/jingles",
-    response_model=AssetOut,
     status_code=201,
     summary="Upload a jingle (multipart: file)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["file"],
-                        "properties": {"file": {"type": "string", "format": "binary"}},
-                    }
-                }
-            },
-        }
-    },
+    openapi_extra=multipart_body(["file"], {"file": {"type": "string", "format": "binary"}}),
 )
 async def upload_jingle(
     request: Request,
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.content_write))],
+    grant: StationPlanner,
     session: SessionDep,
     settings: SettingsDep,
     base: LinkBase,
@@ -351,15 +319,10 @@ def _programme_out(session: Session, programme: Programme, base_url: str) -> Pro
     )
 
 
-@router.post(
-    "/stations/{code}/programmes",
-    response_model=ProgrammeOut,
-    status_code=201,
-    summary="Define a programme",
-)
+@router.post("/stations/{code}/programmes", status_code=201, summary="Define a programme")
 def add_programme(
     body: ProgrammeIn,
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.content_write))],
+    grant: StationPlanner,
     session: SessionDep,
     base: LinkBase,
 ) -> ProgrammeOut:
@@ -420,13 +383,11 @@ def _unreadable_parts(
 
 
 @router.post(
-    "/programmes/{programme_id}/assemble",
-    response_model=ProgrammeOut,
-    summary="Assemble a programme into one normalised MP3",
+    "/programmes/{programme_id}/assemble", summary="Assemble a programme into one normalised MP3"
 )
 def assemble(
     programme_id: int,
-    principal: Annotated[Principal, Depends(Allowed(Permission.content_write))],
+    principal: Planner,
     session: SessionDep,
     base: LinkBase,
     store: StoreDep,

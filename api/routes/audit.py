@@ -28,7 +28,7 @@ class AuditEventOut(BaseModel):
     change: dict[str, Any]
 
 
-@router.get("", response_model=list[AuditEventOut], summary="Who changed what, newest first")
+@router.get("", summary="Who changed what, newest first")
 def list_events(
     principal: Annotated[Principal, Depends(Allowed(Permission.audit_read))],
     session: SessionDep,

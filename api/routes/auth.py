@@ -8,10 +8,11 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from api.auth import CurrentPrincipal, Permission
-from api.deps import SessionDep, SettingsDep, client_address
+from api.deps import SessionDep, SettingsDep, log_in
+from api.outputs import code_of
 from api.problems import problem_doc
 from core.clock import utcnow
-from core.identity import authenticate, issue_access_token
+from core.identity import issue_access_token
 from scheduler.models import Cluster, Station
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -39,7 +40,6 @@ class MeOut(BaseModel):
 
 @router.post(
     "/token",
-    response_model=TokenOut,
     summary="Log in (OAuth2 password flow)",
     responses={
         401: problem_doc("Wrong username or password (the same answer for both)"),
@@ -56,13 +56,7 @@ def login(
     settings: SettingsDep,
 ) -> TokenOut:
     """Exchange a username and password for a bearer token; repeated failures are throttled."""
-    user = authenticate(
-        session,
-        settings=settings,
-        username=form.username,
-        password=form.password,
-        client=client_address(request),
-    )
+    user = log_in(session, settings, request, form)
     issued = issue_access_token(settings=settings, user=user)
     return TokenOut(
         access_token=issued.token,
@@ -71,16 +65,14 @@ def login(
     )
 
 
-@router.get("/me", response_model=MeOut, summary="Who the token belongs to")
+@router.get("/me", summary="Who the token belongs to")
 def me(principal: CurrentPrincipal, session: SessionDep) -> MeOut:
     """Describe the caller: role, scope and permissions."""
-    station = session.get(Station, principal.station_id) if principal.station_id else None
-    cluster = session.get(Cluster, principal.cluster_id) if principal.cluster_id else None
     return MeOut(
         kind=principal.kind,
         name=principal.name,
         role=principal.role,
-        station=station.code if station else None,
-        cluster=cluster.code if cluster else None,
+        station=code_of(session, Station, principal.station_id),
+        cluster=code_of(session, Cluster, principal.cluster_id),
         permissions=sorted(p.value for p in Permission if principal.may(p)),
     )

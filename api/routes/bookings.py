@@ -5,15 +5,16 @@ The workflows (check, write, regenerate the affected days, announce) are
 """
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.access import Planner, writable_booking
-from api.auth import OnStation, Permission, StationGrant, require_reach
+from api.access import Planner, ScheduleReader, StationPlanner, writable_booking
+from api.auth import require_reach
 from api.deps import SessionDep, SettingsDep
-from api.limits import AfterId, PageLimit
+from api.exports import attachment, file_answer
+from api.paging import Paging
 from content.models import Priority
 from core.errors import refuse_fields
 from core.limits import TITLE_MAX, URL_MAX
@@ -101,7 +102,7 @@ def _out(booking: Booking, station: str, displaced: list | None = None) -> Booki
     )
 
 
-@router.post("/bookings", response_model=BookingOut, status_code=201, summary="Book airtime")
+@router.post("/bookings", status_code=201, summary="Book airtime")
 def book(
     body: BookingIn, principal: Planner, session: SessionDep, settings: SettingsDep
 ) -> BookingOut:
@@ -138,7 +139,7 @@ class BookingPatch(BaseModel):
 NULLABLE = frozenset({"at", "duration_s", "relay_url"})
 
 
-@router.patch("/bookings/{booking_id}", response_model=BookingOut, summary="Change a booking")
+@router.patch("/bookings/{booking_id}", summary="Change a booking")
 def edit(
     booking_id: int,
     body: BookingPatch,
@@ -167,36 +168,21 @@ def edit(
 @router.get(
     "/stations/{code}/schedule.ics",
     summary="The station's bookings as an iCalendar file",
-    response_class=Response,
-    responses={200: {"content": {"text/calendar": {}}}},
+    **file_answer("text/calendar"),
 )
-def schedule_ics(
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
-    session: SessionDep,
-) -> Response:
+def schedule_ics(grant: ScheduleReader, session: SessionDep) -> Response:
     """Export every active booking of the station as recurring events calendar programs import."""
     text = calendar(
         schedule_events(session, station=grant.station), name=f"Lịch phát {grant.station.name}"
     )
-    return Response(
-        content=text.encode(),
-        media_type="text/calendar; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{grant.station.code}.ics"'},
-    )
+    return attachment(text.encode(), "text/calendar; charset=utf-8", f"{grant.station.code}.ics")
 
 
-@router.get(
-    "/stations/{code}/bookings", response_model=list[BookingOut], summary="Bookings of a station"
-)
-def list_bookings(
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.playlists_read))],
-    session: SessionDep,
-    after: AfterId = 0,
-    limit: PageLimit = 200,
-) -> list[BookingOut]:
+@router.get("/stations/{code}/bookings", summary="Bookings of a station")
+def list_bookings(grant: ScheduleReader, session: SessionDep, paging: Paging) -> list[BookingOut]:
     """Active bookings that reach the station, its own and those of stations above, by id."""
-    page = [b for b in bookings_for(session, station=grant.station) if b.id > after][:limit]
-    return [_out(b, session.get(Station, b.station_id).code) for b in page]
+    found = [b for b in bookings_for(session, station=grant.station) if b.id > paging.after]
+    return [_out(b, session.get(Station, b.station_id).code) for b in found[: paging.limit]]
 
 
 @router.delete("/bookings/{booking_id}", status_code=204, summary="Cancel a booking")
@@ -232,14 +218,11 @@ class EmergencyOut(BookingOut):
 
 
 @router.post(
-    "/stations/{code}/emergencies",
-    response_model=EmergencyOut,
-    status_code=201,
-    summary="Send an emergency bulletin now",
+    "/stations/{code}/emergencies", status_code=201, summary="Send an emergency bulletin now"
 )
 def send_emergency(
     body: EmergencyIn,
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.content_write))],
+    grant: StationPlanner,
     session: SessionDep,
     settings: SettingsDep,
 ) -> EmergencyOut:

@@ -1,24 +1,27 @@
 """Content items, their versions and the editorial workflow; script templates; readings."""
 
+from collections.abc import Callable
 from datetime import date, datetime
+from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
-from api.access import readable_item, readable_station_ids, writable_item
-from api.auth import (
-    Allowed,
-    OnStation,
-    Permission,
-    Principal,
-    StationGrant,
-    require,
-    require_reach,
+from api.access import (
+    ContentReader,
+    Planner,
+    StationContentReader,
+    StationPlanner,
+    readable_item,
+    readable_station_ids,
+    writable_item,
 )
+from api.auth import Permission, Principal, require, require_reach
 from api.deps import SessionDep
-from api.limits import AfterId, PageLimit
+from api.limits import PageLimit
+from api.paging import Page, Paging, described_page
 from content.models import ContentItem, ContentStatus, ContentVersion, Priority, ScriptTemplate
 from content.reading import count_syllables, estimate_seconds, read_aloud
 from content.service import (
@@ -40,9 +43,6 @@ from scheduler.models import Station
 from scheduler.service import get_station, station_facts
 
 router = APIRouter(tags=["content"])
-
-CanRead = Annotated[Principal, Depends(Allowed(Permission.content_read))]
-CanWrite = Annotated[Principal, Depends(Allowed(Permission.content_write))]
 
 
 class ContentItemIn(BaseModel):
@@ -132,16 +132,15 @@ def _show(session: Session, item: ContentItem, warnings: list[str] | None = None
     return _out(item, session.get(Station, item.station_id).code, latest, warnings)
 
 
-@router.get("/content-items", response_model=list[ContentItemOut], summary="Content you can read")
+@router.get("/content-items", summary="Content you can read")
 def list_items(
-    principal: CanRead,
+    principal: ContentReader,
     session: SessionDep,
+    paging: Paging,
     status: ContentStatus | None = None,
     language: str | None = None,
     plan_id: int | None = None,
     theme_id: int | None = None,
-    after: AfterId = 0,
-    limit: PageLimit = 200,
 ) -> list[ContentItemOut]:
     """Return content owned within the caller's scope or by the stations above it, by id."""
     query = (
@@ -152,9 +151,9 @@ def list_items(
             (ContentVersion.item_id == ContentItem.id)
             & (ContentVersion.number == ContentItem.version),
         )
-        .where(ContentItem.id > after)
+        .where(ContentItem.id > paging.after)
         .order_by(ContentItem.id)
-        .limit(limit)
+        .limit(paging.limit)
     )
     ids = readable_station_ids(session, principal)
     if ids is not None:
@@ -170,10 +169,8 @@ def list_items(
     return [_out(item, code, latest) for item, code, latest in session.exec(query)]
 
 
-@router.post(
-    "/content-items", response_model=ContentItemOut, status_code=201, summary="Write a draft"
-)
-def add_item(body: ContentItemIn, principal: CanWrite, session: SessionDep) -> ContentItemOut:
+@router.post("/content-items", status_code=201, summary="Write a draft")
+def add_item(body: ContentItemIn, principal: Planner, session: SessionDep) -> ContentItemOut:
     """Create a draft item for a station within the caller's scope."""
     station = get_station(session, code=body.station)
     require_reach(session, principal, station)
@@ -188,33 +185,28 @@ def add_item(body: ContentItemIn, principal: CanWrite, session: SessionDep) -> C
     return _out(item, station.code, version, draft.warnings)
 
 
-@router.get("/content-items/{item_id}", response_model=ContentItemOut, summary="One item")
-def get_item(item_id: int, principal: CanRead, session: SessionDep) -> ContentItemOut:
+@router.get("/content-items/{item_id}", summary="One item")
+def get_item(item_id: int, principal: ContentReader, session: SessionDep) -> ContentItemOut:
     """Return one content item with its newest version."""
     return _show(session, readable_item(session, principal, item_id))
 
 
-@router.get(
-    "/content-items/{item_id}/versions",
-    response_model=list[VersionOut],
-    summary="Every version, oldest first",
-)
+@router.get("/content-items/{item_id}/versions", summary="Every version, oldest first")
 def versions(
     item_id: int,
-    principal: CanRead,
+    principal: ContentReader,
     session: SessionDep,
-    after: Annotated[int, Query(ge=0, description="continue after this version number")] = 0,
-    limit: PageLimit = 200,
+    paging: Annotated[Page, described_page("continue after this version number")],
 ) -> list[VersionOut]:
     """Return the editorial history of an item, oldest first."""
     item = readable_item(session, principal, item_id)
-    history = [v for v in item_versions(session, item_id=item.id) if v.number > after]
-    return [VersionOut.model_validate(v, from_attributes=True) for v in history[:limit]]
+    history = [v for v in item_versions(session, item_id=item.id) if v.number > paging.after]
+    return [VersionOut.model_validate(v, from_attributes=True) for v in history[: paging.limit]]
 
 
-@router.patch("/content-items/{item_id}", response_model=ContentItemOut, summary="Edit words")
+@router.patch("/content-items/{item_id}", summary="Edit words")
 def edit_item(
-    item_id: int, body: ContentEdit, principal: CanWrite, session: SessionDep
+    item_id: int, body: ContentEdit, principal: Planner, session: SessionDep
 ) -> ContentItemOut:
     """Save new words as a new version; the approved one airs until this one is approved."""
     item, station = writable_item(session, principal, item_id)
@@ -230,17 +222,24 @@ def edit_item(
     return _show(session, item, draft.warnings)
 
 
-@router.post("/content-items/{item_id}/submit", response_model=ContentItemOut, summary="Submit")
-def submit(item_id: int, principal: CanWrite, session: SessionDep) -> ContentItemOut:
-    """Send the newest version for approval."""
+def _step(
+    session: Session, principal: Principal, item_id: int, change: Callable[..., None]
+) -> ContentItemOut:
+    """Take an editorial step on an item the caller may change; answer with the item."""
     item, _ = writable_item(session, principal, item_id)
-    submit_content_item(session, item=item)
+    change(session, item=item)
     session.commit()
     return _show(session, item)
 
 
-@router.post("/content-items/{item_id}/approve", response_model=ContentItemOut, summary="Approve")
-def approve(item_id: int, principal: CanWrite, session: SessionDep) -> ContentItemOut:
+@router.post("/content-items/{item_id}/submit", summary="Submit")
+def submit(item_id: int, principal: Planner, session: SessionDep) -> ContentItemOut:
+    """Send the newest version for approval."""
+    return _step(session, principal, item_id, submit_content_item)
+
+
+@router.post("/content-items/{item_id}/approve", summary="Approve")
+def approve(item_id: int, principal: Planner, session: SessionDep) -> ContentItemOut:
     """Approve the submitted version so it may air."""
     require(principal, Permission.content_approve)
     item, station = writable_item(session, principal, item_id)
@@ -251,25 +250,19 @@ def approve(item_id: int, principal: CanWrite, session: SessionDep) -> ContentIt
     return _show(session, item)
 
 
-@router.post("/content-items/{item_id}/return", response_model=ContentItemOut, summary="Return")
+@router.post("/content-items/{item_id}/return", summary="Return")
 def send_back(
-    item_id: int, body: ReturnNote, principal: CanWrite, session: SessionDep
+    item_id: int, body: ReturnNote, principal: Planner, session: SessionDep
 ) -> ContentItemOut:
     """Send a submitted version back to its author with a note."""
     require(principal, Permission.content_approve)
-    item, _ = writable_item(session, principal, item_id)
-    return_content_item(session, item=item, note=body.note)
-    session.commit()
-    return _show(session, item)
+    return _step(session, principal, item_id, partial(return_content_item, note=body.note))
 
 
-@router.post("/content-items/{item_id}/archive", response_model=ContentItemOut, summary="Archive")
-def archive(item_id: int, principal: CanWrite, session: SessionDep) -> ContentItemOut:
+@router.post("/content-items/{item_id}/archive", summary="Archive")
+def archive(item_id: int, principal: Planner, session: SessionDep) -> ContentItemOut:
     """Retire an item; it can no longer be edited or aired."""
-    item, _ = writable_item(session, principal, item_id)
-    archive_content_item(session, item=item)
-    session.commit()
-    return _show(session, item)
+    return _step(session, principal, item_id, archive_content_item)
 
 
 class TemplateIn(BaseModel):
@@ -288,13 +281,9 @@ class TemplateOut(TemplateIn):
     updated_at: datetime
 
 
-@router.get(
-    "/stations/{code}/script-templates",
-    response_model=list[TemplateOut],
-    summary="Script templates of a station",
-)
+@router.get("/stations/{code}/script-templates", summary="Script templates of a station")
 def list_templates(
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.content_read))],
+    grant: StationContentReader,
     session: SessionDep,
     offset: Annotated[int, Query(ge=0, description="skip this many (paging)")] = 0,
     limit: PageLimit = 200,
@@ -306,15 +295,9 @@ def list_templates(
 
 
 @router.put(
-    "/stations/{code}/script-templates",
-    response_model=TemplateOut,
-    summary="Create or replace a programme's script template",
+    "/stations/{code}/script-templates", summary="Create or replace a programme's script template"
 )
-def put_template(
-    body: TemplateIn,
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.content_write))],
-    session: SessionDep,
-) -> TemplateOut:
+def put_template(body: TemplateIn, grant: StationPlanner, session: SessionDep) -> TemplateOut:
     """Store a template after checking it compiles; an error names its line."""
     template = save_template(
         session, station_id=grant.station.id, author=grant.principal.name, **body.model_dump()
@@ -338,8 +321,8 @@ class ReadingOut(BaseModel):
     estimated_seconds: float
 
 
-@router.post("/reading", response_model=ReadingOut, summary="What the voice will say")
-def reading(body: ReadingIn, principal: CanRead, session: SessionDep) -> ReadingOut:
+@router.post("/reading", summary="What the voice will say")
+def reading(body: ReadingIn, principal: ContentReader, session: SessionDep) -> ReadingOut:
     """Normalise a text the way the voice will read it (abbreviations, citations, numbers)."""
     lexicon = None
     if body.station:
@@ -375,8 +358,8 @@ class PreviewOut(BaseModel):
     warnings: list[str]
 
 
-@router.post("/script-preview", response_model=PreviewOut, summary="Preview a script")
-def preview(body: PreviewIn, principal: CanWrite, session: SessionDep) -> PreviewOut:
+@router.post("/script-preview", summary="Preview a script")
+def preview(body: PreviewIn, principal: Planner, session: SessionDep) -> PreviewOut:
     """Render words through the programme template without saving anything."""
     station = get_station(session, code=body.station)
     require_reach(session, principal, station)

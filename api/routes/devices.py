@@ -18,7 +18,7 @@ from api.auth import (
     reaches,
 )
 from api.deps import SessionDep
-from api.limits import AfterId, PageLimit
+from api.paging import Paging
 from core.errors import ForbiddenError, NotFoundError
 from core.identity import create_device_token, revoke_device_token
 from core.models import DeviceToken
@@ -66,10 +66,7 @@ def _out(device: DeviceToken, station: str, cluster: str | None) -> DeviceTokenO
 
 
 @router.post(
-    "/stations/{code}/device-tokens",
-    response_model=NewDeviceToken,
-    status_code=201,
-    summary="Issue a device token (shown once)",
+    "/stations/{code}/device-tokens", status_code=201, summary="Issue a device token (shown once)"
 )
 def issue(body: DeviceTokenIn, grant: Manage, session: SessionDep) -> NewDeviceToken:
     """Create a token for a device of this station; only its hash is stored."""
@@ -88,24 +85,15 @@ def issue(body: DeviceTokenIn, grant: Manage, session: SessionDep) -> NewDeviceT
     return NewDeviceToken(**out.model_dump(), token=secret)
 
 
-@router.get(
-    "/stations/{code}/device-tokens",
-    response_model=list[DeviceTokenOut],
-    summary="Device tokens of a station",
-)
-def list_tokens(
-    grant: Manage,
-    session: SessionDep,
-    after: AfterId = 0,
-    limit: PageLimit = 200,
-) -> list[DeviceTokenOut]:
+@router.get("/stations/{code}/device-tokens", summary="Device tokens of a station")
+def list_tokens(grant: Manage, session: SessionDep, paging: Paging) -> list[DeviceTokenOut]:
     """List the station's device tokens with their last use; secrets are never shown."""
     rows = session.exec(
         select(DeviceToken, Cluster.code)
         .join(Cluster, DeviceToken.cluster_id == Cluster.id, isouter=True)
-        .where(DeviceToken.station_id == grant.station.id, DeviceToken.id > after)
+        .where(DeviceToken.station_id == grant.station.id, DeviceToken.id > paging.after)
         .order_by(DeviceToken.id)
-        .limit(limit)
+        .limit(paging.limit)
     ).all()
     return [_out(device, grant.station.code, cluster) for device, cluster in rows]
 
@@ -135,7 +123,7 @@ class DeviceSelf(BaseModel):
     cluster: str | None
 
 
-@router.get("/devices/me", response_model=DeviceSelf, summary="The calling device's station")
+@router.get("/devices/me", summary="The calling device's station")
 def me(principal: CurrentCaller, session: SessionDep) -> DeviceSelf:
     """Tell a device which station and cluster its token belongs to."""
     if principal.kind != DEVICE:

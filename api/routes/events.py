@@ -10,8 +10,8 @@ from pydantic import BaseModel
 
 from api.auth import OnStation, Permission, StationGrant
 from api.deps import SessionDep
-from api.limits import PageLimit
 from api.links import LinkBase, with_links
+from api.paging import Page, described_page
 from scheduler.events import event_document, events_after
 
 router = APIRouter(tags=["events"])
@@ -34,19 +34,19 @@ class EventOut(BaseModel):
 
 @router.get(
     "/stations/{code}/events",
-    response_model=list[EventOut],
     summary="Events after a given id (the polling fallback of the stream)",
 )
 def poll_events(
     grant: Listener,
     session: SessionDep,
     base: LinkBase,
-    after: Annotated[int, Query(ge=0, description="last event id already seen")] = 0,
-    limit: PageLimit = 500,
-) -> list[dict[str, Any]]:
+    paging: Annotated[Page, described_page("last event id already seen", limit=500)],
+) -> list[EventOut]:
     """The station's events newer than `after`, oldest first."""
-    events = events_after(session, after=after, station_ids=[grant.station.id], limit=limit)
-    return [with_links(event_document(e), base) for e in events]
+    events = events_after(
+        session, after=paging.after, station_ids=[grant.station.id], limit=paging.limit
+    )
+    return [EventOut(**with_links(event_document(e), base)) for e in events]
 
 
 @router.get(

@@ -16,8 +16,8 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from api.access import may_announce
-from api.auth import Allowed, Permission, Principal, UserBearer, get_caller
+from api.access import AnnouncementWriter, may_announce
+from api.auth import Principal, UserBearer, get_caller
 from api.deps import EngineDep, SessionDep, SettingsDep
 from api.links import LinkBase
 from api.live_ingest import checked_live, ingests_of
@@ -50,14 +50,13 @@ class LiveIn(BaseModel):
 
 @router.post(
     "/stations/{code}/live",
-    response_model=LiveOut,
     status_code=201,
     summary="Open a live session; stream to `ingest`, players open `listen`",
 )
 def post_live(
     code: str,
     body: LiveIn,
-    principal: Annotated[Principal, Depends(Allowed(Permission.announcements_write))],
+    principal: AnnouncementWriter,
     session: SessionDep,
     settings: SettingsDep,
     links: LinkBase,
@@ -69,11 +68,7 @@ def post_live(
     live = start_live(
         session,
         station=station,
-        title=body.title,
-        priority=body.priority,
-        clusters=body.clusters,
-        zones=body.zones,
-        minutes=body.minutes,
+        **body.model_dump(),
         author=principal.name,
         base_url=settings.public_base_url,
     )
@@ -81,11 +76,11 @@ def post_live(
     return live_out(live, base_url=links)
 
 
-@router.get("/stations/{code}/live/{live_id}", response_model=LiveOut, summary="A live session")
+@router.get("/stations/{code}/live/{live_id}", summary="A live session")
 def get_live_session(
     code: str,
     live_id: int,
-    principal: Annotated[Principal, Depends(Allowed(Permission.announcements_write))],
+    principal: AnnouncementWriter,
     session: SessionDep,
     links: LinkBase,
 ) -> LiveOut:
@@ -97,8 +92,15 @@ def get_live_session(
 
 
 def _checked(
-    request: Request, engine: Any, settings: Any, code: str, live_id: int
+    code: str,
+    live_id: int,
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    _token: UserBearer,  # declared for the schema; the header is read here
 ) -> tuple[Live, Actor]:
+    """The live session a device or speaker's token may feed or end (a dependency, run in
+    a worker thread like every plain function FastAPI calls)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -113,14 +115,18 @@ def _checked(
     return checked_live(engine, principal_of=caller, live_id=live_id, code=code)
 
 
-async def _receiving(
-    request: Request, engine: Any, settings: Any, code: str, live_id: int
-) -> tuple[Live, dict[str, Any]]:
-    live, actor = await to_thread.run_sync(_checked, request, engine, settings, code, live_id)
+Checked = Annotated[tuple[Live, Actor], Depends(_checked)]
+
+
+def _receiving(checked: Checked) -> tuple[Live, dict[str, Any]]:
+    live, actor = checked
     if live.status == "ended" or not live.is_open(datetime.now(live.deadline().tzinfo)):
         raise ConflictError("Phiên trực tiếp đã kết thúc; hãy mở phiên mới.")
-    where = {"live_id": live_id, "station_id": live.station.id, "key": live.state["key"]}
+    where = {"live_id": live.programme.id, "station_id": live.station.id, "key": live.state["key"]}
     return live, {**where, "actor": actor}
+
+
+Receiving = Annotated[tuple[Live, dict[str, Any]], Depends(_receiving)]
 
 
 @router.put(
@@ -128,18 +134,11 @@ async def _receiving(
     status_code=204,
     summary="The session's audio as one stream (chunked PUT); the session ends with it",
 )
-async def ingest_stream(
-    code: str,
-    live_id: int,
-    request: Request,
-    engine: EngineDep,
-    settings: SettingsDep,
-    _token: UserBearer,  # declared for the schema; read and checked by `_checked`
-) -> None:
+async def ingest_stream(request: Request, receiving: Receiving) -> None:
     """An Ogg/Opus, WebM or MP3 stream, e.g. `ffmpeg -re -i x.mp3 -f mp3 -method PUT URL`;
     the session ends when the upload does (409 if it could not go on air). Without a
     valid token: 401 and nothing airs."""
-    live, where = await _receiving(request, engine, settings, code, live_id)
+    live, where = receiving
     ingests = ingests_of(request)
     failed = None
     try:
@@ -149,7 +148,7 @@ async def ingest_stream(
     finally:
         # The encoder stopped sending (or went away): the session is over.
         failed = await ingests.finish(
-            live_id=live_id, station_id=live.station.id, actor=where["actor"]
+            live_id=where["live_id"], station_id=live.station.id, actor=where["actor"]
         )
     if failed:
         raise ConflictError(f"Phiên trực tiếp không lên sóng được: {failed}")
@@ -160,17 +159,10 @@ async def ingest_stream(
     status_code=204,
     summary="The next chunk of the session's audio (a browser's MediaRecorder slices)",
 )
-async def ingest_chunk(
-    code: str,
-    live_id: int,
-    request: Request,
-    engine: EngineDep,
-    settings: SettingsDep,
-    _token: UserBearer,  # declared for the schema; read and checked by `_checked`
-) -> None:
+async def ingest_chunk(request: Request, receiving: Receiving) -> None:
     """Chunks sent one after another make one stream; DELETE ends the session. A chunk
     larger than `CHUNK_MAX` is refused (413): a quarter second of speech is a few KB."""
-    _live, where = await _receiving(request, engine, settings, code, live_id)
+    _live, where = receiving
     chunk = bytearray()
     async for part in request.stream():
         chunk += part
@@ -179,23 +171,18 @@ async def ingest_chunk(
     await ingests_of(request).feed(**where, chunk=bytes(chunk))
 
 
-@router.delete(
-    "/stations/{code}/live/{live_id}",
-    response_model=LiveOut,
-    summary="End a live session (again: no change)",
-)
+@router.delete("/stations/{code}/live/{live_id}", summary="End a live session (again: no change)")
 async def delete_live(
     code: str,
     live_id: int,
     request: Request,
     engine: EngineDep,
-    settings: SettingsDep,
     links: LinkBase,
-    _token: UserBearer,  # declared for the schema; read and checked by `_checked`
+    checked: Checked,
 ) -> LiveOut:
     """Stop the stream (players reach its end), cut the booking to the real length, tell
     the devices, and archive what was received."""
-    live, actor = await to_thread.run_sync(_checked, request, engine, settings, code, live_id)
+    live, actor = checked
     await ingests_of(request).finish(live_id=live_id, station_id=live.station.id, actor=actor)
 
     def reread() -> LiveOut:

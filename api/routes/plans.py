@@ -4,14 +4,21 @@ owned by the station that made it or shared by all."""
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from sqlmodel import Session, or_, select
 
-from api.access import readable_station_ids, writable_theme
-from api.auth import Allowed, Permission, Principal, require_reach
+from api.access import (
+    ContentReader,
+    Planner,
+    reachable_station,
+    readable_station_ids,
+    writable_theme,
+)
+from api.auth import require_reach
 from api.deps import SessionDep
-from api.limits import AfterId, PageLimit
+from api.outputs import code_of
+from api.paging import Paging
 from api.uploads import read_document
 from content.documents import DOCX_MEDIA_TYPE, PDF_MEDIA_TYPE, document_text
 from content.models import Plan, PlanRequirement, PlanStatus, Theme
@@ -28,8 +35,6 @@ from scheduler.service import get_station
 
 router = APIRouter(tags=["plans"])
 
-CanRead = Annotated[Principal, Depends(Allowed(Permission.content_read))]
-CanWrite = Annotated[Principal, Depends(Allowed(Permission.content_write))]
 PLAN_MEDIA_TYPES = (
     "text/plain",
     "text/markdown",
@@ -75,17 +80,15 @@ class PlanOut(BaseModel):
 
 
 def _out(session: Session, plan: Plan, requirements: list[PlanRequirement]) -> PlanOut:
-    station = session.get(Station, plan.station_id) if plan.station_id else None
     return PlanOut(
         **plan.model_dump(exclude={"station_id", "source_text"}),
-        station=station.code if station else None,
+        station=code_of(session, Station, plan.station_id),
         requirements=[RequirementOut.model_validate(r, from_attributes=True) for r in requirements],
     )
 
 
 @router.post(
     "/plans/import",
-    response_model=PlanOut,
     status_code=201,
     summary="Import a plan document (plain text, Markdown, PDF or Word .docx)",
     openapi_extra={
@@ -108,7 +111,7 @@ def _out(session: Session, plan: Plan, requirements: list[PlanRequirement]) -> P
 )
 async def import_document(
     request: Request,
-    principal: CanWrite,
+    principal: Planner,
     session: SessionDep,
     station: Annotated[str | None, Query(description="code of the owning station")] = None,
 ) -> PlanOut:
@@ -133,15 +136,10 @@ async def import_document(
     return _out(session, plan, requirements)
 
 
-@router.get("/plans", response_model=list[PlanOut], summary="Plans you can read")
-def list_plans(
-    principal: CanRead,
-    session: SessionDep,
-    after: AfterId = 0,
-    limit: PageLimit = 200,
-) -> list[PlanOut]:
+@router.get("/plans", summary="Plans you can read")
+def list_plans(principal: ContentReader, session: SessionDep, paging: Paging) -> list[PlanOut]:
     """Return the plans of stations within or above the caller's scope, and national ones."""
-    query = select(Plan).where(Plan.id > after).order_by(Plan.id).limit(limit)
+    query = select(Plan).where(Plan.id > paging.after).order_by(Plan.id).limit(paging.limit)
     ids = readable_station_ids(session, principal)
     if ids is not None:
         query = query.where(or_(Plan.station_id.in_(ids), Plan.station_id.is_(None)))
@@ -149,8 +147,8 @@ def list_plans(
 
 
 # `:int`, so that GET /plans/import finds the import route (405) instead of plan "import".
-@router.get("/plans/{plan_id:int}", response_model=PlanOut, summary="One plan")
-def show_plan(plan_id: int, principal: CanRead, session: SessionDep) -> PlanOut:
+@router.get("/plans/{plan_id:int}", summary="One plan")
+def show_plan(plan_id: int, principal: ContentReader, session: SessionDep) -> PlanOut:
     """Return a plan with its requirements."""
     plan = get_plan(session, plan_id=plan_id)
     ids = readable_station_ids(session, principal)
@@ -184,34 +182,24 @@ class ThemeOut(ThemeIn):
 
 
 def _theme_out(session: Session, theme: Theme) -> ThemeOut:
-    owner = session.get(Station, theme.station_id) if theme.station_id else None
     return ThemeOut(
-        id=theme.id,
-        name=theme.name,
-        parent_id=theme.parent_id,
-        station=owner.code if owner else None,
+        **theme.model_dump(include={"id", "name", "parent_id"}),
+        station=code_of(session, Station, theme.station_id),
     )
 
 
-@router.get("/themes", response_model=list[ThemeOut], summary="The theme taxonomy")
-def list_themes(
-    principal: CanRead,
-    session: SessionDep,
-    after: AfterId = 0,
-    limit: PageLimit = 200,
-) -> list[ThemeOut]:
+@router.get("/themes", summary="The theme taxonomy")
+def list_themes(principal: ContentReader, session: SessionDep, paging: Paging) -> list[ThemeOut]:
     """Return the shared themes and those of stations within or above the caller's scope."""
     owners = readable_station_ids(session, principal)
-    themes = readable_themes(session, owner_ids=owners, after=after, limit=limit)
+    themes = readable_themes(session, owner_ids=owners, after=paging.after, limit=paging.limit)
     return [_theme_out(session, t) for t in themes]
 
 
-@router.post("/themes", response_model=ThemeOut, status_code=201, summary="Add a theme")
-def add_theme(body: ThemeNew, principal: CanWrite, session: SessionDep) -> ThemeOut:
+@router.post("/themes", status_code=201, summary="Add a theme")
+def add_theme(body: ThemeNew, principal: Planner, session: SessionDep) -> ThemeOut:
     """Add a theme owned by a station within the caller's scope (by default their own)."""
-    owner = get_station(session, code=body.station) if body.station else None
-    if owner is not None:
-        require_reach(session, principal, owner)
+    owner = reachable_station(session, principal, body.station)
     theme = save_theme(
         session,
         name=body.name,
@@ -223,8 +211,8 @@ def add_theme(body: ThemeNew, principal: CanWrite, session: SessionDep) -> Theme
     return _theme_out(session, theme)
 
 
-@router.put("/themes/{theme_id}", response_model=ThemeOut, summary="Rename or move a theme")
-def edit_theme(theme_id: int, body: ThemeIn, principal: CanWrite, session: SessionDep) -> ThemeOut:
+@router.put("/themes/{theme_id}", summary="Rename or move a theme")
+def edit_theme(theme_id: int, body: ThemeIn, principal: Planner, session: SessionDep) -> ThemeOut:
     """Rename a theme or give it another parent: a theme of the caller's scope, or a
     shared one for admins."""
     theme = writable_theme(session, principal, theme_id)

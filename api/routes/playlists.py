@@ -22,6 +22,7 @@ from api.auth import (
     grant_from_bearer,
 )
 from api.deps import SessionDep, SettingsDep
+from api.exports import file_answer
 from api.links import LinkBase, link_base, with_links
 from core.clock import utcnow
 from core.errors import InvalidError
@@ -75,8 +76,7 @@ def _day_of(
 @router.get(
     "/stations/{code}/playlists/{day}.m3u8",
     summary="A station's playlist as M3U8 for mpv, VLC or Liquidsoap",
-    response_class=Response,
-    responses={200: {"content": {"audio/x-mpegurl": {}}}},
+    **file_answer("audio/x-mpegurl"),
 )
 def playlist_m3u8(
     day: date,

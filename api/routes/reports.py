@@ -9,34 +9,14 @@ from pydantic import BaseModel, Field
 from api.auth import Allowed, Permission, Principal
 from api.compliance_reports import Built, ComplianceQuery, build_report, document, tables
 from api.deps import SessionDep
-from api.exports import to_csv, to_xlsx
+from api.exports import XLSX_MEDIA_TYPE, attachment, file_answer, to_csv, to_xlsx
 
 router = APIRouter(tags=["reports"])
 
 Reader = Annotated[Principal, Depends(Allowed(Permission.reports_read))]
 
 
-def _query(
-    period: Annotated[str, Query(max_length=40, description="2026, 2026-H1, 2026-Q3, 2026-07")],
-    station: Annotated[str | None, Query(max_length=64, description="station subtree")] = None,
-    plan: int | None = None,
-    theme: int | None = None,
-    language: Annotated[str | None, Query(max_length=3)] = None,
-    booking: int | None = None,
-    item: int | None = None,
-) -> ComplianceQuery:
-    return ComplianceQuery(
-        period=period,
-        station=station,
-        plan=plan,
-        theme=theme,
-        language=language,
-        booking=booking,
-        item=item,
-    )
-
-
-QueryDep = Annotated[ComplianceQuery, Depends(_query)]
+QueryDep = Annotated[ComplianceQuery, Query()]
 
 
 class TallyOut(BaseModel):
@@ -110,39 +90,28 @@ def _filename(built: Built, suffix: str) -> str:
 @router.get(
     "/reports/compliance.csv",
     summary="The compliance report as CSV (one table; `table=` chooses which)",
-    response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
+    **file_answer("text/csv"),
 )
 def compliance_csv(
     principal: Reader,
     session: SessionDep,
-    query: QueryDep,
     table: Annotated[str, Query(pattern="^(stations|months|languages|requirements)$")] = "stations",
+    *,
+    query: QueryDep,  # after `table`: the document lists `table` first, as it always has
 ) -> Response:
     """RFC 4180, UTF-8 with BOM; text that looks like a formula stays text."""
     built = build_report(session, principal=principal, query=query)
     index = ("stations", "months", "languages", "requirements").index(table)
     _, header, rows = tables(built)[index]
-    return Response(
-        content=to_csv(header, rows),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{_filename(built, "csv")}"'},
-    )
+    return attachment(to_csv(header, rows), "text/csv; charset=utf-8", _filename(built, "csv"))
 
 
 @router.get(
     "/reports/compliance.xlsx",
     summary="The compliance report as an Excel workbook, one sheet per table",
-    response_class=Response,
-    responses={
-        200: {"content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}
-    },
+    **file_answer(XLSX_MEDIA_TYPE),
 )
 def compliance_xlsx(principal: Reader, session: SessionDep, query: QueryDep) -> Response:
     """Stations, months, languages and requirements, each on its own sheet."""
     built = build_report(session, principal=principal, query=query)
-    return Response(
-        content=to_xlsx(tables(built)),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="{_filename(built, "xlsx")}"'},
-    )
+    return attachment(to_xlsx(tables(built)), XLSX_MEDIA_TYPE, _filename(built, "xlsx"))

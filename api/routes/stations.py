@@ -1,17 +1,17 @@
 """Stations and their loudspeaker clusters."""
 
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
+from api.access import StationReader, StationWriter
 from api.auth import (
     Allowed,
-    OnStation,
     Permission,
     Principal,
-    StationGrant,
     reaches,
     require_reach,
     visible_station_ids,
@@ -100,7 +100,7 @@ def _out(station: Station, parent: str | None, clusters: list[Cluster]) -> Stati
     )
 
 
-@router.get("", response_model=list[StationOut], summary="The station tree within your scope")
+@router.get("", summary="The station tree within your scope")
 def station_tree(principal: CanRead, session: SessionDep) -> list[StationOut]:
     """Return the stations the caller may see, nested parent to child, with clusters."""
     stations = list_stations(session, ids=visible_station_ids(session, principal))
@@ -121,7 +121,7 @@ def station_tree(principal: CanRead, session: SessionDep) -> list[StationOut]:
     return roots
 
 
-@router.post("", response_model=StationOut, status_code=201, summary="Add a station")
+@router.post("", status_code=201, summary="Add a station")
 def add_station(body: StationIn, principal: CanWrite, session: SessionDep) -> StationOut:
     """Add a station under a parent within the caller's scope (a new province: admins only)."""
     if body.parent is None:
@@ -130,13 +130,7 @@ def add_station(body: StationIn, principal: CanWrite, session: SessionDep) -> St
     else:
         require_reach(session, principal, get_station(session, code=body.parent))
     station = create_station(
-        session,
-        code=body.code,
-        name=body.name,
-        kind=body.kind,
-        parent_code=body.parent,
-        timezone=body.timezone,
-        languages=body.languages,
+        session, **body.model_dump(exclude={"parent"}), parent_code=body.parent
     )
     session.commit()
     return _out(station, body.parent, [])
@@ -193,7 +187,6 @@ class ImportOut(BaseModel):
 
 @router.post(
     "/import",
-    response_model=ImportOut,
     status_code=201,
     summary="Import stations and clusters from CSV",
     openapi_extra={
@@ -231,11 +224,8 @@ async def import_stations(request: Request, principal: CanWrite, session: Sessio
     )
 
 
-@router.get("/{code}", response_model=StationDetailOut, summary="One station, clusters, settings")
-def station_detail(
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_read))],
-    session: SessionDep,
-) -> StationDetailOut:
+@router.get("/{code}", summary="One station, clusters, settings")
+def station_detail(grant: StationReader, session: SessionDep) -> StationDetailOut:
     """Return a station within the caller's scope."""
     return _detail(session, grant.station)
 
@@ -249,10 +239,10 @@ class StationChange(StationSettings):
     )
 
 
-@router.patch("/{code}", response_model=StationDetailOut, summary="Change a station's settings")
+@router.patch("/{code}", summary="Change a station's settings")
 def change_station(
     body: StationChange,
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_write))],
+    grant: StationWriter,
     session: SessionDep,
     settings: SettingsDep,
 ) -> StationDetailOut:
@@ -313,7 +303,7 @@ class MergeOut(BaseModel):
 )
 def merge_station(
     body: MergeIn,
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_write))],
+    grant: StationWriter,
     session: SessionDep,
     settings: SettingsDep,
 ) -> MergePlan:
@@ -337,12 +327,10 @@ def merge_station(
     return plan
 
 
-@router.post(
-    "/{code}/clusters", response_model=ClusterOut, status_code=201, summary="Add a cluster"
-)
+@router.post("/{code}/clusters", status_code=201, summary="Add a cluster")
 def new_cluster(
     body: ClusterIn,
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_write))],
+    grant: StationWriter,
     session: SessionDep,
     response: Response,
 ) -> ClusterOut:
@@ -379,37 +367,24 @@ def _retention(session: SessionDep, station: Station) -> RetentionOut:
     _, keeps_from = horizon(days=policy.days, now=utcnow(), timezone=station.timezone)
     return RetentionOut(
         station=station.code,
-        province=policy.province,
-        days=policy.days,
-        default=policy.default,
-        updated_by=policy.updated_by,
-        updated_at=policy.updated_at,
+        **asdict(policy),
         keeps_from=keeps_from,
         purged_before=purge_horizons(session, station_ids={station.id}).get(station.id),
     )
 
 
 @router.get(
-    "/{code}/retention",
-    response_model=RetentionOut,
-    summary="How long the station's airing log and recordings are kept",
+    "/{code}/retention", summary="How long the station's airing log and recordings are kept"
 )
-def station_retention(
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_read))],
-    session: SessionDep,
-) -> RetentionOut:
+def station_retention(grant: StationReader, session: SessionDep) -> RetentionOut:
     """The province's policy (default 730 days) and the station's purge horizon."""
     return _retention(session, grant.station)
 
 
-@router.put(
-    "/{code}/retention",
-    response_model=RetentionOut,
-    summary="Set a province's retention policy (admins)",
-)
+@router.put("/{code}/retention", summary="Set a province's retention policy (admins)")
 def set_station_retention(
     body: RetentionIn,
-    grant: Annotated[StationGrant, Depends(OnStation(Permission.stations_write))],
+    grant: StationWriter,
     session: SessionDep,
 ) -> RetentionOut:
     """Set how long a province station and its tree keep airing logs and recordings."""

@@ -7,14 +7,14 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 from sqlmodel import select
 
-from api.auth import Allowed, Permission, Principal, require_reach, visible_station_ids
+from api.access import reachable_station
+from api.auth import Allowed, Permission, Principal, visible_station_ids
 from api.deps import SessionDep
 from api.limits import PageLimit
 from core.errors import ForbiddenError, NotFoundError
 from core.identity import create_user, deactivate_user
 from core.models import Role, User
 from scheduler.models import Station
-from scheduler.service import get_station
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -64,7 +64,7 @@ def _visible_user(session: SessionDep, principal: Principal, username: str) -> U
     return user
 
 
-@router.get("", response_model=list[UserOut], summary="Accounts within your scope")
+@router.get("", summary="Accounts within your scope")
 def list_users(
     principal: CanRead,
     session: SessionDep,
@@ -85,14 +85,12 @@ def list_users(
     return [_out(user, codes) for user in users]
 
 
-@router.post("", response_model=UserOut, status_code=201, summary="Create an account")
+@router.post("", status_code=201, summary="Create an account")
 def add_user(body: UserIn, principal: CanWrite, session: SessionDep) -> UserOut:
     """Create an account: admins any; planners operator accounts within their scope."""
     if principal.role != Role.admin and body.role != Role.operator:
         raise ForbiddenError("Cán bộ kế hoạch chỉ tạo được tài khoản cán bộ vận hành xã.")
-    station = get_station(session, code=body.station) if body.station else None
-    if station is not None:
-        require_reach(session, principal, station)
+    station = reachable_station(session, principal, body.station)
     user = create_user(
         session,
         username=body.username,
