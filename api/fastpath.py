@@ -30,13 +30,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.links import link_base, with_links
 from api.problems import database_trouble
-from api.pull_asks import PullAsker
+from api.pull_asks import ASKER_COLUMNS, PullAsker, with_asked_day
 from api.security import data_headers
 from core.clock import utcnow
 from core.identity import DEVICE_TOKEN_PREFIX, token_digest
 from core.models import DeviceToken
 from core.types import UTCDateTime
-from scheduler.models import Cluster, Playlist, Station
 from scheduler.playlists import PLAYLIST_OF_DAY, PLAYLIST_RANGE_DAYS, playlist_document, plays_on
 from scheduler.service import CODE_PATTERN
 
@@ -44,25 +43,12 @@ logger = logging.getLogger(__name__)
 
 PULL_PATH = re.compile(r"^/api/v1/stations/([^/]+)/playlists/(\d{4}-\d{2}-\d{2})$")
 
-# Who asks, the station they name and that day's ETag, in one statement built once.
-_ASKER = (
-    select(
-        DeviceToken.id,
-        DeviceToken.station_id,
-        DeviceToken.revoked_at,
-        DeviceToken.last_used_at,
-        Cluster.code,
-        Station.id,
-        Playlist.etag,
-        Playlist.version,
-        Playlist.generated_at,
-    )
-    .select_from(DeviceToken)
-    .join(Station, Station.code == bindparam("code"))
-    .outerjoin(Cluster, Cluster.id == DeviceToken.cluster_id)
-    .outerjoin(Playlist, (Playlist.station_id == Station.id) & (Playlist.day == bindparam("day")))
-    .where(DeviceToken.token_hash == bindparam("digest"))
-)
+# One pull's question, built once.
+_ASKER = with_asked_day(
+    select(*ASKER_COLUMNS).select_from(DeviceToken),
+    code=bindparam("code"),
+    day=bindparam("day"),
+).where(DeviceToken.token_hash == bindparam("digest"))
 
 
 # The asker is run by the database's driver itself: through SQLAlchemy's execution it

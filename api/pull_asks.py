@@ -19,7 +19,7 @@ from datetime import date, datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import Date, Engine, String, func, select
+from sqlalchemy import Date, Engine, Select, String, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql import bindparam
@@ -43,25 +43,36 @@ _ASKED = (
     .render_derived(name="asked")
 )
 
-# The same columns as the fast path's single question, after the number of the pull.
-_MANY = (
-    select(
-        _ASKED.c.n,
-        DeviceToken.id,
-        DeviceToken.station_id,
-        DeviceToken.revoked_at,
-        DeviceToken.last_used_at,
-        Cluster.code,
-        Station.id,
-        Playlist.etag,
-        Playlist.version,
-        Playlist.generated_at,
+# What the fast path reads of a pull: who asks, the station they name, that day's ETag.
+ASKER_COLUMNS = (
+    DeviceToken.id,
+    DeviceToken.station_id,
+    DeviceToken.revoked_at,
+    DeviceToken.last_used_at,
+    Cluster.code,
+    Station.id,
+    Playlist.etag,
+    Playlist.version,
+    Playlist.generated_at,
+)
+
+
+def with_asked_day(query: Select, *, code: Any, day: Any) -> Select:
+    """A question about a device token joined to the station named and its day."""
+    return (
+        query.join(Station, Station.code == code)
+        .outerjoin(Cluster, Cluster.id == DeviceToken.cluster_id)
+        .outerjoin(Playlist, (Playlist.station_id == Station.id) & (Playlist.day == day))
     )
+
+
+# The pulls waiting, each with its number among them.
+_MANY = with_asked_day(
+    select(_ASKED.c.n, *ASKER_COLUMNS)
     .select_from(_ASKED)
-    .join(DeviceToken, DeviceToken.token_hash == _ASKED.c.digest)
-    .join(Station, Station.code == _ASKED.c.code)
-    .outerjoin(Cluster, Cluster.id == DeviceToken.cluster_id)
-    .outerjoin(Playlist, (Playlist.station_id == Station.id) & (Playlist.day == _ASKED.c.day))
+    .join(DeviceToken, DeviceToken.token_hash == _ASKED.c.digest),
+    code=_ASKED.c.code,
+    day=_ASKED.c.day,
 )
 
 
