@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import uvicorn
 from rich.progress import Progress
 from sqlmodel import Session
 
@@ -27,6 +26,7 @@ from api.cli_support import (
     stops_cleanly,
 )
 from api.demo import HISTORY_DAYS, DemoSummary, demo_base_url, prepare_demo, prepare_demo_audio
+from api.serving import SHUTDOWN_GRACE_S, run_server
 from audio.models import JobStatus, RenderJob
 from audio.service import process_queue
 from audio.store import MediaStore
@@ -66,28 +66,13 @@ app.add_typer(retention_app, name="retention")
 stations_app = typer.Typer(help="Sáp nhập đài.", no_args_is_help=True)
 app.add_typer(stations_app, name="stations")
 
-SHUTDOWN_GRACE_S = 10
 HostOption = Annotated[str, typer.Option(help="Địa chỉ lắng nghe.")]
 PortOption = Annotated[int, typer.Option(min=1, max=65535, help="Cổng lắng nghe.")]
 
 
 def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     typer.echo(f"Máy chủ chạy tại http://{host}:{port}/ (tài liệu API: /docs). Ctrl+C để dừng.")
-    uvicorn.run(
-        "api.app:serve_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        # uvloop's libuv accepts one connection per turn of the loop: in a morning's
-        # storm of devices connecting at once to a busy worker, the last waited over a
-        # second for it. asyncio's loop accepts all that wait, and served pulls as fast.
-        loop="asyncio",
-        log_level="info",
-        # Event streams stay open until their agents leave: do not wait for them forever.
-        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
-    )
+    run_server(host=host, port=port, workers=workers)
 
 
 @app.command()

@@ -1,9 +1,15 @@
+import contextlib
 import hashlib
 import json
+import os
 import signal
+import socket
 import subprocess
 import sys
+import time
+from collections import Counter
 from datetime import date, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -87,6 +93,52 @@ def test_serve_answers_over_http_with_several_workers(env) -> None:
         assert health["migration"]["up_to_date"] is True
         assert httpx.get(f"{base}/docs").status_code == 200
         assert "/api/v1/health" in httpx.get(f"{base}/openapi.json").json()["paths"]
+
+
+def _sockets(port: int, state: str) -> set[str]:
+    # Inodes of this port's TCP sockets in a state (0A listening, 01 connected), by /proc.
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == state:
+                found.add(fields[9])
+    return found
+
+
+def _holders(inodes: set[str]) -> Counter:
+    # How many of the sockets each process holds.
+    held: Counter = Counter()
+    for fd in Path("/proc").glob("[0-9]*/fd/*"):
+        with contextlib.suppress(OSError):
+            link = os.readlink(fd)
+            if link.startswith("socket:[") and link[8:-1] in inodes:
+                held[fd.parent.parent.name] += 1
+    return held
+
+
+@pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="one shared socket")
+def test_workers_share_connections_that_arrive_together(env) -> None:
+    # A morning's devices connect at once: with one socket for all, the first worker to
+    # wake took every connection and the other served none.
+    port = free_port()
+    with running_server("serve", "--port", str(port), "--workers", "2", env=env, port=port):
+        for _ in range(300):  # the second may still be starting
+            if len(_sockets(port, "0A")) == 2:
+                break
+            time.sleep(0.1)
+        assert len(_sockets(port, "0A")) == 2, "each worker listens on a socket of its own"
+        devices = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+        try:
+            for device in devices:
+                device.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: t\r\n\r\n")
+            for device in devices:
+                assert device.recv(65536).startswith(b"HTTP/1.1 200")
+            held = _holders(_sockets(port, "01"))  # the server's ends: this port is theirs
+        finally:
+            for device in devices:
+                device.close()
+    assert len(held) == 2 and min(held.values()) >= 5, held
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
