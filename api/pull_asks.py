@@ -19,7 +19,7 @@ from datetime import date, datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import Date, Engine, Select, String, func, select
+from sqlalchemy import Date, Engine, Integer, Select, String, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql import bindparam
@@ -76,18 +76,71 @@ _MANY = with_asked_day(
 )
 
 
-# The columns of a day's row a device's document is made of.
-_DAY = select(
-    Playlist.etag, Playlist.version, Playlist.body, Playlist.generated_at, Playlist.frozen_at
-).where(Playlist.station_id == bindparam("station_id"), Playlist.day == bindparam("day"))
+_DAYS_ASKED = (
+    func.unnest(
+        bindparam("station_ids", type_=ARRAY(Integer)),
+        bindparam("days", type_=ARRAY(Date)),
+    )
+    .table_valued("station_id", "day", with_ordinality="n")
+    .render_derived(name="asked")
+)
+
+# The days waiting to be read, each with its number among them: the columns of a day's
+# row a device's document is made of.
+_DAYS = (
+    select(
+        _DAYS_ASKED.c.n,
+        Playlist.etag,
+        Playlist.version,
+        Playlist.body,
+        Playlist.generated_at,
+        Playlist.frozen_at,
+    )
+    .select_from(_DAYS_ASKED)
+    .join(
+        Playlist,
+        (Playlist.station_id == _DAYS_ASKED.c.station_id) & (Playlist.day == _DAYS_ASKED.c.day),
+    )
+)
 
 
-@dataclass
-class _Waiting:
-    digest: str
-    code: str
-    day: date
-    answer: asyncio.Future
+class _Batches:
+    """Questions of one kind, those waiting asked together as rows of arrays."""
+
+    def __init__(self, asker: "PullAsker", sql: str, names: tuple[str, ...]) -> None:
+        self.asker, self.sql, self.names = asker, sql, names
+        self.waiting: list[tuple[tuple, asyncio.Future]] = []
+        self.asking: asyncio.Task | None = None
+
+    async def ask(self, values: tuple) -> tuple | None:
+        """The row answering these values (without its number), or None."""
+        answer = asyncio.get_running_loop().create_future()
+        self.waiting.append((values, answer))
+        if self.asking is None or self.asking.done():
+            self.asking = asyncio.create_task(self._ask_all())
+        try:
+            # Counted from its own arrival: a question already out may be slow for it.
+            return await asyncio.wait_for(answer, self.asker.timeout_s)
+        except TimeoutError as exc:
+            raise _as_trouble(self.sql, exc) from None
+
+    async def _ask_all(self) -> None:
+        # Everything that waits is asked; what arrives meanwhile waits for the next round.
+        while self.waiting:
+            batch = self.waiting[:MOST_PER_QUESTION]
+            del self.waiting[:MOST_PER_QUESTION]
+            params = {name: [values[i] for values, _ in batch] for i, name in enumerate(self.names)}
+            try:
+                found = await self.asker.run_timed(self.sql, params)
+            except Exception as trouble:
+                for _, answer in batch:
+                    if not answer.done():
+                        answer.set_exception(trouble)
+                continue
+            rows = {row[0]: row[1:] for row in found}
+            for n, (_, answer) in enumerate(batch, start=1):
+                if not answer.done():
+                    answer.set_result(rows.get(n))
 
 
 @dataclass(frozen=True)
@@ -105,83 +158,55 @@ class PullAsker:
     """One process's questions to PostgreSQL about who is pulling, asked in batches."""
 
     def __init__(self, engine: Engine, *, timeout_s: float = PG_CONNECT_TIMEOUT_S) -> None:
-        self.sql = str(_MANY.compile(dialect=engine.dialect))
-        self.day_sql = str(_DAY.compile(dialect=engine.dialect))
-        self.moment = (
-            UTCDateTime().dialect_impl(engine.dialect).result_processor(engine.dialect, None)
-        )
-        args, options = engine.dialect.create_connect_args(engine.url)
+        dialect = engine.dialect
+        self.moment = UTCDateTime().dialect_impl(dialect).result_processor(dialect, None)
+        args, options = dialect.create_connect_args(engine.url)
         self.connect_args: dict[str, Any] = {"connect_timeout": PG_CONNECT_TIMEOUT_S} | options
         self.connect_args.update(zip(("conninfo",), args, strict=False))
         self.timeout_s = timeout_s
-        self.waiting: list[_Waiting] = []
-        self.asking: asyncio.Task | None = None
+        self.sql = {
+            "pulls": str(_MANY.compile(dialect=dialect)),
+            "days": str(_DAYS.compile(dialect=dialect)),
+        }
         self.connection: psycopg.AsyncConnection | None = None
-        self.connecting = asyncio.Lock()
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._this_loop(None)
 
     async def ask(self, *, digest: str, code: str, day: date) -> tuple | None:
-        """The fast path's row for this pull (without the leading number), or None."""
-        answer = self._this_loop().create_future()
-        self.waiting.append(_Waiting(digest, code, day, answer))
-        if self.asking is None or self.asking.done():
-            self.asking = asyncio.create_task(self._ask_all())
-        try:
-            # Counted from its own arrival: a question already out may be slow for it.
-            return await asyncio.wait_for(answer, self.timeout_s)
-        except TimeoutError as exc:
-            raise _as_trouble(self.sql, exc) from None
+        """The fast path's row for this pull, or None."""
+        self._this_loop(asyncio.get_running_loop())
+        return await self.pulls.ask((digest, code, day))
 
     async def day(self, *, station_id: int, day: date) -> DayRow | None:
         """A station's stored day, or None."""
-        self._this_loop()
-        params = {"station_id": station_id, "day": day}
-        row = await self._timed(self.day_sql, params, many=False)
+        self._this_loop(asyncio.get_running_loop())
+        row = await self.days.ask((station_id, day))
         if row is None:
             return None
         etag, version, body, made_at, frozen_at = row
         return DayRow(etag, version, body, self.moment(made_at), self.moment(frozen_at))
 
-    def _this_loop(self) -> asyncio.AbstractEventLoop:
+    def _this_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
         # A connection and its lock serve the loop they were made on; a server has one
         # loop per process, a test client may start a new one for each request.
-        loop = asyncio.get_running_loop()
-        if loop is not self.loop:
-            self._drop()
-            self.loop, self.waiting, self.asking = loop, [], None
-            self.connecting = asyncio.Lock()
-        return loop
+        if loop is self.loop and loop is not None:
+            return
+        self._drop()
+        self.loop = loop
+        self.pulls = _Batches(self, self.sql["pulls"], ("digests", "codes", "days"))
+        self.days = _Batches(self, self.sql["days"], ("station_ids", "days"))
+        self.connecting = asyncio.Lock()
 
     async def close(self) -> None:
         """Stop asking and close the connection."""
-        if self.asking is not None:
-            self.asking.cancel()
+        for batches in (self.pulls, self.days):
+            if batches.asking is not None:
+                batches.asking.cancel()
         self._drop()
 
-    async def _ask_all(self) -> None:
-        # Everything that waits is asked; what arrives meanwhile waits for the next round.
-        while self.waiting:
-            batch = self.waiting[:MOST_PER_QUESTION]
-            del self.waiting[:MOST_PER_QUESTION]
-            params = {
-                "digests": [w.digest for w in batch],
-                "codes": [w.code for w in batch],
-                "days": [w.day for w in batch],
-            }
-            try:
-                rows = {row[0]: row[1:] for row in await self._timed(self.sql, params, many=True)}
-            except Exception as trouble:
-                for waiting in batch:
-                    if not waiting.answer.done():
-                        waiting.answer.set_exception(trouble)
-                continue
-            for n, waiting in enumerate(batch, start=1):
-                if not waiting.answer.done():
-                    waiting.answer.set_result(rows.get(n))
-
-    async def _timed(self, sql: str, params: dict[str, Any], *, many: bool) -> Any:
-        # The loop waits for the answer no longer than the connect timeout.
-        question = asyncio.ensure_future(self._question(sql, params, many=many))
+    async def run_timed(self, sql: str, params: dict[str, Any]) -> list[tuple]:
+        """The statement's rows, waited for no longer than the connect timeout."""
+        question = asyncio.ensure_future(self._question(sql, params))
         await asyncio.wait({question}, timeout=self.timeout_s)
         if not question.done():
             # Left to end on its own: cancelling tells the server in the background,
@@ -195,14 +220,14 @@ class PullAsker:
             raise _as_trouble(sql, exc)
         return question.result()
 
-    async def _question(self, sql: str, params: dict[str, Any], *, many: bool) -> Any:
+    async def _question(self, sql: str, params: dict[str, Any]) -> list[tuple]:
         async with self.connecting:
             if self.connection is None or self.connection.closed:
                 self.connection = await psycopg.AsyncConnection.connect(
                     **self.connect_args, autocommit=True
                 )
         cursor = await self.connection.execute(sql, params)
-        return await (cursor.fetchall() if many else cursor.fetchone())
+        return await cursor.fetchall()
 
     def _abandon(self, question: asyncio.Future) -> None:
         connection, self.connection = self.connection, None
