@@ -32,8 +32,12 @@ ALL_DAY = [{"days": [0, 1, 2, 3, 4, 5, 6], "start": "00:00", "end": "23:59"}]
 
 @pytest.fixture
 def frozen_day(engine, newsroom) -> dict:
-    """Today's playlist of XA-A, frozen with its links made for OLD, and a device token."""
-    today = datetime.now(ZONE).date()
+    """Today's playlist of XA-A, frozen with its links made for OLD, and a device token.
+
+    Tomorrow's after 22:00, so its 23:00 entry is still ahead for the agent that fetches it.
+    """
+    now = datetime.now(ZONE)
+    today = now.date() + timedelta(days=1 if now.hour >= 22 else 0)
     with session_scope(engine, write=True) as session:
         job = enqueue_approved(session, item_ids=[newsroom.item_id], created_by="test")[0]
     process_queue(engine, store=newsroom.store, worker="test")
