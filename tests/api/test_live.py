@@ -74,7 +74,7 @@ def test_a_pushed_stream_goes_on_air_ends_with_its_length_and_is_archived(
         assert 3.5 < asset.duration_s < 4.5
     assert ended["archive_error"] is None
 
-    day = datetime.fromisoformat(ended["on_air_at"]).astimezone().date()
+    day = datetime.fromisoformat(ended["on_air_at"]).astimezone(ZONE).date()
     playlist = client.get(
         f"/api/v1/stations/XA-A/playlists/{day.isoformat()}?cluster=BAN-A",
         headers=commune.operator,
