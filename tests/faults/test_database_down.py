@@ -10,6 +10,8 @@ on SQLite only, in-process, as the proxy test runs on PostgreSQL only.
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import httpx
@@ -112,10 +114,9 @@ def _at_once(*calls) -> list[tuple[httpx.Response, float]]:
     return [answers[n] for n in range(len(calls))]
 
 
-@pytest.mark.parametrize("backend", BACKENDS[1:])
-def test_postgresql_out_of_reach_answers_503_and_recovers(
-    tmp_path, database_url, engine, servers
-) -> None:
+@contextmanager
+def _behind_a_proxy(tmp_path, database_url, engine, servers) -> Iterator[tuple]:
+    """The test commune's server reaching PostgreSQL through a proxy: (proxy, server, commune)."""
     port = free_port()
     build_communes(engine, communes=1, clusters=1, past_days=1, base_url="http://x")
     direct = parse_database_url(database_url)
@@ -124,23 +125,29 @@ def test_postgresql_out_of_reach_answers_503_and_recovers(
         server = Server(cli_env(database_url=proxied, data_dir=tmp_path / "data"), port)
         servers.append(server)
         with httpx.Client(base_url=server.base, timeout=TIMEOUT_S) as http:
-            commune = Commune(engine, http)
+            yield proxy, server, Commune(engine, http)
 
-            proxy.cut()
-            assert_database_down(commune.health())
-            for call in (commune.pull, commune.report, commune.login):
-                response, seconds = _timed(call)
-                assert_unavailable(response)
-                assert seconds < PG_CONNECT_TIMEOUT_S, "a refused connection is known at once"
 
-            # Packets swallowed: each request waits for the connect timeout, not for ever.
-            proxy.stall()
-            for response, seconds in _at_once(commune.health, commune.pull, commune.report):
-                assert_unavailable(response)
-                assert seconds < PG_CONNECT_TIMEOUT_S + 5
+@pytest.mark.parametrize("backend", BACKENDS[1:])
+def test_postgresql_out_of_reach_answers_503_and_recovers(
+    tmp_path, database_url, engine, servers
+) -> None:
+    with _behind_a_proxy(tmp_path, database_url, engine, servers) as (proxy, server, commune):
+        proxy.cut()
+        assert_database_down(commune.health())
+        for call in (commune.pull, commune.report, commune.login):
+            response, seconds = _timed(call)
+            assert_unavailable(response)
+            assert seconds < PG_CONNECT_TIMEOUT_S, "a refused connection is known at once"
 
-            proxy.restore()
-            assert_back(commune)
+        # Packets swallowed: each request waits for the connect timeout, not for ever.
+        proxy.stall()
+        for response, seconds in _at_once(commune.health, commune.pull, commune.report):
+            assert_unavailable(response)
+            assert seconds < PG_CONNECT_TIMEOUT_S + 5
+
+        proxy.restore()
+        assert_back(commune)
         assert server.process.poll() is None, "the same process recovered"
 
 
@@ -150,23 +157,16 @@ def test_postgresql_going_silent_mid_conversation_fails_pulls_in_time_and_recove
 ) -> None:
     # The fast path keeps a connection of its own open between pulls: a network that
     # goes quiet on it must not hold the pulls for longer than the connect timeout.
-    port = free_port()
-    build_communes(engine, communes=1, clusters=1, past_days=1, base_url="http://x")
-    direct = parse_database_url(database_url)
-    with proxying((direct.host, direct.port or 5432)) as proxy:
-        proxied = direct.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
-        server = Server(cli_env(database_url=proxied, data_dir=tmp_path / "data"), port)
-        servers.append(server)
-        with httpx.Client(base_url=server.base, timeout=TIMEOUT_S) as http:
-            commune = Commune(engine, http)  # its pull opened the connection
-            proxy.freeze()
-            for response, seconds in _at_once(commune.pull, commune.pull):
-                assert_unavailable(response)
-                assert seconds < PG_CONNECT_TIMEOUT_S + 5
-            proxy.restore()
-            pulled = commune.pull()
-            assert pulled.status_code == 200, pulled.text
-            assert pulled.json()["entries"] == commune.entries
+    with _behind_a_proxy(tmp_path, database_url, engine, servers) as (proxy, server, commune):
+        # The commune's first pull opened the fast path's connection.
+        proxy.freeze()
+        for response, seconds in _at_once(commune.pull, commune.pull):
+            assert_unavailable(response)
+            assert seconds < PG_CONNECT_TIMEOUT_S + 5
+        proxy.restore()
+        pulled = commune.pull()
+        assert pulled.status_code == 200, pulled.text
+        assert pulled.json()["entries"] == commune.entries
         assert server.process.poll() is None, "the same process recovered"
 
 
