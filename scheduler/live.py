@@ -40,6 +40,7 @@ from scheduler.events import LIVE, LIVE_END, publish_bulletin
 from scheduler.models import Booking, Station
 from scheduler.recurrence import Recurrence, rule_to_json
 from scheduler.service import render_settings, station_now
+from scheduler.windows import parse_windows, windows_on
 
 PART = "live"
 DEFAULT_MINUTES = 15
@@ -108,15 +109,18 @@ def start_live(
     clusters: list[str] | None = None,
     zones: list[str] | None = None,
     base_url: str,
-    minutes: int = DEFAULT_MINUTES,
+    minutes: int | None = None,
 ) -> Live:
     """Keep a new live session waiting for its stream; 409 while another open session
     holds one of its clusters, or when it could not be booked from now (the clashes
-    listed, as for any booking)."""
+    listed, as for any booking). Without `minutes` it lasts DEFAULT_MINUTES, cut to the
+    end of the window it goes on air in."""
     clusters, zones, title = sorted(set(clusters or [])), sorted(set(zones or [])), title.strip()
     check_request(
         session, station=station, title=title, priority=priority, clusters=clusters, zones=zones
     )
+    fitted = minutes is None
+    minutes = DEFAULT_MINUTES if minutes is None else minutes
     if not 1 <= minutes <= MAX_MINUTES:
         refuse_fields("Phiên trực tiếp không hợp lệ", [("minutes", f"từ 1 đến {MAX_MINUTES}")])
     # One open session per cluster: the station row is the lock two requests queue on.
@@ -142,12 +146,14 @@ def start_live(
         "zones": zones,
         "targets": sorted(targets),
         "minutes": minutes,
+        "fitted": fitted,
         "started_at": now.isoformat(),
         "on_air_at": None,
         "ended_at": None,
         "booking_id": None,
         "archive_error": None,
     }
+    state["minutes"] = _minutes_from(station, state, station_now(station))
     programme = Programme(
         station_id=station.id,
         title=programme_title(session, station=station, title=title, what="trực tiếp"),
@@ -159,6 +165,21 @@ def start_live(
     live = Live(programme, station)
     _try_booking(session, live=live, base_url=base_url)
     return live
+
+
+def _minutes_from(station: Station, state: dict[str, Any], now: datetime) -> int:
+    # "Tell the villages now" at 06:20 in a 05:30-06:30 window: a session of the default
+    # length is cut to the window's 10 minutes left rather than refused. A length the
+    # speaker chose is kept, and refused if it does not fit, as any booking is.
+    minutes = state["minutes"]
+    if not state.get("fitted") or state["priority"] == Priority.emergency:
+        return minutes  # an emergency is not held to the windows
+    at = now.replace(second=0, microsecond=0)
+    for window in windows_on(parse_windows(station.windows), now.weekday()):
+        if window.start <= at.time() < window.end:
+            left = datetime.combine(at.date(), window.end, at.tzinfo) - at
+            return max(1, min(minutes, int(left.total_seconds() // 60)))
+    return minutes
 
 
 def _booking(live: Live, *, base_url: str) -> Booking:
@@ -175,7 +196,7 @@ def _booking(live: Live, *, base_url: str) -> Booking:
         programme_id=live.programme.id,
         relay_url=base_url + listen_path(state["key"]),
         title=state["title"],
-        duration_s=state["minutes"] * 60,
+        duration_s=_minutes_from(live.station, state, now) * 60,
         at=f"{now:%H:%M}",
         priority=priority,
         recurrence=rule_to_json(Recurrence(freq="once", start=now.date())),
@@ -226,7 +247,12 @@ def go_on_air(session: Session, *, live: Live, base_url: str) -> Live:
         kind=LIVE,
         extra={"live": live.programme.id},
     )
-    _update(live, on_air_at=utcnow().isoformat(), booking_id=booked.booking.id)
+    _update(
+        live,
+        on_air_at=utcnow().isoformat(),
+        booking_id=booked.booking.id,
+        minutes=round(booked.booking.duration_s / 60),
+    )
     live.booking = booked.booking
     session.add(live.programme)
     return live

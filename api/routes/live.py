@@ -43,8 +43,12 @@ class LiveIn(BaseModel):
     priority: str = Field("normal", description="normal | priority | emergency")
     clusters: list[str] = Field(default_factory=list)
     zones: list[str] = Field(default_factory=list)
-    minutes: int = Field(
-        DEFAULT_MINUTES, description=f"the longest it may last, 1 to {MAX_MINUTES}"
+    minutes: int | None = Field(
+        None,
+        description=(
+            f"the longest it may last, 1 to {MAX_MINUTES}; left out, {DEFAULT_MINUTES} or "
+            "until the end of the window it airs in when that comes sooner"
+        ),
     )
 
 

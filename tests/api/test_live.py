@@ -3,7 +3,7 @@ and announced, ends with its real length and is archived; a second session on th
 clusters, an ingest without a valid token and callers out of their rights are refused
 and nothing airs."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -204,6 +204,44 @@ def test_a_session_that_could_not_air_now_is_refused_before_anyone_speaks(
     assert _events(engine) == []
     assert _open(client, commune.planner, priority="emergency").status_code == 201
     assert _events(engine) == []
+
+
+def test_a_session_of_the_default_length_is_cut_to_the_window_it_airs_in(
+    client, commune, engine, tmp_path
+) -> None:
+    # "Tell the villages now" ten minutes before the window closes: a session whose
+    # length nobody chose lasts until the window's end; a length the speaker chose and
+    # that does not fit is refused, as any booking is.
+    now = datetime.now(ZONE).replace(second=0, microsecond=0)
+    start = max(now - timedelta(minutes=5), now.replace(hour=0, minute=0))
+    end = min(now + timedelta(minutes=7), now.replace(hour=23, minute=59))
+    window = {"days": list(range(7)), "start": f"{start:%H:%M}", "end": f"{end:%H:%M}"}
+    with session_scope(engine, write=True) as session:
+        station = get_station(session, code="XA-A")
+        update_station(session, station=station, changes={"windows": [window]})
+    left = (end - now).seconds // 60
+    if left < 2:
+        pytest.skip("a window of one minute cannot be set up at 23:58")
+
+    chosen = _open(client, commune.planner, clusters=["BAN-A"], minutes=left + 1)
+    assert chosen.status_code == 409, chosen.text
+    assert "dài quá khung giờ" in chosen.text
+    opened = _open(client, commune.planner, clusters=["BAN-A"])
+    assert opened.status_code == 201, opened.text
+    live = opened.json()
+    assert left - 1 <= live["minutes"] <= left  # a minute may have turned since `now`
+
+    pushed = client.put(
+        live["ingest"],
+        headers=commune.planner,
+        content=tone(tmp_path / "l.mp3", seconds=2).read_bytes(),
+    )
+    assert pushed.status_code == 204, pushed.text
+    ended = client.get(f"{URL}/{live['id']}", headers=commune.planner).json()
+    assert ended["status"] == "ended" and ended["minutes"] <= left, ended
+    # An emergency is not held to the windows: it keeps the default length.
+    emergency = _open(client, commune.planner, clusters=["BAN-B"], priority="emergency")
+    assert emergency.status_code == 201 and emergency.json()["minutes"] == 15, emergency.text
 
 
 def test_chunks_posted_one_after_another_air_until_the_session_is_ended(
