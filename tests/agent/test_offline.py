@@ -65,7 +65,12 @@ def test_the_schedule_holds_while_the_server_is_down_and_records_sync_once(
             assert note["stopped"] is False
             assert note["sha256"] == commune.sha256
             assert (agent.out / note["copy"]).stat().st_size > 0
-            assert _waiting(agent.cache) == 2, "the relay and noon records wait for the server"
+            # The note is written as playback ends, the record a moment later.
+            eventually(
+                lambda: _waiting(agent.cache) == 2,
+                timeout=5,
+                what="the relay and noon records waiting for the server",
+            )
 
             server = commune.start_server()
             eventually(lambda: _waiting(agent.cache) == 0, timeout=30, what="an empty outbox")
