@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import ProgrammingError
 
@@ -128,6 +130,21 @@ class Databases:
             engine.dispose()
             self._pg_template = name
         return self._pg_template
+
+
+# Argon2 at its cheapest: the recommended cost (0.17 s a hash here) was a quarter of the
+# suite's time, in fixtures that create a newsroom's accounts for every test.
+QUICK_PASSWORDS = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+QUICK_DUMMY = QUICK_PASSWORDS.hash("not-a-real-password")
+
+
+@pytest.fixture(autouse=True)
+def _quick_password_hashes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real Argon2 hashes and checks, at the lowest cost, in this process only: servers and
+    CLI commands the tests start, and tests marked `strong_passwords`, keep the real cost."""
+    if request.node.get_closest_marker("strong_passwords") is None:
+        monkeypatch.setattr("core.identity._hasher", QUICK_PASSWORDS)
+        monkeypatch.setattr("core.identity._dummy_hash", lambda: QUICK_DUMMY)
 
 
 @pytest.fixture(autouse=True)

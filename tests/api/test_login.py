@@ -1,11 +1,13 @@
 from datetime import timedelta
 
 import jwt
+import pytest
+from sqlmodel import select
 
 from core.clock import utcnow
 from core.db import session_scope
 from core.identity import JWT_ALGORITHM, create_user
-from core.models import LoginAttempt, Role
+from core.models import LoginAttempt, Role, User
 
 PASSWORD = "mật-khẩu-đúng-123"
 
@@ -28,6 +30,17 @@ def test_password_login_gives_a_bearer_token_that_expires(client, engine, settin
     assert 0 < body["expires_in"] <= settings.access_token_minutes * 60
     me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert me.json()["name"] == "kehoach"
+
+
+@pytest.mark.strong_passwords
+def test_passwords_are_kept_at_argon2s_recommended_cost(client, engine) -> None:
+    # The other tests hash at the lowest cost to save time; this is what is stored.
+    _make_user(engine)
+    with session_scope(engine) as session:
+        stored = session.exec(select(User)).one().password_hash
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$"), stored
+    assert _login(client, "kehoach", PASSWORD).status_code == 200
+    assert _login(client, "kehoach", PASSWORD + "x").status_code == 401
 
 
 def test_wrong_password_and_unknown_user_look_the_same(client, engine) -> None:
