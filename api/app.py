@@ -5,6 +5,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cache
 from importlib.metadata import version
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 from swagger_ui_bundle import swagger_ui_path
 
@@ -100,6 +102,59 @@ class App(FastAPI):
         return FastPull(super().build_middleware_stack())
 
 
+@cache
+def _routes() -> list[BaseRoute]:
+    """Every route of the API and the pages, built once per process.
+
+    FastAPI works out each route's dependencies when a router is included and again on its
+    first request; an app of the tests' (one per test) paid that for ~360 routes, a
+    quarter of the suite's time. The routes hold no settings: those are on `app.state`.
+    """
+    # Included into an app, the app's responses are added to each route's; here they
+    # must be given, or the OpenAPI document would lose the problem reports.
+    site = APIRouter(responses=PROBLEM_RESPONSES)
+    v1 = APIRouter(prefix="/api/v1")
+    # Routes are matched in order, one by one: what every device calls all day comes first.
+    modules = (
+        playlists,
+        airings,
+        events,
+        health,
+        auth,
+        stations,
+        content,
+        plans,
+        audio,
+        bookings,
+        announcements,
+        live,
+        reports,
+        users,
+        devices,
+        audit,
+    )
+    for module in modules:
+        v1.include_router(module.router)
+    site.include_router(v1)
+    pages = (
+        web,
+        operator,
+        station_pages,
+        report_pages,
+        booking_pages,
+        calendar_pages,
+        emergency_pages,
+        announcement_pages,
+        live_pages,
+        plan_pages,
+        item_pages,
+        job_pages,
+    )
+    for module in pages:
+        site.include_router(module.router)
+    return site.routes
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; it refuses to start on a database that needs `truyenthanh init`."""
     settings = settings or load_settings()
@@ -143,45 +198,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.pull_asker = None if engine.dialect.name == "sqlite" else PullAsker(engine)
     install_problem_handlers(app)
 
-    v1 = APIRouter(prefix="/api/v1")
-    # Routes are matched in order, one by one: what every device calls all day comes first.
-    modules = (
-        playlists,
-        airings,
-        events,
-        health,
-        auth,
-        stations,
-        content,
-        plans,
-        audio,
-        bookings,
-        announcements,
-        live,
-        reports,
-        users,
-        devices,
-        audit,
-    )
-    for module in modules:
-        v1.include_router(module.router)
-    app.include_router(v1)
-    pages = (
-        web,
-        operator,
-        station_pages,
-        report_pages,
-        booking_pages,
-        calendar_pages,
-        emergency_pages,
-        announcement_pages,
-        live_pages,
-        plan_pages,
-        item_pages,
-        job_pages,
-    )
-    for module in pages:
-        app.include_router(module.router)
+    app.router.routes.extend(_routes())
     app.add_exception_handler(web.CsrfError, web.csrf_failed)
     app.add_exception_handler(web.LoginRequired, web.login_required)
     # Refusals on pages are told on the message page; the API's stay problem reports.
