@@ -132,6 +132,33 @@ class Databases:
         return self._pg_template
 
 
+# Tests that hold real processes to the wall clock (agents airing on the minute, browsers,
+# killed servers, workers sharing a storm) run one after another on one of the two test
+# processes, never beside each other; the rest are shared out between both.
+ONE_AT_A_TIME = (
+    "tests/agent/",
+    "tests/browser/",
+    "tests/faults/",
+    "tests/api/test_cli.py",
+    "tests/api/test_demo_relay.py",
+    "tests/api/test_slow_clients.py",
+    "tests/scheduler/test_process.py",
+    "tests/scheduler/test_jobs.py",
+)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Share tests out one by one, but the wall-clock ones all to the same process."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WallClockTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "wall_clock" if nodeid.startswith(ONE_AT_A_TIME) else nodeid
+
+    return WallClockTogether(config, log)
+
+
 # Argon2 at its cheapest: the recommended cost (0.17 s a hash here) was a quarter of the
 # suite's time, in fixtures that create a newsroom's accounts for every test.
 QUICK_PASSWORDS = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
