@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -149,12 +150,22 @@ ONE_AT_A_TIME = (
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
-    """Share tests out one by one, but the wall-clock ones all to the same process."""
-    from xdist.scheduler import LoadScopeScheduling
+    """Share tests out as they finish, but every wall-clock one to the same process.
 
-    class WallClockTogether(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return "wall_clock" if nodeid.startswith(ONE_AT_A_TIME) else nodeid
+    (By index, as xdist's own load scheduling does: schemathesis gives its 71 generated
+    tests one node id, which scheduling by id would run once.)"""
+    from xdist.scheduler import LoadScheduling
+
+    class WallClockTogether(LoadScheduling):
+        def _send_tests(self, node: Any, num: int) -> None:
+            if not getattr(self, "wall_clock_sent", False):
+                self.wall_clock_sent = True
+                wall = [i for i in self.pending if self.collection[i].startswith(ONE_AT_A_TIME)]
+                if wall:
+                    self.pending[:] = [i for i in self.pending if i not in set(wall)]
+                    self.node2pending[node].extend(wall)
+                    node.send_runtest_some(wall)
+            super()._send_tests(node, num)
 
     return WallClockTogether(config, log)
 
