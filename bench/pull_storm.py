@@ -24,6 +24,7 @@ benchmarks too.
 
 import argparse
 import asyncio
+import gc
 import math
 import os
 import shutil
@@ -495,12 +496,25 @@ class Client:
 
 
 def run(coroutine: Any) -> Any:
-    """Run a coroutine on uvloop when installed (as uvicorn does), else asyncio's loop."""
+    """Run a storm on uvloop when installed (as uvicorn does), else asyncio's loop.
+
+    The client's garbage collector is held off meanwhile: a full collection of what it
+    keeps (5,000 bodies, every request's headers) stopped it for 130 ms in one run, and
+    each of the 200 requests in flight counted that pause as the server's (nginx's p99
+    went from 25 ms to 140 ms). A storm makes no cycles that need collecting.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coroutine)
-    return uvloop.run(coroutine)
+        try:
+            import uvloop
+        except ImportError:
+            return asyncio.run(coroutine)
+        return uvloop.run(coroutine)
+    finally:
+        gc.enable()
+        gc.unfreeze()
 
 
 async def storm(
