@@ -26,7 +26,7 @@ from api.cli_support import (
     stops_cleanly,
 )
 from api.demo import HISTORY_DAYS, DemoSummary, demo_base_url, prepare_demo, prepare_demo_audio
-from api.serving import SHUTDOWN_GRACE_S, run_server
+from api.serving import SHUTDOWN_GRACE_S, refuse_taken_port, run_server
 from audio.models import JobStatus, RenderJob
 from audio.service import process_queue
 from audio.store import MediaStore
@@ -71,6 +71,8 @@ PortOption = Annotated[int, typer.Option(min=1, max=65535, help="Cổng lắng n
 
 
 def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    with stops_cleanly():
+        refuse_taken_port(host, port)
     typer.echo(f"Máy chủ chạy tại http://{host}:{port}/ (tài liệu API: /docs). Ctrl+C để dừng.")
     run_server(host=host, port=port, workers=workers)
 

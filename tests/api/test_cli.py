@@ -16,6 +16,7 @@ import pytest
 from sqlmodel import Session
 
 from api.demo import prepare_demo
+from api.serving import LISTENERS
 from core.migrations import head_revision
 from tests.processes import CLI, cli_env, free_port, run_cli, running_server
 
@@ -124,10 +125,12 @@ def test_workers_share_connections_that_arrive_together(env) -> None:
     port = free_port()
     with running_server("serve", "--port", str(port), "--workers", "2", env=env, port=port):
         for _ in range(300):  # the second may still be starting
-            if len(_sockets(port, "0A")) == 2:
+            if len(_sockets(port, "0A")) == 2 * LISTENERS:
                 break
             time.sleep(0.1)
-        assert len(_sockets(port, "0A")) == 2, "each worker listens on a socket of its own"
+        listening = _holders(_sockets(port, "0A"))
+        # Sockets of their own, several each: uvloop accepts one per socket per turn.
+        assert sorted(listening.values()) == [LISTENERS, LISTENERS], listening
         devices = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
         try:
             for device in devices:
@@ -139,6 +142,23 @@ def test_workers_share_connections_that_arrive_together(env) -> None:
             for device in devices:
                 device.close()
     assert len(held) == 2 and min(held.values()) >= 5, held
+
+
+@pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="no shared ports")
+@pytest.mark.parametrize("backend", ["sqlite"])
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_refuses_a_port_another_server_holds(env, workers) -> None:
+    # Even one that lets others share its port, as our own workers do.
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        result = run_cli("serve", "--port", str(port), "--workers", workers, env=env, timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert f"Lỗi: không mở được cổng {port} trên 127.0.0.1" in result.stderr
+        assert "--port" in result.stderr
+        assert len(_sockets(port, "0A")) == 1, "it did not join the other's port"
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])
