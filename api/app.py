@@ -22,7 +22,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from api import web
 from api.events import EventHub
-from api.fastpath import FastPull
+from api.fastpath import FastPull, SqliteAsker
 from api.limits import BodyLimit, ConcurrencyLimit
 from api.live_ingest import LiveIngests
 from api.pages import announcements as announcement_pages
@@ -168,8 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         usage = asyncio.create_task(_write_device_uses(app.state.device_usage, engine))
         yield
         usage.cancel()
-        if app.state.pull_asker is not None:
-            await app.state.pull_asker.close()
+        await app.state.pull_asker.close()
         await app.state.events.close()
         await app.state.live.close()
         app.state.device_usage.flush(engine)
@@ -195,7 +194,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         base_url=settings.public_base_url,
     )
     app.state.device_usage = UsageLog()
-    app.state.pull_asker = None if engine.dialect.name == "sqlite" else PullAsker(engine)
+    app.state.pull_asker = (
+        SqliteAsker(engine) if engine.dialect.name == "sqlite" else PullAsker(engine)
+    )
     install_problem_handlers(app)
 
     app.router.routes.extend(_routes())
