@@ -304,6 +304,13 @@ class SqliteAsker:
             raise OperationalError(asker.sql, params, exc) from exc
         return rows[0] if rows else None
 
+    async def warm(self) -> None:
+        """Open the kept connection and ask once, as a pull would, so the first pulls of a
+        storm do not wait for it."""
+        today = date.today()
+        self.ask_now(code="", day=today, digest="")
+        _read_day(self.engine, (0, today))
+
     async def close(self) -> None:
         """Close the kept connection."""
         self._drop()

@@ -197,6 +197,12 @@ class PullAsker:
         self.days = _Batches(self, self.sql["days"], ("station_ids", "days"))
         self.connecting = asyncio.Lock()
 
+    async def warm(self) -> None:
+        """Connect and ask once, so the first pulls of a storm do not wait for it."""
+        today = date.today()
+        await self.ask(digest="", code="", day=today)
+        await self.day(station_id=0, day=today)
+
     async def close(self) -> None:
         """Stop asking and close the connection."""
         for batches in (self.pulls, self.days):

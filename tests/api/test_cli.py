@@ -164,12 +164,19 @@ def test_serve_refuses_a_port_another_server_holds(env, workers) -> None:
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_a_server_process_keeps_what_it_built_to_start_out_of_collections(env) -> None:
     # In its own process: a frozen test process would never free the apps of later tests.
-    probe = "import gc; from api.app import serve_app; serve_app(); print(gc.get_freeze_count())"
+    probe = (
+        "import gc; from sqlalchemy import inspect; from scheduler.models import Playlist; "
+        "from api.app import serve_app; serve_app(); "
+        "print(gc.get_freeze_count(), inspect(Playlist).configured)"
+    )
     result = subprocess.run(
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert int(result.stdout) > 100_000, "the framework, the models and the app are frozen"
+    frozen, configured = result.stdout.split()
+    assert int(frozen) > 100_000, "the framework, the models and the app are frozen"
+    # Set up on the first statement that names them, they made the first pull wait 20 ms.
+    assert configured == "True", "the models are set up before the first request"
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

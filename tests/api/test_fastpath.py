@@ -133,6 +133,11 @@ def test_what_the_fast_path_does_not_answer_the_route_does(
     assert client.get(_url(today), headers=devices["station"]).status_code == 401
 
 
+def test_the_fast_path_is_connected_before_the_first_pull(client) -> None:
+    # Connected on the first pull, the whole first burst of a morning's storm waited.
+    assert client.app.state.pull_asker.connection is not None
+
+
 def test_a_fast_pull_notes_the_device_s_use(client, devices, engine) -> None:
     day = _url(_today())
     assert client.get(day, headers=devices["station"]).status_code == 200
