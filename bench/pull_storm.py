@@ -45,6 +45,7 @@ import httpx
 from sqlalchemy import Engine, insert, update
 from sqlmodel import select
 
+from api.serving import LISTENERS
 from core.clock import utcnow
 from core.db import create_db_engine, session_scope
 from core.identity import create_device_token
@@ -287,7 +288,26 @@ def our_server(
     command = [CLI, "serve", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--workers", str(workers)]
     with running(command, health=f"{base}/api/v1/health", log=log, env=env):
+        # The first worker answers the health check while the others may still be
+        # starting: a storm sent then would all go to it, as on no server that has been
+        # up since the night before.
+        deadline = time.monotonic() + 60
+        while listening_sockets(port) < workers * LISTENERS and time.monotonic() < deadline:
+            time.sleep(0.1)
         yield base
+
+
+def listening_sockets(port: int) -> int:
+    """How many sockets listen on this TCP port (Linux's /proc; elsewhere, as if all)."""
+    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    if not tables[0].exists():
+        return sys.maxsize
+    count = 0
+    for table in tables:
+        for line in table.read_text().splitlines()[1:]:
+            fields = line.split()
+            count += int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A"
+    return count
 
 
 def server_troubles(log: Path) -> str:
