@@ -307,7 +307,7 @@ class SqliteAsker:
     async def warm(self) -> None:
         """Open the kept connection and ask once, as a pull would, so the first pulls of a
         storm do not wait for it."""
-        today = date.today()
+        today = utcnow().date()
         self.ask_now(code="", day=today, digest="")
         _read_day(self.engine, (0, today))
 

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql import bindparam
 
+from core.clock import utcnow
 from core.db import PG_CONNECT_TIMEOUT_S
 from core.models import DeviceToken
 from core.types import UTCDateTime
@@ -199,7 +200,7 @@ class PullAsker:
 
     async def warm(self) -> None:
         """Connect and ask once, so the first pulls of a storm do not wait for it."""
-        today = date.today()
+        today = utcnow().date()
         await self.ask(digest="", code="", day=today)
         await self.day(station_id=0, day=today)
 

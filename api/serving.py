@@ -73,14 +73,14 @@ def run_server(*, host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         proxy_headers=True,
-        loop="auto",
+        # One shared socket, where ports cannot be shared: asyncio's loop accepts all
+        # that wait on it.
+        loop="auto" if hasattr(socket, "SO_REUSEPORT") else "asyncio",
         log_level="info",
         log_config=_log_config(),
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
     if not hasattr(socket, "SO_REUSEPORT"):
-        # One socket for every worker; asyncio's loop, which accepts all that wait.
-        config.loop = "asyncio"
         if workers == 1:
             server = uvicorn.Server(config)
             server.run()
@@ -101,9 +101,7 @@ def refuse_taken_port(host: str, port: int) -> None:
     Sockets that share a port with SO_REUSEPORT could join another server's; a plain
     bind cannot.
     """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    with _tcp_socket(host) as probe:
         try:
             probe.bind((host, port))
         except OSError as exc:
@@ -115,16 +113,22 @@ def refuse_taken_port(host: str, port: int) -> None:
 
 def own_socket(host: str, port: int) -> socket.socket:
     """A TCP socket bound to the port, which other sockets of this user may bind too."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock = _tcp_socket(host)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     return sock
 
 
+def _tcp_socket(host: str) -> socket.socket:
+    # A port left in TIME_WAIT by a server just stopped may be bound again at once.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    return sock
+
+
 class Workers:
-    """Worker processes, each serving on its own socket, kept running until stopped."""
+    """Worker processes, each serving on sockets of its own, kept running until stopped."""
 
     def __init__(self, config: uvicorn.Config) -> None:
         self.config = config
